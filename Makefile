@@ -1,0 +1,46 @@
+# Conversation storage for AI services, Supabase-native. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+STACK := scripts/stack.sh
+PY := .venv/bin/python
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help deps run db-up db-down db-reset test test-db test-py bench lint fmt
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+deps: ## install what is missing: OS packages (as root), the Python env (uv), the Supabase CLI
+	@$(STACK) deps
+
+db-up: deps ## start the local database (or use DATABASE_URL), bootstrap it, apply migrations
+	@$(STACK) up
+
+db-down: ## stop the local database
+	@$(STACK) down
+
+db-reset: deps ## wipe the local database and rebuild it from the migrations
+	@$(STACK) reset
+
+run: db-up ## serve the API on 127.0.0.1:8001 (auth disabled: loopback only)
+	API_AUTH=$${API_AUTH:-disabled} DATABASE_URL="$$($(STACK) url)" $(PY) -m app serve
+
+test: db-up test-db test-py ## set everything up, then run the pgTAP and pytest suites
+
+test-db: ## pgTAP tests in supabase/tests (pg_prove)
+	pg_prove --failures --dbname "$$($(STACK) url)" supabase/tests/*.sql
+
+test-py: ## pytest: integration and API tests against the real database
+	DATABASE_URL="$$($(STACK) url)" $(PY) -m pytest
+
+bench: db-up ## benchmarks with figures and ratios against raw SQL (takes minutes)
+	DATABASE_URL="$$($(STACK) url)" $(PY) -m bench
+
+lint: deps ## ruff (lint and format check) and mypy
+	.venv/bin/ruff check app tests bench
+	.venv/bin/ruff format --check app tests bench
+	.venv/bin/mypy
+
+fmt: deps ## format and autofix
+	.venv/bin/ruff format app tests bench
+	.venv/bin/ruff check --fix app tests bench

@@ -1,0 +1,1 @@
+"""AI conversation history kept in Supabase: the API, the store and its transports."""

@@ -1,0 +1,51 @@
+"""Liveness of the API and of its database."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+from litestar import Controller, Response, get
+from litestar.datastructures import State
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from psycopg import Error as PsycopgError
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+__all__ = ["HealthController", "HealthStatus"]
+
+# The schema is there when the store's main function is: migrations were applied.
+_CHECK = "select to_regprocedure('public.append_message(text,text,text,jsonb,text)') is not null"
+
+
+class HealthStatus(msgspec.Struct):
+    status: str
+    database: str
+    schema: str
+    latency_ms: float | None = None
+    detail: str | None = None
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["health"]
+
+    @get("/", summary="Health of the API and its database", exclude_from_auth=True)
+    async def health(self, state: State) -> Response[HealthStatus]:
+        pool: AsyncConnectionPool = state.pool
+        started = time.perf_counter()
+        try:
+            async with pool.connection(timeout=2.0) as conn:
+                cur = await conn.execute(_CHECK)
+                row = await cur.fetchone()
+        except (PsycopgError, PoolTimeout, OSError) as exc:
+            return Response(
+                HealthStatus("unavailable", "down", "unknown", detail=type(exc).__name__),
+                status_code=HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": "1"},
+            )
+        latency = round((time.perf_counter() - started) * 1000, 2)
+        migrated = bool(row and row[0])
+        return Response(
+            HealthStatus("ok" if migrated else "degraded", "up", "ok" if migrated else "missing", latency),
+            status_code=HTTP_200_OK if migrated else HTTP_503_SERVICE_UNAVAILABLE,
+        )
