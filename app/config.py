@@ -11,9 +11,19 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DatabaseSettings", "ServerSettings", "Settings", "get_settings"]
+__all__ = [
+    "LOCAL_JWT_SECRET",
+    "AuthSettings",
+    "DatabaseSettings",
+    "ServerSettings",
+    "Settings",
+    "SupabaseSettings",
+    "get_settings",
+]
 
 LOCAL_DATABASE_URL = "postgresql://postgres:postgres@127.0.0.1:54322/postgres"
+# The Supabase CLI's local JWT secret: tokens minted by `supabase start` verify here too.
+LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"  # noqa: S105
 
 
 class _Base(BaseSettings):
@@ -28,7 +38,9 @@ class DatabaseSettings(_Base):
         validation_alias="DATABASE_URL",
         description="Postgres URL; defaults to the local stack (the Supabase CLI's local defaults).",
     )
-    pool_min_size: int = Field(2, ge=1, validation_alias="DB_POOL_MIN_SIZE", description="Connections kept open.")
+    pool_min_size: int = Field(
+        2, ge=1, validation_alias="DB_POOL_MIN_SIZE", description="Connections kept open."
+    )
     pool_max_size: int = Field(
         16, ge=1, validation_alias="DB_POOL_MAX_SIZE", description="Most connections the API opens."
     )
@@ -56,12 +68,67 @@ class ServerSettings(_Base):
     log_level: str = Field("info", validation_alias="LOG_LEVEL", description="uvicorn log level.")
 
 
+class SupabaseSettings(_Base):
+    """A Supabase project reached over HTTP. With url and service key set, the store uses the
+    PostgREST transport (supabase-py) and the realtime feed uses Supabase Realtime."""
+
+    url: str | None = Field(
+        None, validation_alias="SUPABASE_URL", description="Project URL, e.g. https://xyz.supabase.co."
+    )
+    service_role_key: str | None = Field(
+        None,
+        validation_alias="SUPABASE_SERVICE_ROLE_KEY",
+        description="Service role key (legacy JWT or sb_secret_...): the service's own credential.",
+    )
+    anon_key: str | None = Field(
+        None,
+        validation_alias="SUPABASE_ANON_KEY",
+        description="Anon (publishable) key sent as `apikey` with forwarded user tokens; "
+        "defaults to the service key.",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url and self.service_role_key)
+
+
+class AuthSettings(_Base):
+    """How bearer tokens are verified."""
+
+    jwt_secret: str = Field(
+        LOCAL_JWT_SECRET,
+        validation_alias="SUPABASE_JWT_SECRET",
+        description="HS256 secret of the project (Settings > API > JWT secret); "
+        "defaults to the Supabase CLI's local one.",
+    )
+    jwks_url: str | None = Field(
+        None,
+        validation_alias="SUPABASE_JWKS_URL",
+        description="JWKS with the project's asymmetric signing keys (ES256/RS256); "
+        "defaults to SUPABASE_URL + /auth/v1/.well-known/jwks.json when SUPABASE_URL is set.",
+    )
+    jwks_cache_seconds: int = Field(
+        600,
+        ge=0,
+        validation_alias="SUPABASE_JWKS_CACHE_SECONDS",
+        description="How long fetched keys are kept.",
+    )
+    audience: str = Field(
+        "authenticated", validation_alias="JWT_AUDIENCE", description="Required `aud` of user tokens."
+    )
+    leeway_seconds: int = Field(
+        0, ge=0, le=300, validation_alias="JWT_LEEWAY_SECONDS", description="Clock skew tolerated on `exp`."
+    )
+
+
 class Settings:
     """All settings of the service, one group per concern."""
 
     def __init__(self) -> None:
         self.db = DatabaseSettings()
         self.server = ServerSettings()
+        self.supabase = SupabaseSettings()
+        self.auth = AuthSettings()
 
 
 @lru_cache(maxsize=1)

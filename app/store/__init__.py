@@ -1,0 +1,25 @@
+"""The conversation store: typed methods over one SQL function call each, on two transports."""
+
+from app.store.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    StoreError,
+    UnavailableError,
+)
+from app.store.manager import ConversationManager
+from app.store.transport import SERVICE, Principal, Transport
+
+__all__ = [
+    "SERVICE",
+    "ConflictError",
+    "ConversationManager",
+    "ForbiddenError",
+    "InvalidInputError",
+    "NotFoundError",
+    "Principal",
+    "StoreError",
+    "Transport",
+    "UnavailableError",
+]
