@@ -25,7 +25,7 @@ UV_VERSION="0.13.9"
 OS_PACKAGES=(
   "postgresql-${PG_MAJOR}" "postgresql-client-${PG_MAJOR}" "postgresql-contrib"
   "postgresql-${PG_MAJOR}-cron" "postgresql-${PG_MAJOR}-pgtap" "postgresql-${PG_MAJOR}-wal2json"
-  "libtap-parser-sourcehandler-pgtap-perl" "wrk" "nodejs" "npm"
+  "libtap-parser-sourcehandler-pgtap-perl" "wrk"
 )
 
 log() { printf '\033[1;34m[stack]\033[0m %s\n' "$*" >&2; }
@@ -48,6 +48,9 @@ missing_os_packages() {
 deps() {
   local missing
   missing="$(missing_os_packages)"
+  # Node.js may come from elsewhere than Debian (with npm bundled): look for the command.
+  command -v npm >/dev/null 2>&1 || missing="${missing} nodejs npm"
+  python3 -m venv --help >/dev/null 2>&1 || missing="${missing} python3-venv"
   if [[ -n "${missing// /}" ]]; then
     if [[ "$(id -u)" == 0 ]]; then
       log "installing OS packages: ${missing}"
