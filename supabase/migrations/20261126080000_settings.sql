@@ -75,6 +75,7 @@ begin
 end
 $$;
 comment on function private.touch_settings() is 'Keeps ai_conversation_settings.updated_at current.';
+revoke all on function private.touch_settings() from public;
 
 create trigger touch_settings before update on public.ai_conversation_settings
   for each row execute function private.touch_settings();

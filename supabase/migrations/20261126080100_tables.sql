@@ -66,6 +66,9 @@ create table private.conversation_totals (
 comment on table private.conversation_totals is
   'Running totals of conversations and messages, one row per slot so concurrent writers rarely meet.';
 insert into private.conversation_totals (slot) select generate_series(0, 63);
+-- Writers pick one slot per statement into a variable first: written inline as
+-- `where t.slot = random() ...`, random() is drawn again for every row and the update hits
+-- 0, 1 or several slots, so the totals drift.
 revoke all on private.conversation_totals from public;
 grant select on private.conversation_totals to service_role;
 
@@ -136,6 +139,7 @@ declare
   v_role text := auth.role();
   v_user uuid;
   v_seq bigint;
+  v_slot smallint := floor(random() * 64)::smallint;  -- one slot, drawn once
 begin
   if char_length(new.content) > v_settings.max_content_chars then
     raise exception 'content is % characters; the limit is %', char_length(new.content), v_settings.max_content_chars
@@ -172,7 +176,7 @@ begin
   end if;
 
   update private.conversation_totals t set messages = t.messages + 1
-   where t.slot = (random() * 63)::smallint;
+   where t.slot = v_slot;
 
   new.seq := v_seq;
   new.created_at := coalesce(new.created_at, now());
@@ -202,6 +206,12 @@ comment on function private.forbid_message_update() is 'Rejects updates of store
 create trigger forbid_message_update before update on public.ai_conversation_messages
   for each row execute function private.forbid_message_update();
 
+-- Trigger functions are never called directly; nobody needs execute on them (firing a trigger
+-- does not check it).
+revoke all on function
+  private.touch_conversation(), private.before_conversation_insert(), private.forbid_message_update()
+from public;
+
 -- Counters on delete, per statement, so a bulk delete costs one update, not one per row.
 create function private.after_messages_delete()
 returns trigger
@@ -211,13 +221,14 @@ set search_path = ''
 as $$
 declare
   v_count bigint;
+  v_slot smallint := floor(random() * 64)::smallint;  -- one slot, drawn once
 begin
   select count(*) into v_count from old_rows;
   if v_count = 0 then
     return null;
   end if;
   update private.conversation_totals t set messages = t.messages - v_count
-   where t.slot = (random() * 63)::smallint;
+   where t.slot = v_slot;
   -- Live conversations keep their message_count; rows being deleted are already gone here.
   update public.ai_conversations c
      set message_count = c.message_count - d.n
@@ -243,6 +254,7 @@ set search_path = ''
 as $$
 declare
   v_count bigint;
+  v_slot smallint := floor(random() * 64)::smallint;  -- one slot, drawn once
 begin
   if tg_op = 'INSERT' then
     select count(*) into v_count from new_rows;
@@ -251,7 +263,7 @@ begin
   end if;
   if v_count <> 0 then
     update private.conversation_totals t set conversations = t.conversations + v_count
-     where t.slot = (random() * 63)::smallint;
+     where t.slot = v_slot;
   end if;
   return null;
 end
@@ -278,10 +290,16 @@ begin
      set conversations = (select count(*) from public.ai_conversations),
          messages = (select count(*) from public.ai_conversation_messages)
    where t.slot = 0;
+  -- Truncating the messages alone leaves the conversations: they now hold none (last_seq stays,
+  -- so sequence numbers are still never reused).
+  if tg_table_name = 'ai_conversation_messages' then
+    update public.ai_conversations c set message_count = 0 where c.message_count <> 0;
+  end if;
   return null;
 end
 $$;
-comment on function private.recount_totals() is 'Recomputes the totals after a TRUNCATE.';
+comment on function private.recount_totals() is
+  'Recomputes the totals, and the conversations'' message_count, after a TRUNCATE.';
 revoke all on function private.recount_totals() from public;
 
 create trigger recount_after_truncate_conversations after truncate on public.ai_conversations

@@ -61,6 +61,21 @@ $$;
 comment on function private.live_conversation(text) is
   'The caller-visible, unexpired conversation, or P0002: one answer for missing, expired and foreign.';
 
+-- An expired conversation is gone for every caller, but its row stays until cleanup runs. RLS
+-- hides it from its owner too, so a user's own delete cannot free the id: this helper removes
+-- that one expired row (and, by cascade, its messages) whoever asks. It touches nothing live.
+create function private.purge_expired_conversation(p_conversation_id text)
+returns void
+language sql
+security definer
+set search_path = ''
+as $$
+  delete from public.ai_conversations c
+   where c.conversation_id = p_conversation_id and c.expires_at <= now()
+$$;
+comment on function private.purge_expired_conversation(text) is
+  'Deletes the conversation with this id if it has expired, so the id can be created again before cleanup.';
+
 -- create ------------------------------------------------------------------------------------
 create function public.create_conversation(
   p_conversation_id text default null,
@@ -85,7 +100,7 @@ begin
     raise exception 'ttl_hours must be at least 1' using errcode = '22023';
   end if;
   -- An expired conversation not yet cleaned up does not keep its id taken.
-  delete from public.ai_conversations c where c.conversation_id = v_id and c.expires_at <= now();
+  perform private.purge_expired_conversation(v_id);
   begin
     insert into public.ai_conversations (conversation_id, user_id, metadata, ttl_hours)
     values (v_id, v_user, coalesce(p_metadata, '{}'::jsonb), p_ttl_hours)
@@ -224,7 +239,7 @@ declare
   v_messages jsonb;
   v_oldest bigint;
 begin
-  if p_message_limit <> 0 then
+  if p_message_limit is distinct from 0 then
     perform private.check_limit('limit', p_message_limit);
   end if;
   v_row := private.live_conversation(p_conversation_id);
@@ -402,7 +417,7 @@ comment on function public.export_conversation(text) is
 -- privileges --------------------------------------------------------------------------------
 revoke all on function
   private.conversation_json(public.ai_conversations), private.check_limit(text, integer),
-  private.live_conversation(text),
+  private.live_conversation(text), private.purge_expired_conversation(text),
   public.create_conversation(text, uuid, jsonb, integer),
   public.append_message(text, text, text, jsonb, text),
   public.begin_chat_turn(text, text, uuid, jsonb, text, integer, jsonb, boolean),
@@ -417,7 +432,7 @@ from public, anon;
 
 grant execute on function
   private.conversation_json(public.ai_conversations), private.check_limit(text, integer),
-  private.live_conversation(text),
+  private.live_conversation(text), private.purge_expired_conversation(text),
   public.create_conversation(text, uuid, jsonb, integer),
   public.append_message(text, text, text, jsonb, text),
   public.begin_chat_turn(text, text, uuid, jsonb, text, integer, jsonb, boolean),

@@ -133,7 +133,7 @@ begin
   end if;
   v_ttl := coalesce((p_export ->> 'ttl_hours')::integer, (private.settings()).ttl_hours);
 
-  delete from public.ai_conversations c where c.conversation_id = v_id and c.expires_at <= now();
+  perform private.purge_expired_conversation(v_id);
   begin
     insert into public.ai_conversations (conversation_id, user_id, metadata, ttl_hours, created_at, expires_at)
     values (
