@@ -1,0 +1,557 @@
+"""A chat turn, independent of HTTP: store the user message, ask the model (running the tools
+it asks for), store the answer.
+
+Store calls per turn (each one SQL function call): `begin_chat_turn` (appends the user
+message, returns the history window ending with it), then one `append_message` per tool
+result, then one `append_message` for the assistant's reply. A plain turn costs 2.
+
+Messages sent to the model: the system prompt, then the history window oldest to newest
+(only the new user message when `include_history` is false). Tool messages of earlier turns
+are sent as the assistant's tool call (rebuilt from their metadata) followed by the result,
+the shape every OpenAI-compatible server accepts.
+
+Failures:
+* The provider fails (ProviderError: timeout, HTTP error, unreachable, malformed or empty
+  answer): the user message stays stored, tool results already stored stay (each is a
+  complete record of a tool run), no assistant message is stored, the error propagates.
+* Idempotency: with an `idempotency_key`, the user message is appended under that key, each
+  tool result under `<key>:tool:<n>` and the reply under `<key>:assistant` (hashed when
+  longer than the column's 255 characters). A retried turn therefore never stores the user
+  message twice. When `begin_chat_turn` answers `replayed` the turn looks for the stored reply
+  (one more store call, `get_messages` over the messages after the user's); if the first
+  attempt completed, that stored reply is returned (`replayed=True`) and the model is not
+  called again; if it failed, the model is asked again with the original history window and
+  the tool results already stored are not stored twice (the stored result is what the model
+  reads when it asks for the same tool with the same arguments). Two concurrent attempts with
+  one key both reach the model, but only one reply is stored and both return it.
+* Streaming (`stream_turn` / `stream_events`): deltas are yielded as the model produces them;
+  the assistant message is stored once, after the model's last round completed, and the final
+  `TurnCompleted` event carries its id. If the consumer goes away before that (the async
+  generator is closed or its task cancelled, as when an HTTP client disconnects), nothing is
+  stored for the assistant: the history then ends with the user message (and any tool results
+  of that turn), exactly as after a provider failure, and the turn can be retried with the
+  same idempotency key. Once the model's answer is complete, its append is shielded from
+  cancellation: it is stored whole or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+from uuid import UUID
+
+import msgspec
+
+from app.llm.provider import (
+    ChatMessage,
+    Completion,
+    CompletionRequest,
+    MalformedResponse,
+    Provider,
+    TextDelta,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
+from app.llm.tools import ToolRegistry
+from app.store.manager import ConversationManager
+from app.store.models import Message
+
+__all__ = [
+    "REPLY_SCAN",
+    "ChatEvent",
+    "ChatResult",
+    "ToolCallRecord",
+    "ToolExecuted",
+    "TurnCompleted",
+    "TurnDelta",
+    "TurnStart",
+    "TurnStarted",
+    "begin_turn",
+    "complete_turn",
+    "derived_key",
+    "history_messages",
+    "run_turn",
+    "stream_events",
+    "stream_turn",
+]
+
+log = logging.getLogger("app.llm.chat")
+
+T = TypeVar("T")
+
+# How many messages after a replayed user message are searched for its stored reply.
+REPLY_SCAN = 100
+_KEY_MAX = 255
+
+
+class ToolCallRecord(msgspec.Struct, frozen=True):
+    """A tool the model called in a turn, as recorded in the reply's metadata."""
+
+    tool: str
+    args: dict[str, Any]
+
+
+class ChatResult(msgspec.Struct, frozen=True):
+    """The outcome of a turn: the stored assistant message and what it cost.
+
+    `usage` sums every model call of the turn; `duration_ms` is the time spent on the model
+    and the tools (store calls excluded). `replayed` when an idempotent retry returned the
+    reply stored by an earlier attempt."""
+
+    conversation_id: str
+    response: str
+    message_id: UUID
+    model: str
+    usage: Usage
+    duration_ms: int
+    tool_calls: list[ToolCallRecord]
+    finish_reason: str | None = None
+    replayed: bool = False
+
+
+class TurnStart(msgspec.Struct, frozen=True):
+    """The first half of a turn, after `begin_chat_turn`: the stored user message, the
+    history window to send (oldest first, ending with it), and on a replay the reply an
+    earlier attempt stored, if any."""
+
+    conversation_id: str
+    created: bool
+    user_message: Message
+    history: list[Message]
+    replayed: bool = False
+    idempotency_key: str | None = None
+    reply: Message | None = None
+
+
+# -- events of a streamed turn -----------------------------------------------------------------
+class TurnStarted(msgspec.Struct, frozen=True, tag="start"):
+    """First event: the conversation (new when `created`) and the stored user message."""
+
+    conversation_id: str
+    message_id: UUID
+    created: bool
+    replayed: bool
+
+
+class TurnDelta(msgspec.Struct, frozen=True, tag="delta"):
+    """A piece of the answer; the deltas of a turn joined are its `response`."""
+
+    text: str
+
+
+class ToolExecuted(msgspec.Struct, frozen=True, tag="tool"):
+    """A tool ran and its result was stored as a `tool` message."""
+
+    tool: str
+    args: dict[str, Any]
+    content: str
+    is_error: bool
+    message_id: UUID
+    tool_call_id: str
+    round: int
+
+
+class TurnCompleted(msgspec.Struct, frozen=True, tag="done"):
+    """Last event: the stored reply."""
+
+    result: ChatResult
+
+
+ChatEvent = TurnStarted | TurnDelta | ToolExecuted | TurnCompleted
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def derived_key(key: str, suffix: str) -> str:
+    """The idempotency key of a message the turn with `key` appends (`<key>:<suffix>`)."""
+    derived = f"{key}:{suffix}"
+    if len(derived) <= _KEY_MAX:
+        return derived
+    return f"sha256:{hashlib.sha256(key.encode()).hexdigest()}:{suffix}"
+
+
+def _tool_group_key(message: Message) -> Any:
+    return message.metadata.get("round")
+
+
+def history_messages(history: Sequence[Message]) -> list[ChatMessage]:
+    """Stored messages as model messages. Consecutive tool results (of one round) become the
+    assistant's tool call rebuilt from their metadata (`tool`, `args`) followed by the results,
+    with ids derived from their sequence numbers."""
+    out: list[ChatMessage] = []
+    i = 0
+    while i < len(history):
+        m = history[i]
+        if m.role != "tool":
+            out.append(ChatMessage(role=m.role, content=m.content))
+            i += 1
+            continue
+        group = [m]
+        while (
+            i + len(group) < len(history)
+            and history[i + len(group)].role == "tool"
+            and _tool_group_key(history[i + len(group)]) == _tool_group_key(m)
+        ):
+            group.append(history[i + len(group)])
+        calls: list[ToolCall] = []
+        for t in group:
+            args = t.metadata.get("args")
+            calls.append(
+                ToolCall(
+                    id=f"call_{t.seq}",
+                    name=str(t.metadata.get("tool") or "tool"),
+                    arguments=args if isinstance(args, dict) else {},
+                )
+            )
+        out.append(ChatMessage(role="assistant", tool_calls=calls))
+        out.extend(
+            ChatMessage(role="tool", content=t.content, tool_call_id=c.id, name=c.name)
+            for t, c in zip(group, calls, strict=True)
+        )
+        i += len(group)
+    return out
+
+
+def _result_from_message(conversation_id: str, message: Message, *, replayed: bool) -> ChatResult:
+    """A ChatResult rebuilt from a stored reply and its metadata."""
+    meta = message.metadata
+    tokens: dict[str, Any] = meta.get("tokens") or {}
+    calls: list[Any] = meta.get("tool_calls") or []
+    return ChatResult(
+        conversation_id=conversation_id,
+        response=message.content,
+        message_id=message.id,
+        model=str(meta.get("model") or ""),
+        usage=Usage(int(tokens.get("prompt") or 0), int(tokens.get("completion") or 0)),
+        duration_ms=int(meta.get("duration_ms") or 0),
+        tool_calls=[
+            ToolCallRecord(str(c.get("tool")), c.get("args") or {}) for c in calls if isinstance(c, dict)
+        ],
+        finish_reason=meta.get("finish_reason"),
+        replayed=replayed,
+    )
+
+
+@asynccontextmanager
+async def _closing(iterator: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
+    """Close an async generator when leaving the block (early exits included), so a provider's
+    HTTP stream is released as soon as the consumer stops, not when it is garbage collected."""
+    try:
+        yield iterator
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def _shielded(awaitable: Awaitable[T]) -> T:
+    """Await to completion even if the caller is cancelled meanwhile: the work then finishes
+    in the background, and a failure there is logged (nobody is left to raise it to)."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+
+        def _log(t: asyncio.Future[T]) -> None:
+            if not t.cancelled() and t.exception() is not None:
+                log.error("storing the assistant reply failed after the client left: %r", t.exception())
+
+        task.add_done_callback(_log)
+        raise
+
+
+# -- the turn ----------------------------------------------------------------------------------
+async def begin_turn(
+    store: ConversationManager,
+    *,
+    message: str,
+    conversation_id: str | None = None,
+    user_id: UUID | str | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    include_history: bool = True,
+    history_limit: int = 10,
+    conversation_metadata: dict[str, Any] | None = None,
+    create_if_missing: bool = False,
+) -> TurnStart:
+    """Store call 1: append the user message (creating the conversation without an id) and
+    read the history window. Raises the store's errors (NotFoundError for an unknown, expired
+    or foreign conversation) before anything is sent to the model."""
+    turn = await store.begin_chat_turn(
+        message,
+        conversation_id=conversation_id,
+        user_id=user_id,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+        history_limit=history_limit if include_history else 1,
+        conversation_metadata=conversation_metadata,
+        create_if_missing=create_if_missing,
+    )
+    history = list(turn.history) if include_history else [turn.message]
+    if not history or history[-1].id != turn.message.id:
+        history = [*(m for m in history if m.seq < turn.message.seq), turn.message]
+    reply = None
+    if turn.replayed and idempotency_key:
+        reply_key = derived_key(idempotency_key, "assistant")
+        after = await store.get_messages(
+            turn.conversation_id, limit=REPLY_SCAN, before=turn.message.seq + REPLY_SCAN + 1
+        )
+        reply = next((m for m in after if m.idempotency_key == reply_key and m.role == "assistant"), None)
+    return TurnStart(
+        conversation_id=turn.conversation_id,
+        created=turn.created,
+        user_message=turn.message,
+        history=history,
+        replayed=turn.replayed,
+        idempotency_key=idempotency_key,
+        reply=reply,
+    )
+
+
+async def stream_events(
+    store: ConversationManager,
+    provider: Provider,
+    tools: ToolRegistry | None,
+    start: TurnStart,
+    *,
+    system_prompt: str | None = None,
+    max_tool_rounds: int = 3,
+    stream: bool = True,
+) -> AsyncIterator[ChatEvent]:
+    """The rest of a turn begun with `begin_turn`, as events: TurnStarted, TurnDelta...
+    (ToolExecuted between rounds), TurnCompleted. With `stream=False` the model is called
+    without streaming and no TurnDelta is yielded. Raises ProviderError (nothing stored for
+    the assistant) and the store's errors."""
+    conversation_id = start.conversation_id
+    key = start.idempotency_key
+    yield TurnStarted(conversation_id, start.user_message.id, start.created, start.replayed)
+    if start.reply is not None:
+        result = _result_from_message(conversation_id, start.reply, replayed=True)
+        if stream:
+            yield TurnDelta(result.response)
+        yield TurnCompleted(result)
+        return
+
+    started = time.perf_counter()
+    messages: list[ChatMessage] = []
+    if system_prompt:
+        messages.append(ChatMessage(role="system", content=system_prompt))
+    messages.extend(history_messages(start.history))
+    specs: list[ToolSpec] = tools.specs() if tools is not None and max_tool_rounds > 0 else []
+    usage = Usage()
+    records: list[ToolCallRecord] = []
+    texts: list[str] = []
+    rounds = 0
+    results_stored = 0
+    while True:
+        last_round = bool(specs) and rounds >= max_tool_rounds
+        request = CompletionRequest(
+            messages=list(messages), tools=specs, tool_choice="none" if last_round else None
+        )
+        completion: Completion | None = None
+        separator = "\n\n" if texts else ""
+        if stream:
+            async with _closing(provider.stream(request)) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        if not event.text:
+                            continue
+                        if separator:
+                            yield TurnDelta(separator)
+                            separator = ""
+                        yield TurnDelta(event.text)
+                    else:
+                        completion = event.completion
+            if completion is None:
+                raise MalformedResponse("model provider's stream ended without a final event")
+        else:
+            completion = await provider.complete(request)
+        usage += completion.usage
+        if completion.content:
+            texts.append(completion.content)
+        if not completion.tool_calls or not specs or last_round:
+            break
+
+        assert tools is not None
+        rounds += 1
+        messages.append(
+            ChatMessage(
+                role="assistant", content=completion.content or None, tool_calls=completion.tool_calls
+            )
+        )
+        results = await asyncio.gather(*(tools.run(call) for call in completion.tool_calls))
+        for call, outcome in zip(completion.tool_calls, results, strict=True):
+            results_stored += 1
+            appended = await store.add_message(
+                conversation_id,
+                "tool",
+                outcome.content,
+                {
+                    "tool": call.name,
+                    "args": call.arguments,
+                    "tool_call_id": call.id,
+                    "round": rounds,
+                    "is_error": outcome.is_error,
+                },
+                idempotency_key=derived_key(key, f"tool:{results_stored}") if key else None,
+            )
+            content = outcome.content
+            stored = appended.message
+            if (
+                appended.replayed
+                and stored.metadata.get("tool") == call.name
+                and stored.metadata.get("args") == call.arguments
+            ):
+                content = stored.content  # what an earlier attempt stored (and the history shows)
+            messages.append(ChatMessage(role="tool", content=content, tool_call_id=call.id, name=call.name))
+            records.append(ToolCallRecord(call.name, call.arguments))
+            yield ToolExecuted(
+                call.name, call.arguments, content, outcome.is_error, stored.id, call.id, rounds
+            )
+
+    response = "\n\n".join(texts)
+    if not response.strip():
+        raise MalformedResponse(
+            f"model returned an empty answer (finish_reason={completion.finish_reason})",
+            details={"finish_reason": completion.finish_reason},
+        )
+    duration_ms = round((time.perf_counter() - started) * 1000)
+    model = completion.model or provider.model
+    metadata = {
+        "model": model,
+        "tokens": {"prompt": usage.prompt_tokens, "completion": usage.completion_tokens},
+        "duration_ms": duration_ms,
+        "tool_calls": [{"tool": r.tool, "args": r.args} for r in records],
+        "finish_reason": completion.finish_reason,
+    }
+    appended = await _shielded(
+        store.add_message(
+            conversation_id,
+            "assistant",
+            response,
+            metadata,
+            idempotency_key=derived_key(key, "assistant") if key else None,
+        )
+    )
+    if appended.replayed:  # a concurrent attempt with the same key stored its reply first
+        yield TurnCompleted(_result_from_message(conversation_id, appended.message, replayed=True))
+        return
+    yield TurnCompleted(
+        ChatResult(
+            conversation_id=conversation_id,
+            response=response,
+            message_id=appended.message.id,
+            model=model,
+            usage=usage,
+            duration_ms=duration_ms,
+            tool_calls=records,
+            finish_reason=completion.finish_reason,
+        )
+    )
+
+
+async def complete_turn(
+    store: ConversationManager,
+    provider: Provider,
+    tools: ToolRegistry | None,
+    start: TurnStart,
+    *,
+    system_prompt: str | None = None,
+    max_tool_rounds: int = 3,
+) -> ChatResult:
+    """The rest of a turn begun with `begin_turn`, without streaming."""
+    async with _closing(
+        stream_events(
+            store,
+            provider,
+            tools,
+            start,
+            system_prompt=system_prompt,
+            max_tool_rounds=max_tool_rounds,
+            stream=False,
+        )
+    ) as events:
+        async for event in events:
+            if isinstance(event, TurnCompleted):
+                return event.result
+    raise RuntimeError("chat turn ended without a result")  # pragma: no cover
+
+
+async def run_turn(
+    store: ConversationManager,
+    provider: Provider,
+    tools: ToolRegistry | None,
+    *,
+    message: str,
+    conversation_id: str | None = None,
+    user_id: UUID | str | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    include_history: bool = True,
+    history_limit: int = 10,
+    system_prompt: str | None = None,
+    max_tool_rounds: int = 3,
+    conversation_metadata: dict[str, Any] | None = None,
+    create_if_missing: bool = False,
+) -> ChatResult:
+    """One whole turn without streaming (see the module docstring for calls and failures)."""
+    start = await begin_turn(
+        store,
+        message=message,
+        conversation_id=conversation_id,
+        user_id=user_id,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+        include_history=include_history,
+        history_limit=history_limit,
+        conversation_metadata=conversation_metadata,
+        create_if_missing=create_if_missing,
+    )
+    return await complete_turn(
+        store, provider, tools, start, system_prompt=system_prompt, max_tool_rounds=max_tool_rounds
+    )
+
+
+async def stream_turn(
+    store: ConversationManager,
+    provider: Provider,
+    tools: ToolRegistry | None,
+    *,
+    message: str,
+    conversation_id: str | None = None,
+    user_id: UUID | str | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    include_history: bool = True,
+    history_limit: int = 10,
+    system_prompt: str | None = None,
+    max_tool_rounds: int = 3,
+    conversation_metadata: dict[str, Any] | None = None,
+    create_if_missing: bool = False,
+) -> AsyncIterator[ChatEvent]:
+    """One whole turn, streamed. An HTTP handler that must answer 404 before it starts an
+    event stream calls `begin_turn` first and then iterates `stream_events`."""
+    start = await begin_turn(
+        store,
+        message=message,
+        conversation_id=conversation_id,
+        user_id=user_id,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+        include_history=include_history,
+        history_limit=history_limit,
+        conversation_metadata=conversation_metadata,
+        create_if_missing=create_if_missing,
+    )
+    async with _closing(
+        stream_events(
+            store, provider, tools, start, system_prompt=system_prompt, max_tool_rounds=max_tool_rounds
+        )
+    ) as events:
+        async for event in events:
+            yield event
