@@ -38,7 +38,11 @@ async def open_store(settings: Settings) -> AsyncIterator[ConversationManager]:
     try:
         if not settings.supabase.enabled:
             await pool.open(wait=True, timeout=settings.db.pool_timeout)
-        yield ConversationManager(create_transport(settings, pool))
+        transport = create_transport(settings, pool)
+        try:
+            yield ConversationManager(transport)
+        finally:
+            await transport.close()
     finally:
         await pool.close()
 
@@ -148,11 +152,19 @@ async def _import(store: ConversationManager, args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.auth import check_auth_mode
+
     settings = get_settings()
+    host = args.host or settings.server.host
+    try:
+        check_auth_mode(settings.server.auth, host)
+    except RuntimeError as exc:
+        err.print(f"[red]{exc}")
+        return 2
     uvicorn.run(
         "app.server:create_app",
         factory=True,
-        host=args.host or settings.server.host,
+        host=host,
         port=args.port or settings.server.port,
         log_level=settings.server.log_level,
         proxy_headers=False,

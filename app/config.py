@@ -66,6 +66,24 @@ class ServerSettings(_Base):
         description="'disabled' lets anonymous requests act as the service; loopback addresses only.",
     )
     log_level: str = Field("info", validation_alias="LOG_LEVEL", description="uvicorn log level.")
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        validation_alias="API_MAX_BODY_BYTES",
+        description="Largest request body accepted (bytes); larger ones get 413.",
+    )
+    max_import_bytes: int = Field(
+        67_108_864,
+        ge=1024,
+        validation_alias="API_MAX_IMPORT_BYTES",
+        description="Largest body of POST /conversations/import (bytes); larger ones get 413.",
+    )
+    retry_after_seconds: int = Field(
+        1,
+        ge=0,
+        validation_alias="API_RETRY_AFTER_SECONDS",
+        description="Retry-After sent with 503 when the database is unreachable.",
+    )
 
 
 class SupabaseSettings(_Base):
@@ -112,6 +130,18 @@ class AuthSettings(_Base):
         ge=0,
         validation_alias="SUPABASE_JWKS_CACHE_SECONDS",
         description="How long fetched keys are kept.",
+    )
+    jwks_min_refresh_seconds: int = Field(
+        30,
+        ge=0,
+        validation_alias="SUPABASE_JWKS_MIN_REFRESH_SECONDS",
+        description="A token with an unknown key id refetches the JWKS at most this often.",
+    )
+    token_cache_seconds: int = Field(
+        60,
+        ge=0,
+        validation_alias="JWT_CACHE_SECONDS",
+        description="How long a verified token is remembered (never past its exp); 0 disables.",
     )
     audience: str = Field(
         "authenticated", validation_alias="JWT_AUDIENCE", description="Required `aud` of user tokens."

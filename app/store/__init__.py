@@ -1,6 +1,7 @@
 """The conversation store: typed methods over one SQL function call each, on two transports."""
 
 from app.store.errors import (
+    AuthenticationError,
     ConflictError,
     ForbiddenError,
     InvalidInputError,
@@ -13,6 +14,7 @@ from app.store.transport import SERVICE, Principal, Transport
 
 __all__ = [
     "SERVICE",
+    "AuthenticationError",
     "ConflictError",
     "ConversationManager",
     "ForbiddenError",

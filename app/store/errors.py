@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AuthenticationError",
     "ConflictError",
     "ForbiddenError",
     "InvalidInputError",
@@ -56,6 +57,15 @@ class ForbiddenError(StoreError):
     code = "forbidden"
 
 
+class AuthenticationError(ForbiddenError):
+    """The peer refused the caller's credentials (PostgREST: invalid or expired JWT).
+
+    A ForbiddenError too, so code that knows only the five classes still answers 4xx; the
+    API can answer 401 for this one."""
+
+    code = "unauthenticated"
+
+
 class UnavailableError(StoreError):
     """The database cannot be reached or did not answer in time; retrying later may work."""
 
@@ -68,6 +78,9 @@ _BY_SQLSTATE: dict[str, type[StoreError]] = {
     "42501": ForbiddenError,  # insufficient_privilege (also RLS violations)
     "57014": UnavailableError,  # query_canceled: statement_timeout
     "53300": UnavailableError,  # too_many_connections
+    "40001": UnavailableError,  # serialization_failure: transient, a retry may succeed
+    "40P01": UnavailableError,  # deadlock_detected: likewise
+    "55P03": UnavailableError,  # lock_not_available
 }
 # Whole classes: 22 data exceptions (bad values, NUL bytes, too long) and 23 integrity
 # violations (checks, not-null) are the caller's input; 08 connection and 57P shutdowns are ours.

@@ -12,6 +12,7 @@ from uuid import UUID
 
 import msgspec
 
+from app.store.errors import StoreError
 from app.store.models import (
     AppendResult,
     ChatTurn,
@@ -50,7 +51,10 @@ class ConversationManager:
         raw = await self.transport.call(
             function, {k: v for k, v in args.items() if v is not None}, self.principal
         )
-        return msgspec.json.decode(raw, type=result_type)
+        try:
+            return msgspec.json.decode(raw, type=result_type)
+        except msgspec.DecodeError as exc:  # ValidationError included: a schema/code mismatch
+            raise StoreError(f"{function} answered in an unexpected shape: {exc}") from exc
 
     # -- conversations -------------------------------------------------------------------
     async def create_conversation(

@@ -1,91 +1,149 @@
 """The Postgres transport: a psycopg pool and PostgREST's per-request security context.
 
-Each call is one transaction that sets, like PostgREST does, the role, the JWT claims and
-the role's statement_timeout (all transaction-local), then calls the function with named
-arguments.
+Every call is one transaction in one network round trip. By default (protocol "pipeline")
+the client sends, in psycopg's pipeline mode,
+
+    Parse/Bind/Execute  select set_config('role', $1, true),
+                               set_config('request.jwt.claims', $2, true),
+                               set_config('statement_timeout', $3, true)
+    Parse/Bind/Execute  select public.<fn>(p_a => $1::text, ...)::text
+    Sync
+
+and waits once. The extended query protocol runs everything up to a Sync as one implicit
+transaction: committed at the Sync when both statements succeed, rolled back when one fails
+(the server skips the rest), so the `true` (transaction-local) settings never outlive the
+call and a failed call leaves the connection idle, without a ROLLBACK round trip. The call is
+a statement of its own, so the executor checks EXECUTE on the function, and every table
+privilege and RLS policy, as the target role (and under the role's statement_timeout):
+folding set_config() into the call's statement would check them as the login role.
+
+Protocol "simple" sends the same two statements as one simple-query message with the values
+bound client-side (psycopg's ClientCursor): also one implicit transaction, the statements
+analysed and run one after the other. It costs this process less CPU per call (one write and
+one read instead of psycopg's flush per queued command), but the values, message content and
+JWT claims included, become SQL text: they show in pg_stat_activity and in the server log of
+every failing call, and nothing is prepared. The default keeps PostgREST's habit of sending
+values as parameters. `python -m bench.store_transport` measures both.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
-from app.store.errors import StoreError, UnavailableError, error_for_sqlstate
+from app.store.errors import InvalidInputError, StoreError, UnavailableError, error_for_sqlstate
 from app.store.functions import FUNCTIONS
 from app.store.transport import Principal
 
-__all__ = ["PostgresTransport"]
+__all__ = ["ROLE_TIMEOUTS_SQL", "PostgresTransport", "Protocol"]
 
+Protocol = Literal["pipeline", "simple"]
+
+# A NULL statement_timeout resets it to the session's value, which is what PostgREST leaves
+# in place for a role without its own setting (the authenticator's).
 _CONTEXT = (
-    "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
-    " set_config('statement_timeout', %s, true)"
+    b"select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
+    b" set_config('statement_timeout', %s, true)"
 )
-_ROLE_TIMEOUTS = """
-select r.rolname, coalesce((
-  select split_part(c, '=', 2) from pg_db_role_setting s, unnest(s.setconfig) c
-   where s.setrole = r.oid and s.setdatabase = 0 and c like 'statement_timeout=%%'), '0')
-  from pg_roles r where r.rolname in ('service_role', 'authenticated', 'anon')
+# Per-role statement_timeout as PostgREST applies it: this database's setting wins over the
+# all-databases one (ordered last, so it overwrites in the dict).
+ROLE_TIMEOUTS_SQL = b"""
+select r.rolname, substr(c.setting, length('statement_timeout=') + 1)
+  from pg_db_role_setting s
+  join pg_roles r on r.oid = s.setrole
+  cross join lateral unnest(s.setconfig) as c(setting)
+ where s.setdatabase in (0, (select d.oid from pg_database d where d.datname = current_database()))
+   and c.setting like 'statement_timeout=%'
+ order by s.setdatabase
 """
 
 
 class PostgresTransport:
     """Store calls over a direct connection pool (the embedded default)."""
 
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, *, protocol: Protocol = "pipeline") -> None:
+        """`protocol`: how the context and the call travel in their one round trip (see the
+        module's docstring)."""
         self.pool = pool
-        self._sql: dict[tuple[str, tuple[str, ...]], sql.Composed] = {}
+        self.protocol = protocol
+        self._statements: dict[tuple[str, tuple[str, ...]], bytes] = {}
         self._timeouts: dict[str, str] | None = None
+        self._timeouts_lock = asyncio.Lock()
 
-    async def _role_timeouts(self, conn: psycopg.AsyncConnection[Any]) -> dict[str, str]:
+    async def role_timeouts(self) -> Mapping[str, str]:
+        """Each API role's own statement_timeout, read on first use and kept, as PostgREST
+        keeps them until it reloads its configuration."""
         if self._timeouts is None:
-            cur = await conn.execute(_ROLE_TIMEOUTS)
-            self._timeouts = {name: value for name, value in await cur.fetchall()}
+            async with self._timeouts_lock:
+                if self._timeouts is None:
+                    async with self.pool.connection() as conn:
+                        cur = await conn.execute(ROLE_TIMEOUTS_SQL)
+                        self._timeouts = {role: value for role, value in await cur.fetchall()}
         return self._timeouts
 
-    def _statement(self, function: str, names: tuple[str, ...]) -> sql.Composed:
+    def statement(self, function: str, names: tuple[str, ...]) -> bytes:
+        """`select public.<fn>(name => $n::type, ...)::text`, rendered once per argument set.
+        The casts pick the one overload whatever type psycopg would infer for a Python value."""
         key = (function, names)
-        stmt = self._sql.get(key)
+        stmt = self._statements.get(key)
         if stmt is None:
-            types = FUNCTIONS[function]
+            types = FUNCTIONS.get(function)
+            if types is None or not set(names) <= types.keys():
+                raise StoreError(f"unknown store function or argument: {function}{names}")
             args = sql.SQL(", ").join(
                 sql.SQL("{} => {}::{}").format(sql.Identifier(n), sql.Placeholder(), sql.SQL(types[n]))
                 for n in names
             )
-            stmt = sql.SQL("select public.{}({})::text").format(sql.Identifier(function), args)
-            self._sql[key] = stmt
+            stmt = sql.SQL("select public.{}({})::text").format(sql.Identifier(function), args).as_bytes()
+            self._statements[key] = stmt
         return stmt
 
     async def call(self, function: str, args: Mapping[str, Any], principal: Principal) -> str:
-        names = tuple(args)
-        stmt = self._statement(function, names)
-        params = [Jsonb(v) if FUNCTIONS[function][n] == "jsonb" else v for n, v in args.items()]
-        try:
-            async with self.pool.connection() as conn:
-                timeouts = await self._role_timeouts(conn)
-                async with conn.transaction():
-                    await conn.execute(
-                        _CONTEXT, (principal.role, principal.claims_json, timeouts.get(principal.role, "0"))
-                    )
-                    cur = await conn.execute(stmt, params)
-                    row = await cur.fetchone()
-        except PoolTimeout as exc:
-            raise UnavailableError("no database connection available") from exc
-        except psycopg.OperationalError as exc:
-            raise UnavailableError(f"database unavailable: {exc}") from exc
-        except psycopg.Error as exc:
-            # psycopg itself refuses NUL bytes in text (a DataError without SQLSTATE).
-            sqlstate = exc.sqlstate or ("22021" if isinstance(exc, psycopg.DataError) else None)
-            raise error_for_sqlstate(
-                sqlstate, exc.diag.message_primary or str(exc), exc.diag.message_detail
-            ) from exc
+        stmt = self.statement(function, tuple(args))
+        types = FUNCTIONS[function]
+        params = [Jsonb(v) if types[n] == "jsonb" else v for n, v in args.items()]
+        row = await self.run(stmt, params, principal)
         if row is None or row[0] is None:
             raise StoreError(f"{function} returned nothing")
         return str(row[0])
 
+    async def run(self, stmt: bytes, params: list[Any], principal: Principal) -> tuple[Any, ...] | None:
+        """One statement as `principal`, in one transaction and one round trip; the first row."""
+        try:
+            timeouts = self._timeouts if self._timeouts is not None else await self.role_timeouts()
+            context = (principal.role, principal.claims_json, timeouts.get(principal.role))
+            async with self.pool.connection() as conn:
+                if self.protocol == "simple":
+                    simple = psycopg.AsyncClientCursor(conn)
+                    await simple.execute(_CONTEXT + b"; " + stmt, [*context, *params])
+                    simple.nextset()
+                    return await simple.fetchone()
+                cur = conn.cursor()
+                async with conn.pipeline():  # leaving it sends the Sync and reads both results
+                    await cur.execute(_CONTEXT, context)
+                    await cur.execute(stmt, params)
+                return await cur.fetchone()
+        except psycopg.Error as exc:
+            raise _domain_error(exc) from exc
+
     async def close(self) -> None:
-        await self.pool.close()
+        """Nothing of its own to release: the pool belongs to whoever opened it (the app)."""
+
+
+def _domain_error(exc: psycopg.Error) -> StoreError:
+    """SQLSTATE first (a statement timeout is an OperationalError too); then what psycopg
+    raises without one: NUL bytes refused client-side, and lost connections, a full or closed
+    pool."""
+    if exc.sqlstate:
+        return error_for_sqlstate(exc.sqlstate, exc.diag.message_primary or str(exc), exc.diag.message_detail)
+    if isinstance(exc, psycopg.DataError):
+        return InvalidInputError(str(exc), sqlstate="22021")
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return UnavailableError(f"database unavailable: {exc}")
+    return StoreError(str(exc))

@@ -110,3 +110,17 @@ def test_extend_and_cleanup(admin: psycopg.Connection, capsys: pytest.CaptureFix
 def test_unknown_conversation_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["extend", f"cli-missing-{uuid.uuid4()}"]) == 1
     assert "not_found" in capsys.readouterr().err
+
+
+def test_serve_refuses_disabled_auth_on_a_public_address(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.config import get_settings
+
+    monkeypatch.setenv("API_AUTH", "disabled")
+    get_settings.cache_clear()
+    try:
+        assert main(["serve", "--host", "0.0.0.0"]) == 2  # noqa: S104
+    finally:
+        get_settings.cache_clear()
+    assert "loopback" in capsys.readouterr().err

@@ -11,7 +11,8 @@ import psycopg
 
 async def _expire(admin: psycopg.AsyncConnection, cid: str) -> None:
     await admin.execute(
-        "update public.ai_conversations set expires_at = now() - interval '1 second' where conversation_id = %s",
+        "update public.ai_conversations set expires_at = now() - interval '1 second'"
+        " where conversation_id = %s",
         (cid,),
     )
 

@@ -1,0 +1,29 @@
+"""Authentication: bearer tokens (service role key, Supabase user JWTs) to store principals."""
+
+from __future__ import annotations
+
+from app.auth.guards import requires_service
+from app.auth.middleware import BearerAuthMiddleware
+from app.auth.tokens import AuthError, JWKSCache, TokenVerifier, is_loopback, jwks_url_for
+
+__all__ = [
+    "AuthError",
+    "BearerAuthMiddleware",
+    "JWKSCache",
+    "TokenVerifier",
+    "check_auth_mode",
+    "is_loopback",
+    "jwks_url_for",
+    "requires_service",
+]
+
+
+def check_auth_mode(auth: str, host: str) -> None:
+    """Refuse API_AUTH=disabled (anonymous requests act as the service) on any address but
+    loopback. Call it with the address actually bound."""
+    if auth == "disabled" and not is_loopback(host):
+        raise RuntimeError(
+            f"API_AUTH=disabled lets anonymous requests act as the service and is allowed only on a "
+            f"loopback address (127.0.0.1, ::1, localhost); API_HOST is {host!r}. "
+            f"Bind to 127.0.0.1 or unset API_AUTH."
+        )

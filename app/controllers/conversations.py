@@ -1,0 +1,139 @@
+"""Conversations: create, list, read, extend, clear, delete, export. One store call each."""
+
+from __future__ import annotations
+
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from app.controllers.params import (
+    BeforeSeq,
+    ConversationIdPath,
+    ConversationsLimit,
+    Cursor,
+    MessagesLimit,
+    UserIdQuery,
+    errors,
+)
+from app.dto import StrictBody
+from app.schemas import (
+    ClearResult,
+    Conversation,
+    ConversationExport,
+    ConversationList,
+    ConversationPage,
+    CreateConversationIn,
+    ExtendIn,
+    ExtendResult,
+)
+from app.store import ConversationManager
+
+__all__ = ["ConversationController"]
+
+
+class ConversationController(Controller):
+    path = "/conversations"
+    tags = ["conversations"]
+
+    @post(
+        "/",
+        summary="Create a conversation",
+        description="Every field is optional. A user token creates conversations it owns; naming "
+        "another user_id is 403. A live conversation with the same id is 409.",
+        status_code=HTTP_201_CREATED,
+        dto=StrictBody[CreateConversationIn],
+        return_dto=None,
+        responses=errors(400, 403, 409, 413),
+    )
+    async def create_conversation(
+        self, store: NamedDependency[ConversationManager], data: JSONBody[CreateConversationIn | None] = None
+    ) -> Conversation:
+        if data is None:
+            return await store.create_conversation()
+        return await store.create_conversation(
+            data.user_id,
+            conversation_id=data.conversation_id,
+            metadata=data.metadata,
+            ttl_hours=data.ttl_hours,
+        )
+
+    @get(
+        "/",
+        summary="List conversations, most recently updated first",
+        description="A user sees its own; only the service may name a user_id other than its own "
+        "(403). Pass next_cursor as cursor for the next page.",
+        responses=errors(403),
+    )
+    async def list_conversations(
+        self,
+        store: NamedDependency[ConversationManager],
+        user_id: UserIdQuery = None,
+        limit: ConversationsLimit = 10,
+        cursor: Cursor = None,
+    ) -> ConversationList:
+        return await store.get_user_conversations(user_id, limit, cursor)
+
+    @get(
+        "/{conversation_id:str}",
+        summary="A conversation with its newest messages",
+        description="Messages oldest to newest; next_cursor (a seq) passed as before gives the page before.",
+        responses=errors(404),
+    )
+    async def get_conversation(
+        self,
+        store: NamedDependency[ConversationManager],
+        conversation_id: ConversationIdPath,
+        limit: MessagesLimit = 50,
+        before: BeforeSeq = None,
+    ) -> ConversationPage:
+        return await store.get_conversation(conversation_id, limit, before)
+
+    @post(
+        "/{conversation_id:str}/extend",
+        summary="Extend a conversation's lifetime",
+        status_code=HTTP_200_OK,
+        dto=StrictBody[ExtendIn],
+        return_dto=None,
+        responses=errors(400, 404, 413),
+    )
+    async def extend_conversation(
+        self,
+        store: NamedDependency[ConversationManager],
+        conversation_id: ConversationIdPath,
+        data: JSONBody[ExtendIn | None] = None,
+    ) -> ExtendResult:
+        return await store.extend_ttl(conversation_id, data.hours if data is not None else 24)
+
+    @post(
+        "/{conversation_id:str}/clear",
+        summary="Delete every message, keep the conversation",
+        status_code=HTTP_200_OK,
+        responses=errors(404),
+    )
+    async def clear_conversation(
+        self, store: NamedDependency[ConversationManager], conversation_id: ConversationIdPath
+    ) -> ClearResult:
+        return await store.clear_conversation(conversation_id)
+
+    @delete(
+        "/{conversation_id:str}",
+        summary="Delete a conversation and its messages",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=errors(404),
+    )
+    async def delete_conversation(
+        self, store: NamedDependency[ConversationManager], conversation_id: ConversationIdPath
+    ) -> None:
+        await store.delete_conversation(conversation_id)
+
+    @get(
+        "/{conversation_id:str}/export",
+        summary="Export a conversation with all its messages",
+        description="The document POST /conversations/import restores.",
+        responses=errors(404),
+    )
+    async def export_conversation(
+        self, store: NamedDependency[ConversationManager], conversation_id: ConversationIdPath
+    ) -> ConversationExport:
+        return await store.export_conversation(conversation_id)

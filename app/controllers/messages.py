@@ -1,0 +1,60 @@
+"""Messages: the ordered, idempotent append (the hot path: one store call, nothing else)."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, post
+from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from app.controllers.params import ConversationIdPath, IdempotencyKeyHeader, errors
+from app.dto import StrictBody
+from app.errors import ApiError
+from app.schemas import AppendMessageIn, Message
+from app.store import ConversationManager
+
+__all__ = ["MessageController"]
+
+
+class MessageController(Controller):
+    path = "/conversations/{conversation_id:str}/messages"
+    tags = ["messages"]
+
+    @post(
+        "/",
+        summary="Append a message",
+        description="Gets the next seq and renews the conversation's sliding expiry. With an "
+        "idempotency key (body or Idempotency-Key header) already used in this conversation, "
+        "answers 200 with the original message instead of appending again.",
+        status_code=HTTP_201_CREATED,
+        dto=StrictBody[AppendMessageIn],
+        return_dto=None,
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                Message, description="A replay: the message first stored with this key"
+            ),
+            **errors(400, 404, 413),
+        },
+    )
+    async def append_message(
+        self,
+        store: NamedDependency[ConversationManager],
+        conversation_id: ConversationIdPath,
+        data: JSONBody[AppendMessageIn],
+        idempotency_key_header: IdempotencyKeyHeader = None,
+    ) -> Response[Message]:
+        key = data.idempotency_key
+        if idempotency_key_header is not None:
+            if key is not None and key != idempotency_key_header:
+                raise ApiError(
+                    "validation_error",
+                    "idempotency_key and the Idempotency-Key header differ",
+                    status_code=422,
+                    details=[{"key": "idempotency_key", "source": "body"}],
+                )
+            key = idempotency_key_header
+        result = await store.add_message(
+            conversation_id, data.role, data.content, data.metadata, idempotency_key=key
+        )
+        return Response(result.message, status_code=HTTP_200_OK if result.replayed else HTTP_201_CREATED)

@@ -1,0 +1,100 @@
+"""Request and response bodies of the HTTP API (msgspec structs).
+
+Results are the store's own typed models (app.store.models), encoded as they are; only the
+request bodies and the few answers the store has no struct for live here. Bodies are decoded
+strictly (see app.dto): unknown fields, wrong types and NUL characters are rejected before any
+database call. Business limits (content length, TTL bounds, page sizes) are the database's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+
+from app.store.models import (
+    ClearResult,
+    Conversation,
+    ConversationExport,
+    ConversationList,
+    ConversationPage,
+    ExportMessage,
+    ExtendResult,
+    Message,
+    Role,
+    Stats,
+)
+
+__all__ = [
+    "CONVERSATION_ID_PATTERN",
+    "AppendMessageIn",
+    "CleanupOut",
+    "ClearResult",
+    "Conversation",
+    "ConversationExport",
+    "ConversationId",
+    "ConversationList",
+    "ConversationPage",
+    "CreateConversationIn",
+    "ErrorBody",
+    "ExportMessage",
+    "ExtendIn",
+    "ExtendResult",
+    "IdempotencyKey",
+    "Message",
+    "Stats",
+]
+
+# The table's check constraint, repeated only so a bad id is a 422 before any database call.
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,255}$"
+INT32_MAX = 2_147_483_647
+
+ConversationId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=CONVERSATION_ID_PATTERN,
+        description="Letters, digits and _ . : @ - (1 to 255 characters).",
+        examples=["support-42"],
+    ),
+]
+IdempotencyKey = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1, max_length=255, description="Client key; a retried append returns the original."
+    ),
+]
+Hours = Annotated[int, msgspec.Meta(ge=-INT32_MAX, le=INT32_MAX)]
+Metadata = Annotated[dict[str, Any], msgspec.Meta(description="Any JSON object.")]
+
+
+class CreateConversationIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Every field is optional: the id is generated, the owner is the caller (a user token)."""
+
+    conversation_id: ConversationId | None = None
+    user_id: UUID | None = None
+    metadata: Metadata | None = None
+    ttl_hours: Hours | None = None
+
+
+class AppendMessageIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    role: Role
+    content: str
+    metadata: Metadata | None = None
+    idempotency_key: IdempotencyKey | None = None
+
+
+class ExtendIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    hours: Hours = 24
+
+
+class CleanupOut(msgspec.Struct, frozen=True):
+    removed: int
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    """The one shape of every error answer."""
+
+    error: str
+    message: str
+    details: Any = None

@@ -1,0 +1,594 @@
+"""The store's contract, run on both transports (the `store` fixture is parametrized).
+
+Every ConversationManager method, its typed result, ordering and pagination, idempotency,
+expiry, the admin operations, each class of domain error, and what a user may see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import psycopg
+import pytest
+
+from app.store import (
+    ConflictError,
+    ConversationManager,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    Principal,
+)
+from app.store.models import (
+    AppendResult,
+    ChatTurn,
+    ClearResult,
+    Conversation,
+    ConversationExport,
+    ConversationList,
+    ConversationPage,
+    DeleteResult,
+    ExtendResult,
+    Message,
+    Stats,
+)
+from tests.store.conftest import new_id, new_user
+
+UserStore = Callable[[Principal], ConversationManager]
+Expire = Callable[[str], Awaitable[None]]
+
+
+async def with_messages(store: ConversationManager, n: int, **create: Any) -> str:
+    cid = (await store.create_conversation(conversation_id=new_id(), **create)).conversation_id
+    for i in range(1, n + 1):
+        await store.add_message(cid, "user" if i % 2 else "assistant", f"message {i}")
+    return cid
+
+
+async def setting(admin: psycopg.AsyncConnection[Any], name: str) -> int:
+    cur = await admin.execute(f"select {name} from public.ai_conversation_settings")  # noqa: S608
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+# -- conversations -----------------------------------------------------------------------
+
+
+async def test_create_conversation_defaults(
+    store: ConversationManager, admin: psycopg.AsyncConnection[Any]
+) -> None:
+    conversation = await store.create_conversation()
+    assert type(conversation) is Conversation
+    uuid.UUID(conversation.conversation_id)  # generated id
+    assert conversation.user_id is None
+    assert conversation.metadata == {}
+    assert conversation.message_count == conversation.last_seq == 0
+    assert conversation.ttl_hours == await setting(admin, "ttl_hours")
+    assert conversation.created_at.tzinfo is not None
+    assert conversation.expires_at - conversation.created_at == timedelta(hours=conversation.ttl_hours)
+
+
+async def test_create_conversation_with_everything(store: ConversationManager) -> None:
+    cid, user_id = new_id(), uuid.uuid4()
+    conversation = await store.create_conversation(
+        user_id, conversation_id=cid, metadata={"model": "gpt", "n": [1, 2]}, ttl_hours=2
+    )
+    assert conversation.conversation_id == cid
+    assert conversation.user_id == user_id
+    assert conversation.metadata == {"model": "gpt", "n": [1, 2]}
+    assert conversation.ttl_hours == 2
+    assert conversation.expires_at - conversation.created_at == timedelta(hours=2)
+
+
+async def test_duplicate_conversation_id_conflicts(store: ConversationManager) -> None:
+    cid = (await store.create_conversation(conversation_id=new_id())).conversation_id
+    with pytest.raises(ConflictError) as caught:
+        await store.create_conversation(conversation_id=cid)
+    assert caught.value.sqlstate == "23505"
+
+
+async def test_expired_conversation_id_can_be_reused(store: ConversationManager, expire: Expire) -> None:
+    cid = await with_messages(store, 1)
+    await expire(cid)
+    again = await store.create_conversation(conversation_id=cid)
+    assert again.message_count == 0
+
+
+async def test_get_conversation_pages_back_to_the_first_message(store: ConversationManager) -> None:
+    cid = await with_messages(store, 7)
+    page = await store.get_conversation(cid, limit=3)
+    assert type(page) is ConversationPage
+    assert page.message_count == page.last_seq == 7
+    assert [m.seq for m in page.messages] == [5, 6, 7]  # the newest page, oldest first
+    assert page.next_cursor == 5
+    page = await store.get_conversation(cid, limit=3, before=page.next_cursor)
+    assert [m.seq for m in page.messages] == [2, 3, 4]
+    page = await store.get_conversation(cid, limit=3, before=page.next_cursor)
+    assert [m.seq for m in page.messages] == [1]
+    assert page.next_cursor is None
+
+
+async def test_get_conversation_default_limit_and_empty(store: ConversationManager) -> None:
+    empty = await store.get_conversation((await store.create_conversation()).conversation_id)
+    assert empty.messages == []
+    assert empty.next_cursor is None
+    cid = await with_messages(store, 3)
+    page = await store.get_conversation(cid)
+    assert [m.content for m in page.messages] == ["message 1", "message 2", "message 3"]
+    assert page.next_cursor is None
+
+
+async def test_get_conversation_limit_zero_returns_no_messages(store: ConversationManager) -> None:
+    cid = await with_messages(store, 2)
+    page = await store.get_conversation(cid, limit=0)
+    assert page.messages == []
+    assert page.message_count == 2
+
+
+async def test_list_conversations_newest_first_with_cursor(store: ConversationManager) -> None:
+    user_id = uuid.uuid4()
+    ids = [(await store.create_conversation(user_id)).conversation_id for _ in range(5)]
+    await store.add_message(ids[1], "user", "bump")  # most recently updated now
+    first = await store.get_user_conversations(user_id, limit=2)
+    assert type(first) is ConversationList
+    assert [c.conversation_id for c in first.conversations] == [ids[1], ids[4]]
+    assert first.next_cursor is not None
+    second = await store.get_user_conversations(user_id, limit=2, cursor=first.next_cursor)
+    assert [c.conversation_id for c in second.conversations] == [ids[3], ids[2]]
+    third = await store.get_user_conversations(user_id, limit=2, cursor=second.next_cursor)
+    assert [c.conversation_id for c in third.conversations] == [ids[0]]
+    assert third.next_cursor is None
+    assert all(c.user_id == user_id for c in first.conversations + second.conversations)
+
+
+async def test_list_conversations_default_limit_is_ten(store: ConversationManager) -> None:
+    user_id = uuid.uuid4()
+    for _ in range(11):
+        await store.create_conversation(user_id)
+    listed = await store.get_user_conversations(user_id)
+    assert len(listed.conversations) == 10
+    assert listed.next_cursor is not None
+
+
+async def test_list_skips_expired(store: ConversationManager, expire: Expire) -> None:
+    user_id = uuid.uuid4()
+    kept, gone = (await store.create_conversation(user_id)), (await store.create_conversation(user_id))
+    await expire(gone.conversation_id)
+    listed = await store.get_user_conversations(user_id)
+    assert [c.conversation_id for c in listed.conversations] == [kept.conversation_id]
+
+
+async def test_extend_ttl(store: ConversationManager) -> None:
+    conversation = await store.create_conversation(ttl_hours=1)
+    extended = await store.extend_ttl(conversation.conversation_id, hours=5)
+    assert type(extended) is ExtendResult
+    assert extended.conversation_id == conversation.conversation_id
+    assert extended.expires_at == conversation.expires_at + timedelta(hours=5)
+    default = await store.extend_ttl(conversation.conversation_id)
+    assert default.expires_at == extended.expires_at + timedelta(hours=24)
+
+
+async def test_extend_ttl_out_of_range(
+    store: ConversationManager, admin: psycopg.AsyncConnection[Any]
+) -> None:
+    cid = (await store.create_conversation()).conversation_id
+    for hours in (0, -1, await setting(admin, "max_ttl_hours") + 1):
+        with pytest.raises(InvalidInputError):
+            await store.extend_ttl(cid, hours=hours)
+
+
+async def test_clear_keeps_the_conversation_and_never_reuses_seq(store: ConversationManager) -> None:
+    cid = await with_messages(store, 3)
+    cleared = await store.clear_conversation(cid)
+    assert type(cleared) is ClearResult
+    assert cleared == ClearResult(conversation_id=cid, cleared=3)
+    page = await store.get_conversation(cid)
+    assert page.messages == []
+    assert page.message_count == 0
+    appended = await store.add_message(cid, "user", "after clear")
+    assert appended.message.seq == 4
+
+
+async def test_delete(store: ConversationManager) -> None:
+    cid = await with_messages(store, 2)
+    deleted = await store.delete_conversation(cid)
+    assert deleted == DeleteResult(conversation_id=cid, deleted=True)
+    with pytest.raises(NotFoundError):
+        await store.get_conversation(cid)
+    with pytest.raises(NotFoundError):
+        await store.delete_conversation(cid)
+
+
+# -- messages ----------------------------------------------------------------------------
+
+
+async def test_add_message_typed_and_ordered(store: ConversationManager) -> None:
+    cid = (await store.create_conversation()).conversation_id
+    metadata = {"model": "m", "tokens": {"in": 3, "out": 5}, "duration_ms": 12, "tool_calls": [{"id": "t1"}]}
+    results = [
+        await store.add_message(cid, role, f"{role} says", metadata)
+        for role in ("system", "user", "assistant", "tool")
+    ]
+    assert all(type(r) is AppendResult and not r.replayed for r in results)
+    assert [r.message.seq for r in results] == [1, 2, 3, 4]
+    message = results[2].message
+    assert type(message) is Message
+    assert isinstance(message.id, uuid.UUID)
+    assert message.conversation_id == cid
+    assert message.role == "assistant"
+    assert message.content == "assistant says"
+    assert message.metadata == metadata
+    assert message.created_at.tzinfo is not None
+    assert (await store.get_conversation(cid)).message_count == 4
+
+
+async def test_add_message_slides_expiry(store: ConversationManager) -> None:
+    conversation = await store.create_conversation(ttl_hours=1)
+    await asyncio.sleep(0.01)
+    await store.add_message(conversation.conversation_id, "user", "hi")
+    page = await store.get_conversation(conversation.conversation_id)
+    assert page.expires_at > conversation.expires_at
+    assert page.updated_at > conversation.updated_at
+
+
+async def test_idempotent_replay_returns_the_original(store: ConversationManager) -> None:
+    cid = await with_messages(store, 1)
+    first = await store.add_message(cid, "user", "pay once", {"a": 1}, idempotency_key="k-1")
+    again = await store.add_message(cid, "user", "pay once", {"a": 1}, idempotency_key="k-1")
+    assert not first.replayed
+    assert again.replayed
+    assert again.message == first.message
+    assert again.message.idempotency_key == "k-1"
+    page = await store.get_conversation(cid)
+    assert page.message_count == 2
+    assert page.last_seq == 2
+    other = await store.add_message(cid, "user", "another", idempotency_key="k-2")
+    assert other.message.seq == 3
+    assert not other.replayed
+
+
+async def test_get_messages_window_and_before(store: ConversationManager) -> None:
+    cid = await with_messages(store, 12)
+    newest = await store.get_messages(cid)
+    assert all(type(m) is Message for m in newest)
+    assert [m.seq for m in newest] == list(range(3, 13))  # default limit 10, oldest first
+    assert [m.seq for m in await store.get_messages(cid, limit=3, before=5)] == [2, 3, 4]
+    assert await store.get_messages(cid, limit=5, before=1) == []
+
+
+async def test_begin_chat_turn_creates_appends_and_returns_history(store: ConversationManager) -> None:
+    turn = await store.begin_chat_turn(
+        "hello", metadata={"client": "t"}, conversation_metadata={"topic": "x"}
+    )
+    assert type(turn) is ChatTurn
+    assert turn.created
+    assert not turn.replayed
+    assert turn.message.seq == 1
+    assert turn.message.role == "user"
+    assert turn.history == [turn.message]
+    cid = turn.conversation_id
+    assert (await store.get_conversation(cid)).metadata == {"topic": "x"}
+    await store.add_message(cid, "assistant", "hi there")
+    second = await store.begin_chat_turn("and again", conversation_id=cid, history_limit=2)
+    assert not second.created
+    assert [m.content for m in second.history] == ["hi there", "and again"]
+
+
+async def test_begin_chat_turn_create_if_missing_and_replay(store: ConversationManager) -> None:
+    cid = new_id()
+    turn = await store.begin_chat_turn("hi", conversation_id=cid, create_if_missing=True, idempotency_key="i")
+    assert turn.created
+    assert turn.conversation_id == cid
+    replay = await store.begin_chat_turn(
+        "hi", conversation_id=cid, create_if_missing=True, idempotency_key="i"
+    )
+    assert replay.replayed
+    assert not replay.created
+    assert replay.message == turn.message
+    with pytest.raises(NotFoundError):
+        await store.begin_chat_turn("hi", conversation_id=new_id())
+
+
+# -- admin -------------------------------------------------------------------------------
+
+
+async def test_export_import_round_trip(store: ConversationManager) -> None:
+    user_id = uuid.uuid4()
+    cid = await with_messages(store, 3, user_id=user_id, metadata={"source": "test"})
+    await store.add_message(cid, "tool", "result", {"tool_calls": [{"id": "c"}]}, idempotency_key="x")
+    export = await store.export_conversation(cid)
+    assert type(export) is ConversationExport
+    assert export.conversation_id == cid
+    assert export.user_id == user_id
+    assert [(m.seq, m.role, m.content) for m in export.messages] == [
+        (1, "user", "message 1"),
+        (2, "assistant", "message 2"),
+        (3, "user", "message 3"),
+        (4, "tool", "result"),
+    ]
+    await store.delete_conversation(cid)
+    restored = await store.import_conversation(export)
+    assert type(restored) is Conversation
+    assert restored.conversation_id == cid
+    assert restored.user_id == user_id
+    assert restored.metadata == {"source": "test"}
+    assert restored.message_count == 4
+    again = await store.export_conversation(cid)
+    strip = ("id",)
+    assert [msgspec.structs.replace(m, **dict.fromkeys(strip)) for m in again.messages] == [
+        msgspec.structs.replace(m, **dict.fromkeys(strip)) for m in export.messages
+    ]
+    assert again.created_at == export.created_at
+    # The restored idempotency key still deduplicates.
+    replay = await store.add_message(cid, "tool", "result", idempotency_key="x")
+    assert replay.replayed
+    assert replay.message.seq == 4
+
+
+async def test_import_from_a_plain_document(store: ConversationManager) -> None:
+    cid = new_id()
+    document = {
+        "conversation_id": cid,
+        "metadata": {"k": "v"},
+        "messages": [
+            {"role": "assistant", "content": "second", "seq": 2},
+            {"role": "user", "content": "first", "seq": 1},
+        ],
+    }
+    restored = await store.import_conversation(document)
+    assert restored.message_count == 2
+    assert [m.content for m in await store.get_messages(cid)] == ["first", "second"]
+
+
+async def test_import_clash_conflicts(store: ConversationManager) -> None:
+    cid = await with_messages(store, 1)
+    export = await store.export_conversation(cid)
+    with pytest.raises(ConflictError):
+        await store.import_conversation(export)
+
+
+async def test_import_rejects_bad_messages(store: ConversationManager) -> None:
+    document = {"conversation_id": new_id(), "messages": [{"role": "robot", "content": "x"}]}
+    with pytest.raises(InvalidInputError):
+        await store.import_conversation(document)
+
+
+async def stats_delta(
+    store: ConversationManager, change: Callable[[], Awaitable[Any]], expected: dict[str, int]
+) -> None:
+    """Stats deltas on a shared database: other sessions may write at the same time, so a
+    mismatch is retried a few times before it counts."""
+    for _ in range(5):
+        before = await store.stats()
+        await change()
+        after = await store.stats()
+        delta = {k: getattr(after, k) - getattr(before, k) for k in expected}
+        if delta == expected:
+            return
+    raise AssertionError(f"stats moved by {delta}, expected {expected}")
+
+
+async def test_stats(store: ConversationManager, expire: Expire) -> None:
+    stats = await store.stats()
+    assert type(stats) is Stats
+    assert stats.active_conversations == stats.total_conversations - stats.expired_conversations
+    assert stats.ttl_hours >= 1
+
+    async def create_with_messages() -> None:
+        await with_messages(store, 3)
+
+    await stats_delta(
+        store,
+        create_with_messages,
+        {"total_conversations": 1, "total_messages": 3, "expired_conversations": 0},
+    )
+
+    async def expire_one() -> None:
+        await expire(await with_messages(store, 0))
+
+    await stats_delta(store, expire_one, {"total_conversations": 1, "expired_conversations": 1})
+
+
+async def test_cleanup_removes_expired(
+    store: ConversationManager, expire: Expire, admin: psycopg.AsyncConnection[Any]
+) -> None:
+    gone, kept = await with_messages(store, 2), await with_messages(store, 1)
+    await expire(gone)
+    with pytest.raises(NotFoundError):
+        await store.get_conversation(gone)
+    removed = await store.cleanup_expired()
+    assert isinstance(removed, int)
+    assert removed >= 1
+    cur = await admin.execute(
+        "select (select count(*) from public.ai_conversations where conversation_id = %s),"
+        " (select count(*) from public.ai_conversation_messages where conversation_id = %s)",
+        (gone, gone),
+    )
+    assert await cur.fetchone() == (0, 0)
+    assert (await store.get_conversation(kept)).message_count == 1
+    assert await store.cleanup_expired(batch_size=10) >= 0
+
+
+async def test_cleanup_batch_size_out_of_range(store: ConversationManager) -> None:
+    with pytest.raises(InvalidInputError):
+        await store.cleanup_expired(batch_size=0)
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+async def test_missing_and_expired_are_not_found(store: ConversationManager, expire: Expire) -> None:
+    expired = await with_messages(store, 1)
+    await expire(expired)
+    for cid in (new_id(), expired):
+        calls: list[Awaitable[Any]] = [
+            store.get_conversation(cid),
+            store.get_messages(cid),
+            store.add_message(cid, "user", "x"),
+            store.extend_ttl(cid),
+            store.clear_conversation(cid),
+            store.delete_conversation(cid),
+            store.export_conversation(cid),
+        ]
+        for call in calls:
+            with pytest.raises(NotFoundError) as caught:
+                await call
+            assert caught.value.sqlstate == "P0002"
+
+
+@pytest.mark.parametrize(
+    ("role", "content", "metadata"),
+    [
+        pytest.param("robot", "x", None, id="bad-role"),
+        pytest.param("user", "", None, id="empty-content"),
+        pytest.param("user", "a\x00b", None, id="nul-in-content"),
+        pytest.param("user", "x", {"k": "a\x00b"}, id="nul-in-metadata"),
+        pytest.param("user", "x", ["not", "an", "object"], id="metadata-not-object"),
+    ],
+)
+async def test_invalid_message_input(
+    store: ConversationManager, role: Any, content: str, metadata: Any
+) -> None:
+    cid = (await store.create_conversation()).conversation_id
+    with pytest.raises(InvalidInputError):
+        await store.add_message(cid, role, content, metadata)
+    assert (await store.get_conversation(cid)).message_count == 0
+
+
+async def test_oversize_content_and_metadata(
+    store: ConversationManager, admin: psycopg.AsyncConnection[Any]
+) -> None:
+    cid = (await store.create_conversation()).conversation_id
+    max_chars = await setting(admin, "max_content_chars")
+    await store.add_message(cid, "user", "é" * max_chars)  # characters, not bytes
+    with pytest.raises(InvalidInputError) as caught:
+        await store.add_message(cid, "user", "x" * (max_chars + 1))
+    assert caught.value.sqlstate == "22023"
+    max_bytes = await setting(admin, "max_metadata_bytes")
+    with pytest.raises(InvalidInputError):
+        await store.add_message(cid, "user", "x", {"blob": "x" * max_bytes})
+    with pytest.raises(InvalidInputError):
+        await store.create_conversation(metadata={"blob": "x" * max_bytes})
+
+
+@pytest.mark.parametrize(
+    "create",
+    [
+        pytest.param({"metadata": [1, 2]}, id="metadata-not-object"),
+        pytest.param({"conversation_id": "has spaces"}, id="bad-id-format"),
+        pytest.param({"conversation_id": "nul\x00id"}, id="nul-in-id"),
+        pytest.param({"ttl_hours": 0}, id="ttl-zero"),
+        pytest.param({"ttl_hours": 10_000_000}, id="ttl-too-long"),
+    ],
+)
+async def test_invalid_conversation_input(store: ConversationManager, create: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInputError):
+        await store.create_conversation(**create)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 100_001])
+async def test_limits_out_of_range(store: ConversationManager, limit: int) -> None:
+    cid = (await store.create_conversation()).conversation_id
+    for call in (
+        store.get_messages(cid, limit=limit),
+        store.get_user_conversations(uuid.uuid4(), limit=limit),
+        store.begin_chat_turn("x", conversation_id=cid, history_limit=limit),
+    ):
+        with pytest.raises(InvalidInputError):
+            await call
+    if limit != 0:
+        with pytest.raises(InvalidInputError):
+            await store.get_conversation(cid, limit=limit)
+
+
+async def test_malformed_cursor(store: ConversationManager) -> None:
+    with pytest.raises(InvalidInputError):
+        await store.get_user_conversations(uuid.uuid4(), cursor="not-a-cursor")
+
+
+# -- users -------------------------------------------------------------------------------
+
+
+async def test_user_owns_what_it_creates(as_user: UserStore) -> None:
+    alice = new_user()
+    store = as_user(alice)
+    conversation = await store.create_conversation(conversation_id=new_id())
+    assert conversation.user_id == alice.user_id
+    await store.add_message(conversation.conversation_id, "user", "mine")
+    page = await store.get_conversation(conversation.conversation_id)
+    assert [m.content for m in page.messages] == ["mine"]
+    listed = await store.get_user_conversations()
+    assert [c.conversation_id for c in listed.conversations] == [conversation.conversation_id]
+    assert (await store.get_user_conversations(alice.user_id)).conversations == listed.conversations
+    turn = await store.begin_chat_turn("turn", conversation_id=conversation.conversation_id)
+    assert [m.content for m in turn.history] == ["mine", "turn"]
+    await store.extend_ttl(conversation.conversation_id, 1)
+    assert (await store.export_conversation(conversation.conversation_id)).user_id == alice.user_id
+    assert (await store.clear_conversation(conversation.conversation_id)).cleared == 2
+    assert (await store.delete_conversation(conversation.conversation_id)).deleted
+
+
+async def test_user_never_sees_other_users_or_anonymous(
+    store: ConversationManager, as_user: UserStore
+) -> None:
+    alice, bob = new_user(), new_user()
+    bobs = await with_messages(store, 1, user_id=bob.user_id)
+    anonymous = await with_messages(store, 1)
+    alices = as_user(alice)
+    await alices.create_conversation()
+    for cid in (bobs, anonymous):
+        calls: list[Awaitable[Any]] = [
+            alices.get_conversation(cid),
+            alices.get_messages(cid),
+            alices.add_message(cid, "user", "intrude"),
+            alices.begin_chat_turn("intrude", conversation_id=cid),
+            alices.extend_ttl(cid),
+            alices.clear_conversation(cid),
+            alices.export_conversation(cid),
+            alices.delete_conversation(cid),
+        ]
+        for call in calls:
+            with pytest.raises(NotFoundError):
+                await call
+        with pytest.raises(ConflictError):  # the id exists, whoever owns it
+            await alices.create_conversation(conversation_id=cid)
+    listed = await alices.get_user_conversations(limit=100)
+    assert {c.user_id for c in listed.conversations} == {alice.user_id}
+    # Nothing changed for the owners.
+    assert (await store.get_conversation(bobs)).message_count == 1
+    assert (await store.get_conversation(anonymous)).message_count == 1
+    assert [m.content for m in await as_user(bob).get_messages(bobs)] == ["message 1"]
+
+
+async def test_user_forbidden_operations(store: ConversationManager, as_user: UserStore) -> None:
+    alice, bob = new_user(), new_user()
+    alices = as_user(alice)
+    calls: list[Awaitable[Any]] = [
+        alices.stats(),
+        alices.cleanup_expired(),
+        alices.import_conversation({"conversation_id": new_id(), "user_id": str(alice.user_id)}),
+        alices.create_conversation(bob.user_id),
+        alices.get_user_conversations(bob.user_id),
+        alices.begin_chat_turn("x", user_id=bob.user_id),
+    ]
+    for call in calls:
+        with pytest.raises(ForbiddenError) as caught:
+            await call
+        assert caught.value.sqlstate == "42501"
+
+
+async def test_concurrent_appends_stay_gapless(store: ConversationManager) -> None:
+    cid = (await store.create_conversation()).conversation_id
+    results = await asyncio.gather(*(store.add_message(cid, "user", f"m{i}") for i in range(20)))
+    assert sorted(r.message.seq for r in results) == list(range(1, 21))
+
+
+async def test_timestamps_are_recent(store: ConversationManager) -> None:
+    conversation = await store.create_conversation()
+    assert abs(conversation.created_at - datetime.now(UTC)) < timedelta(minutes=5)

@@ -1,0 +1,243 @@
+"""The Postgres transport's own guarantees: PostgREST's security context, set in the right
+order, in one transaction, in one network round trip; and its failure mapping."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import pq
+from psycopg_pool import AsyncConnectionPool
+
+from app.config import DatabaseSettings, Settings
+from app.db import create_pool
+from app.store import (
+    SERVICE,
+    ConversationManager,
+    ForbiddenError,
+    InvalidInputError,
+    StoreError,
+    UnavailableError,
+)
+from app.store.factory import create_transport
+from app.store.postgres import PostgresTransport, Protocol
+from tests.store.conftest import DATABASE_URL, new_user
+
+CONTEXT_SEEN = (
+    b"select current_user::text, current_setting('request.jwt.claims'), current_setting('statement_timeout'),"
+    b" auth.uid(), auth.role()"
+)
+
+
+@pytest.fixture
+async def single() -> AsyncIterator[AsyncConnectionPool]:
+    """A pool of one connection: consecutive calls share a backend."""
+    async with AsyncConnectionPool(
+        DATABASE_URL, min_size=1, max_size=1, timeout=5, kwargs={"autocommit": True}
+    ) as pool:
+        yield pool
+
+
+async def role_timeout(admin: psycopg.AsyncConnection[Any], role: str) -> str | None:
+    cur = await admin.execute(
+        "select substr(c, 19) from pg_db_role_setting s, unnest(s.setconfig) c"
+        " where s.setrole = %s::regrole and s.setdatabase = 0 and c like 'statement_timeout=%%'",
+        (role,),
+    )
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+@pytest.fixture(params=["pipeline", "simple"])
+def protocol(request: pytest.FixtureRequest) -> Protocol:
+    return request.param  # type: ignore[no-any-return]
+
+
+async def test_user_context(
+    pool: AsyncConnectionPool, admin: psycopg.AsyncConnection[Any], protocol: Protocol
+) -> None:
+    user = new_user()
+    row = await PostgresTransport(pool, protocol=protocol).run(CONTEXT_SEEN, [], user)
+    assert row is not None
+    current_user, claims, timeout, uid, role = row
+    assert current_user == "authenticated"
+    assert role == "authenticated"
+    assert uid == user.user_id
+    assert json.loads(claims) == {**user.claims, "role": "authenticated"}
+    assert timeout == await role_timeout(admin, "authenticated")  # 8s on Supabase
+
+
+async def test_service_context_keeps_the_session_timeout(
+    single: AsyncConnectionPool, protocol: Protocol
+) -> None:
+    """service_role has no statement_timeout of its own: the session's value applies, as the
+    authenticator's does behind PostgREST."""
+    async with single.connection() as conn:
+        session_timeout = (await (await conn.execute("show statement_timeout")).fetchone() or [None])[0]
+    row = await PostgresTransport(single, protocol=protocol).run(CONTEXT_SEEN, [], SERVICE)
+    assert row == ("service_role", '{"role":"service_role"}', session_timeout, None, "service_role")
+
+
+async def test_context_ends_with_the_call(single: AsyncConnectionPool, protocol: Protocol) -> None:
+    transport = PostgresTransport(single, protocol=protocol)
+    await transport.run(CONTEXT_SEEN, [], new_user())
+    with pytest.raises(ForbiddenError):
+        await transport.call("conversation_stats", {}, new_user())
+    async with single.connection() as conn:
+        assert conn.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        cur = await conn.execute("select current_user::text, current_setting('request.jwt.claims', true)")
+        assert await cur.fetchone() in {("postgres", ""), ("postgres", None)}
+
+
+async def test_execute_privilege_is_checked_as_the_role(
+    pool: AsyncConnectionPool, protocol: Protocol
+) -> None:
+    """The reason the context is a statement of its own: in one statement with the call, the
+    executor checks EXECUTE before set_config() runs, as the login role, and lets it through
+    (here only the function body's table access, checked later, is refused)."""
+    with pytest.raises(ForbiddenError) as caught:
+        await PostgresTransport(pool, protocol=protocol).call("conversation_stats", {}, new_user())
+    assert caught.value.sqlstate == "42501"
+    assert "permission denied for function conversation_stats" in caught.value.message
+    async with pool.connection() as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as single_statement:
+            async with conn.transaction():
+                await conn.execute(
+                    "select set_config('role', 'authenticated', true), public.conversation_stats()"
+                )
+    assert "permission denied for table" in str(single_statement.value)  # EXECUTE was let through
+
+
+async def test_role_statement_timeout_applies(pool: AsyncConnectionPool, protocol: Protocol) -> None:
+    transport = PostgresTransport(pool, protocol=protocol)
+    transport._timeouts = {"authenticated": "50ms"}  # as if the role were configured so
+    with pytest.raises(UnavailableError) as caught:
+        await transport.run(b"select pg_sleep(2)", [], new_user())
+    assert caught.value.sqlstate == "57014"
+    row = await transport.run(b"select current_setting('statement_timeout')", [], new_user())
+    assert row == ("50ms",)
+
+
+async def test_role_timeouts_read_once(
+    pool: AsyncConnectionPool, admin: psycopg.AsyncConnection[Any]
+) -> None:
+    transport = PostgresTransport(pool)
+    timeouts = await transport.role_timeouts()
+    assert timeouts.get("authenticated") == await role_timeout(admin, "authenticated")
+    assert timeouts.get("anon") == await role_timeout(admin, "anon")
+    assert await transport.role_timeouts() is timeouts
+
+
+async def test_one_round_trip_per_call(single: AsyncConnectionPool, protocol: Protocol) -> None:
+    """libpq's protocol trace of one call: every client message goes out before the server's
+    first answer; one Sync (pipeline) or one Query message (simple) ends the transaction."""
+    transport = PostgresTransport(single, protocol=protocol)
+    manager = ConversationManager(transport, new_user())
+    cid = (await manager.create_conversation()).conversation_id  # warm: role timeouts read
+    with tempfile.NamedTemporaryFile("w+") as trace:
+        async with single.connection() as conn:
+            conn.pgconn.trace(trace.fileno())
+            conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        await manager.add_message(cid, "user", "traced")
+        async with single.connection() as conn:
+            conn.pgconn.untrace()
+        trace.seek(0)
+        lines = [line.split("\t") for line in trace.read().splitlines() if line]
+    directions = "".join(line[0] for line in lines)
+    sent = [line[2] for line in lines if line[0] == "F"]
+    assert directions.startswith("F")
+    assert directions.count("FB") == 1  # one burst out, one burst back
+    assert "BF" not in directions
+    if protocol == "pipeline":
+        assert sent == ["Parse", "Bind", "Describe", "Execute"] * 2 + ["Sync", "Flush"]
+    else:
+        assert sent == ["Query"]
+    assert [line[2] for line in lines].count("ReadyForQuery") == 1
+
+
+@pytest.mark.parametrize("pooler", [False, True])
+async def test_transaction_pooler_uses_no_prepared_statements(pooler: bool, protocol: Protocol) -> None:
+    settings = DatabaseSettings(
+        DATABASE_URL=DATABASE_URL,
+        DB_POOL_MIN_SIZE=1,
+        DB_POOL_MAX_SIZE=1,
+        DB_TRANSACTION_POOLER=pooler,
+    )
+    pool = create_pool(settings)
+    await pool.open(wait=True)
+    try:
+        manager = ConversationManager(PostgresTransport(pool, protocol=protocol))
+        cid = (await manager.create_conversation()).conversation_id
+        for _ in range(8):
+            await manager.get_messages(cid)
+        async with pool.connection() as conn:
+            cur = await conn.execute("select count(*) from pg_prepared_statements")
+            prepared = (await cur.fetchone() or [0])[0]
+    finally:
+        await pool.close()
+    assert (prepared == 0) is (pooler or protocol == "simple")
+
+
+async def test_nul_bytes_are_invalid_input(pool: AsyncConnectionPool, protocol: Protocol) -> None:
+    manager = ConversationManager(PostgresTransport(pool, protocol=protocol))
+    cid = (await manager.create_conversation()).conversation_id
+    with pytest.raises(InvalidInputError) as caught:
+        await manager.add_message(cid, "user", "nul\x00")
+    assert "NUL" in caught.value.message
+    await manager.add_message(cid, "user", "the connection is still fine")
+
+
+async def test_unreachable_database_is_unavailable() -> None:
+    async with AsyncConnectionPool(
+        "postgresql://postgres:postgres@127.0.0.1:1/postgres?connect_timeout=1",
+        min_size=0,
+        max_size=1,
+        timeout=0.5,
+    ) as pool:
+        transport = PostgresTransport(pool)
+        transport._timeouts = {}
+        with pytest.raises(UnavailableError):
+            await transport.call("conversation_stats", {}, SERVICE)
+
+
+async def test_closed_pool_is_unavailable() -> None:
+    pool = AsyncConnectionPool(DATABASE_URL, min_size=0, max_size=1, open=False)
+    transport = PostgresTransport(pool)
+    with pytest.raises(UnavailableError):
+        await transport.call("conversation_stats", {}, SERVICE)
+
+
+async def test_killed_connection_is_unavailable_then_replaced(
+    single: AsyncConnectionPool, admin: psycopg.AsyncConnection[Any]
+) -> None:
+    manager = ConversationManager(PostgresTransport(single))
+    await manager.stats()
+    async with single.connection() as conn:
+        pid = conn.info.backend_pid
+    await admin.execute("select pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(UnavailableError):
+        await manager.stats()
+    assert (await manager.stats()).ttl_hours >= 1  # the pool opened a new connection
+
+
+async def test_unknown_function_or_argument(pool: AsyncConnectionPool) -> None:
+    transport = PostgresTransport(pool)
+    with pytest.raises(StoreError):
+        await transport.call("drop_everything", {}, SERVICE)
+    with pytest.raises(StoreError):
+        await transport.call("conversation_stats", {"p_evil": 1}, SERVICE)
+
+
+def test_factory_picks_postgres_without_supabase(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    settings.supabase.url = settings.supabase.service_role_key = None
+    pool = AsyncConnectionPool(DATABASE_URL, open=False)
+    transport = create_transport(settings, pool)
+    assert isinstance(transport, PostgresTransport)
+    assert transport.pool is pool
