@@ -4,7 +4,9 @@
 create table public.ai_conversations (
   id uuid primary key default gen_random_uuid(),
   conversation_id varchar(255) not null unique
-    constraint ai_conversations_conversation_id_format check (conversation_id ~ '^[A-Za-z0-9_.:@-]{1,255}$'),
+    -- varchar(255) bounds the length; a bounded repetition ({1,255}) in the pattern would cost
+    -- ~100 us on every insert and update of the row (checks run on each update).
+    constraint ai_conversations_conversation_id_format check (conversation_id ~ '^[A-Za-z0-9_.:@-]+$'),
   user_id uuid,
   metadata jsonb not null default '{}'::jsonb
     constraint ai_conversations_metadata_object check (jsonb_typeof(metadata) = 'object'),
@@ -58,6 +60,9 @@ comment on constraint ai_conversation_messages_seq_unique on public.ai_conversat
   'Orders a conversation, indexes the foreign key, and makes "the last N messages" an index range scan.';
 
 -- Totals for statistics without counting millions of rows: 64 slots spread the writes.
+-- Inserts add to a random slot among 8..63; deletes subtract from the first free slot among
+-- 0..7 (for update skip locked; a transaction reuses the slot it already holds), so a long
+-- cleanup transaction holds one slot that appends never wait for.
 create table private.conversation_totals (
   slot smallint primary key check (slot between 0 and 63),
   conversations bigint not null default 0,
@@ -72,7 +77,25 @@ insert into private.conversation_totals (slot) select generate_series(0, 63);
 revoke all on private.conversation_totals from public;
 grant select on private.conversation_totals to service_role;
 
--- updated_at on every change of a conversation.
+create function private.delete_slot()
+returns smallint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_slot smallint;
+begin
+  select t.slot into v_slot from private.conversation_totals t
+   where t.slot < 8 order by t.slot limit 1 for update skip locked;
+  return coalesce(v_slot, floor(random() * 8)::smallint);  -- all busy: wait for one
+end
+$$;
+comment on function private.delete_slot() is
+  'The totals slot a delete subtracts from: the first among 0..7 not locked by another transaction.';
+revoke all on function private.delete_slot() from public;
+
+-- updated_at on every direct change of a conversation. The store's own trigger updates (the
+-- append's counters) set updated_at themselves and skip this trigger (see its WHEN clause).
 create function private.touch_conversation()
 returns trigger
 language plpgsql
@@ -80,9 +103,7 @@ set search_path = ''
 as $$
 begin
   new.updated_at := now();
-  -- Direct changes only (depth 1): the sliding expiry of an append is bounded by ttl_hours.
-  if pg_trigger_depth() = 1
-     and new.expires_at > old.expires_at
+  if new.expires_at > old.expires_at
      and new.expires_at > now() + make_interval(hours => (private.settings()).max_ttl_hours) then
     raise exception 'expires_at may be at most % hours from now', (private.settings()).max_ttl_hours
       using errcode = '22023';
@@ -94,7 +115,7 @@ comment on function private.touch_conversation() is
   'Maintains updated_at and keeps expires_at within the configured maximum lifetime.';
 
 create trigger touch_conversation before update on public.ai_conversations
-  for each row execute function private.touch_conversation();
+  for each row when (pg_trigger_depth() = 0) execute function private.touch_conversation();
 
 -- Defaults and limits for a new conversation, whoever inserts it.
 create function private.before_conversation_insert()
@@ -135,18 +156,25 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_settings public.ai_conversation_settings := private.settings();
-  v_role text := auth.role();
+  v_max_content integer;
+  v_max_metadata integer;
+  -- The caller's role as PostgREST (or the Postgres transport) set it with SET ROLE; a security
+  -- definer function changes current_user, not this setting.
+  v_role text := current_setting('role');
   v_user uuid;
   v_seq bigint;
-  v_slot smallint := floor(random() * 64)::smallint;  -- one slot, drawn once
+  v_slot smallint := 8 + floor(random() * 56)::smallint;  -- one insert slot, drawn once
 begin
-  if char_length(new.content) > v_settings.max_content_chars then
-    raise exception 'content is % characters; the limit is %', char_length(new.content), v_settings.max_content_chars
+  -- The hot path: no nested function calls, settings read inline (each call with its own
+  -- search_path costs a GUC save and restore).
+  select s.max_content_chars, s.max_metadata_bytes into v_max_content, v_max_metadata
+    from public.ai_conversation_settings s where s.id;
+  if octet_length(new.content) > v_max_content and char_length(new.content) > v_max_content then
+    raise exception 'content is % characters; the limit is %', char_length(new.content), v_max_content
       using errcode = '22023';
   end if;
-  if octet_length(new.metadata::text) > v_settings.max_metadata_bytes then
-    raise exception 'metadata is % bytes; the limit is %', octet_length(new.metadata::text), v_settings.max_metadata_bytes
+  if pg_column_size(new.metadata) > v_max_metadata then
+    raise exception 'metadata is % bytes; the limit is %', pg_column_size(new.metadata), v_max_metadata
       using errcode = '22023';
   end if;
 
@@ -155,6 +183,7 @@ begin
   update public.ai_conversations c
      set last_seq = c.last_seq + 1,
          message_count = c.message_count + 1,
+         updated_at = now(),
          expires_at = greatest(c.expires_at, now() + make_interval(hours => c.ttl_hours))
    where c.conversation_id = new.conversation_id
      and c.expires_at > now()
@@ -221,17 +250,16 @@ set search_path = ''
 as $$
 declare
   v_count bigint;
-  v_slot smallint := floor(random() * 64)::smallint;  -- one slot, drawn once
 begin
   select count(*) into v_count from old_rows;
   if v_count = 0 then
     return null;
   end if;
   update private.conversation_totals t set messages = t.messages - v_count
-   where t.slot = v_slot;
+   where t.slot = private.delete_slot();
   -- Live conversations keep their message_count; rows being deleted are already gone here.
   update public.ai_conversations c
-     set message_count = c.message_count - d.n
+     set message_count = c.message_count - d.n, updated_at = now()
     from (select o.conversation_id, count(*) as n from old_rows o group by o.conversation_id) d
    where c.conversation_id = d.conversation_id
      and c.expires_at > now();
@@ -254,12 +282,14 @@ set search_path = ''
 as $$
 declare
   v_count bigint;
-  v_slot smallint := floor(random() * 64)::smallint;  -- one slot, drawn once
+  v_slot smallint;
 begin
   if tg_op = 'INSERT' then
     select count(*) into v_count from new_rows;
+    v_slot := 8 + floor(random() * 56)::smallint;
   else
     select -count(*) into v_count from old_rows;
+    v_slot := case when v_count <> 0 then private.delete_slot() end;
   end if;
   if v_count <> 0 then
     update private.conversation_totals t set conversations = t.conversations + v_count
@@ -293,7 +323,7 @@ begin
   -- Truncating the messages alone leaves the conversations: they now hold none (last_seq stays,
   -- so sequence numbers are still never reused).
   if tg_table_name = 'ai_conversation_messages' then
-    update public.ai_conversations c set message_count = 0 where c.message_count <> 0;
+    update public.ai_conversations c set message_count = 0, updated_at = now() where c.message_count <> 0;
   end if;
   return null;
 end

@@ -209,8 +209,18 @@ security invoker
 set search_path = ''
 as $$
 begin
-  perform private.check_limit('limit', p_limit);
-  perform private.live_conversation(p_conversation_id);
+  -- The history read is hot: checks are inline rather than helper calls (each helper with its
+  -- own search_path costs a GUC save and restore).
+  if p_limit is null or p_limit < 1
+     or p_limit > (select s.max_page_size from public.ai_conversation_settings s where s.id) then
+    raise exception 'limit must be between 1 and %',
+      (select s.max_page_size from public.ai_conversation_settings s where s.id)
+      using errcode = '22023';
+  end if;
+  if not exists (select 1 from public.ai_conversations c
+                  where c.conversation_id = p_conversation_id and c.expires_at > now()) then
+    raise exception 'conversation % not found or expired', p_conversation_id using errcode = 'P0002';
+  end if;
   return (
     select coalesce(json_agg(h order by h.seq), '[]'::json)
       from (select * from public.ai_conversation_messages m

@@ -1,0 +1,60 @@
+"""Realtime: new messages pushed to subscribers, resumable by sequence number.
+
+- feeds learn about committed messages: `PostgresFeed` (logical decoding with wal2json, local) and
+  `SupabaseFeed` (Realtime postgres_changes), behind the `Feed` interface;
+- the `Hub` fans them out per conversation: `await hub.subscribe(conversation_id, after_seq)`
+  replays from the database, then continues live, without gap or duplicate;
+- `sse_stream()` turns a subscription into server-sent events with heartbeats.
+
+Lifespan: `hub = create_hub(settings, store); await hub.start()` ... `await hub.stop()`.
+"""
+
+from app.realtime.backoff import Backoff
+from app.realtime.config import RealtimeSettings
+from app.realtime.errors import (
+    FeedConfigError,
+    HubClosedError,
+    RealtimeError,
+    SubscriptionClosedError,
+    TooManySubscribersError,
+)
+from app.realtime.events import EndEvent, EndReason, Event, FeedEvent, MessageEvent
+from app.realtime.factory import create_feed, create_hub
+from app.realtime.feed import Feed, FeedSink, SupervisedFeed
+from app.realtime.hub import Hub, HubStats
+from app.realtime.postgres_feed import PostgresFeed
+from app.realtime.source import MessageSource, StoreSource
+from app.realtime.sse import SSE_HEADERS, encode_event, parse_last_event_id, sse_stream
+from app.realtime.subscription import Subscription
+from app.realtime.supabase_feed import SupabaseFeed
+
+__all__ = [
+    "SSE_HEADERS",
+    "Backoff",
+    "EndEvent",
+    "EndReason",
+    "Event",
+    "Feed",
+    "FeedConfigError",
+    "FeedEvent",
+    "FeedSink",
+    "Hub",
+    "HubClosedError",
+    "HubStats",
+    "MessageEvent",
+    "MessageSource",
+    "PostgresFeed",
+    "RealtimeError",
+    "RealtimeSettings",
+    "StoreSource",
+    "Subscription",
+    "SubscriptionClosedError",
+    "SupabaseFeed",
+    "SupervisedFeed",
+    "TooManySubscribersError",
+    "create_feed",
+    "create_hub",
+    "encode_event",
+    "parse_last_event_id",
+    "sse_stream",
+]

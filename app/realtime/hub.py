@@ -1,0 +1,372 @@
+"""The hub: fans new messages out to subscribers, per conversation, with gap-free resume.
+
+One hub per API process. It is the feed's sink and keeps one *topic* per conversation that
+has subscribers. A topic knows `head`, the highest seq it has published, and publishes
+strictly in seq order: a feed event for head+1 that carries its message is published at once;
+anything else (a message the feed could not carry, a gap after a reconnect) makes the topic
+read the missing range from the database (one read per topic, not per subscriber).
+
+A subscription is `replay, then live`:
+
+1. it registers with the topic first, so every message published from then on is buffered;
+2. it takes the topic's head H at that moment (for a new topic: the conversation's last_seq,
+   read once), and replays (after_seq, H] from the database, page by page as the consumer
+   reads them;
+3. it then appends the buffered live messages with seq > the last one replayed, and stays
+   live. Every message <= H was committed before H was read, every one > H is published by
+   the topic after registration: the union has no gap, and deduplication by seq removes the
+   overlap.
+
+Memory is bounded. A live subscriber's queue holds at most `queue_size` events; a consumer
+that falls further behind is disconnected with an `overflow` end event carrying the last
+seq it received (it resumes from there). While replaying, the live buffer is only a
+shortcut: when it fills it is dropped and the replay simply reads further.
+
+A conversation that is deleted or expires ends its streams with a `gone` end event: seen by
+the next database read of the topic, which happens on every feed reconnect and every
+`check_interval` seconds (every `degraded_check_interval` while the feed is down, so the
+stream still moves, by polling, when Realtime is unavailable).
+
+Everything runs on the event loop without locks: a topic's state only changes between awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.realtime.backoff import Backoff
+from app.realtime.errors import HubClosedError, TooManySubscribersError
+from app.realtime.events import EndReason, FeedEvent, MessageEvent
+from app.realtime.feed import Feed
+from app.realtime.source import MessageSource
+from app.realtime.subscription import Subscription
+from app.store.errors import NotFoundError
+from app.store.models import Message
+
+__all__ = ["Hub", "HubStats", "Topic"]
+
+log = logging.getLogger("app.realtime")
+
+
+class _Recreated(Exception):
+    """The conversation's last_seq went below what was published: deleted and created again."""
+
+
+@dataclass(frozen=True, slots=True)
+class HubStats:
+    """Counters for health and metrics endpoints."""
+
+    running: bool
+    feed: str
+    feed_connected: bool
+    topics: int
+    subscribers: int
+    published: int
+    overflows: int
+    catch_up_reads: int
+
+
+class Hub:
+    """Per-conversation fan-out of new messages; see the module docstring."""
+
+    def __init__(
+        self,
+        source: MessageSource,
+        feed: Feed | None = None,
+        *,
+        queue_size: int = 256,
+        check_interval: float = 30.0,
+        degraded_check_interval: float = 2.0,
+        max_subscribers: int = 10_000,
+        read_concurrency: int = 8,
+        retry: Callable[[], Backoff] | None = None,
+    ) -> None:
+        if queue_size < 2:
+            raise ValueError("queue_size must be at least 2")
+        self.source = source
+        self.feed = feed
+        self.queue_size = queue_size
+        self.check_interval = check_interval
+        self.degraded_check_interval = degraded_check_interval
+        self.max_subscribers = max_subscribers
+        self.read_concurrency = read_concurrency
+        self._retry = retry or (lambda: Backoff(0.2, 5.0))
+        self._topics: dict[str, Topic] = {}
+        self._reads: asyncio.Semaphore | None = None
+        self._checker: asyncio.Task[None] | None = None
+        self._running = False
+        self.subscribers = 0
+        self.published = 0
+        self.overflows = 0
+        self.catch_up_reads = 0
+
+    # -- lifespan ------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    async def start(self) -> None:
+        """Start the feed (in the background: the database may still be down) and the
+        periodic check. Call once, from the application's lifespan."""
+        if self._running:
+            return
+        self._running = True
+        self._reads = asyncio.Semaphore(self.read_concurrency)
+        if self.feed is not None:
+            await self.feed.start(self)
+        self._checker = asyncio.create_task(self._check_loop(), name="realtime-hub-check")
+
+    async def stop(self) -> None:
+        """End every stream with a `shutdown` event, then stop the feed."""
+        if not self._running:
+            return
+        self._running = False
+        checker, self._checker = self._checker, None
+        if checker is not None:
+            checker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checker
+        for topic in list(self._topics.values()):
+            topic.end("shutdown")
+        if self.feed is not None:
+            await self.feed.stop()
+
+    def new_backoff(self) -> Backoff:
+        """The retry delays of one catch-up or replay that meets an unavailable database."""
+        return self._retry()
+
+    def stats(self) -> HubStats:
+        return HubStats(
+            running=self._running,
+            feed=self.feed.name if self.feed is not None else "off",
+            feed_connected=self.feed.connected if self.feed is not None else False,
+            topics=len(self._topics),
+            subscribers=self.subscribers,
+            published=self.published,
+            overflows=self.overflows,
+            catch_up_reads=self.catch_up_reads,
+        )
+
+    # -- subscribing ---------------------------------------------------------------------
+    async def subscribe(
+        self, conversation_id: str, after_seq: int | None = None, *, queue_size: int | None = None
+    ) -> Subscription:
+        """A stream of the conversation's messages with seq > after_seq (None: only new ones).
+
+        Returns once the stream is positioned; the replay itself is read as the consumer
+        iterates. Raises NotFoundError (deleted or expired conversation) or UnavailableError
+        (database down) from the store, HubClosedError, TooManySubscribersError. The caller
+        must have checked that its user may read the conversation.
+        """
+        if not self._running:
+            raise HubClosedError("the realtime hub is not running")
+        if after_seq is not None and after_seq < 0:
+            raise ValueError("after_seq must be >= 0")
+        if self.subscribers >= self.max_subscribers:
+            raise TooManySubscribersError(f"the hub serves its maximum of {self.max_subscribers} subscribers")
+        topic = self._topics.get(conversation_id)
+        if topic is None:
+            topic = self._topics[conversation_id] = Topic(self, conversation_id)
+        sub = Subscription(self, topic, after_seq, queue_size or self.queue_size)
+        topic.subs.add(sub)
+        self.subscribers += 1
+        try:
+            head = topic.head if topic.head is not None else await asyncio.shield(topic.ready)
+        except BaseException:
+            sub.close()
+            raise
+        sub._begin(head)
+        return sub
+
+    # -- FeedSink ------------------------------------------------------------------------
+    def feed_event(self, event: FeedEvent) -> None:
+        topic = self._topics.get(event.conversation_id)
+        if topic is not None:
+            topic.on_event(event)
+
+    def feed_resumed(self) -> None:
+        for topic in list(self._topics.values()):
+            topic.resync()
+
+    def watching(self, conversation_id: str) -> bool:
+        return conversation_id in self._topics
+
+    # -- internals -----------------------------------------------------------------------
+    def _read_slot(self) -> asyncio.Semaphore:
+        if self._reads is None:
+            self._reads = asyncio.Semaphore(self.read_concurrency)
+        return self._reads
+
+    async def _check_loop(self) -> None:
+        """Re-reads every topic's position now and then: finds deleted and expired
+        conversations, and anything a feed failed to deliver."""
+        while True:
+            connected = self.feed is not None and self.feed.connected
+            await asyncio.sleep(self.check_interval if connected else self.degraded_check_interval)
+            for topic in list(self._topics.values()):
+                topic.resync()
+
+
+class Topic:
+    """The subscribers of one conversation and the position published to them (internal)."""
+
+    __slots__ = (
+        "_init_task",
+        "_sync_task",
+        "closed",
+        "conversation_id",
+        "head",
+        "hub",
+        "pending",
+        "ready",
+        "stale",
+        "subs",
+        "target",
+    )
+
+    def __init__(self, hub: Hub, conversation_id: str) -> None:
+        self.hub = hub
+        self.conversation_id = conversation_id
+        self.head: int | None = None
+        self.subs: set[Subscription] = set()
+        self.pending: list[FeedEvent] = []
+        self.target = 0  # highest seq a feed reported and not yet published
+        self.stale = False  # something may have been missed: read from head on
+        self.closed = False
+        self.ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        # A failed start is reported to the subscribers waiting; with none, it is not an error.
+        self.ready.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._sync_task: asyncio.Task[None] | None = None
+        self._init_task: asyncio.Task[None] | None = asyncio.create_task(self._init())
+
+    async def _init(self) -> None:
+        try:
+            async with self.hub._read_slot():
+                head = await self.hub.source.last_seq(self.conversation_id)
+        except BaseException as exc:
+            if not self.ready.done():
+                failure = exc if isinstance(exc, Exception) else HubClosedError("topic closed")
+                self.ready.set_exception(failure)
+            self.close()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        finally:
+            self._init_task = None
+        self.head = head
+        self.ready.set_result(head)
+        pending, self.pending = self.pending, []
+        for event in sorted(pending, key=lambda e: e.seq):
+            self.on_event(event)
+        if self.stale:
+            self._ensure_sync()
+
+    def on_event(self, event: FeedEvent) -> None:
+        if self.closed:
+            return
+        if self.head is None:
+            if len(self.pending) < self.hub.queue_size:
+                self.pending.append(event)
+            else:
+                self.stale = True
+            return
+        if event.seq <= self.head:
+            return
+        if event.seq == self.head + 1 and event.message is not None:
+            self._publish(event.message)
+        else:
+            self.target = max(self.target, event.seq)
+            self._ensure_sync()
+
+    def resync(self) -> None:
+        """Something may have been missed (feed reconnected, periodic check): read from head."""
+        if self.closed:
+            return
+        self.stale = True
+        if self.head is not None:
+            self._ensure_sync()
+
+    def _publish(self, message: Message) -> None:
+        self.head = message.seq
+        self.hub.published += 1
+        event = MessageEvent(message)
+        dropped = [sub for sub in self.subs if not sub._offer(event)]
+        for sub in dropped:
+            sub._detach()
+
+    def _ensure_sync(self) -> None:
+        if self.closed or (self._sync_task is not None and not self._sync_task.done()):
+            return
+        self._sync_task = asyncio.create_task(self._sync(), name=f"realtime-sync-{self.conversation_id}")
+
+    async def _sync(self) -> None:
+        backoff = self.hub.new_backoff()
+        while not self.closed and self.head is not None and (self.stale or self.target > self.head):
+            self.stale = False
+            try:
+                async with self.hub._read_slot():
+                    await self._catch_up(self.head)
+                backoff.reset()
+            except (NotFoundError, _Recreated):
+                self.end("gone")
+                return
+            except Exception as exc:  # the database is away: try again, the feed may be too
+                self.stale = True
+                delay = backoff.next()
+                log.warning(
+                    "catching up %s failed (%s); retrying in %.2f s", self.conversation_id, exc, delay
+                )
+                await asyncio.sleep(delay)
+
+    async def _catch_up(self, head: int) -> None:
+        """Publishes every stored message after head, in windows of the source's page size."""
+        source = self.hub.source
+        goal = max(self.target, head + 1)
+        while self.head is not None and self.head < goal and not self.closed:
+            after = self.head
+            upto = min(goal, after + source.page_size)
+            target_before = self.target
+            self.hub.catch_up_reads += 1
+            messages, last = await source.window(self.conversation_id, after, upto)
+            if last < after:
+                raise _Recreated(self.conversation_id)
+            for message in messages:
+                if self.head is not None and message.seq > self.head:
+                    self._publish(message)
+            # Every seq <= min(upto, last) is committed and was read: the ones not returned
+            # were deleted (a cleared conversation) and are skipped.
+            reached = min(upto, last)
+            if self.head is not None and reached > self.head:
+                self.head = reached
+            if target_before > last and self.target == target_before:
+                self.target = last  # a report that no read can confirm; drop it
+            goal = last
+
+    def end(self, reason: EndReason) -> None:
+        """Ends every subscriber's stream with `reason` and forgets the topic."""
+        for sub in list(self.subs):
+            sub._finish(reason)
+            sub._detach()
+        self.close()
+
+    def remove(self, sub: Subscription) -> None:
+        self.subs.discard(sub)
+        if not self.subs:
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.hub._topics.get(self.conversation_id) is self:
+            del self.hub._topics[self.conversation_id]
+        if not self.ready.done():
+            self.ready.set_exception(HubClosedError("the conversation's stream was closed"))
+        current = asyncio.current_task()
+        for task in (self._init_task, self._sync_task):
+            if task is not None and task is not current:
+                task.cancel()

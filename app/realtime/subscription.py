@@ -1,0 +1,307 @@
+"""A subscriber's stream: replay from the database, then live, with a bounded queue.
+
+The hub (app.realtime.hub) decides what is published, in order; a Subscription decides what
+its consumer sees: it registers before the topic's position is read, replays (after_seq,
+position] page by page as the consumer reads, holds back live messages meanwhile, then
+appends those with a higher seq and stays live. See the hub's docstring for why that is
+gap-free and duplicate-free, and how memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from app.realtime.errors import SubscriptionClosedError
+from app.realtime.events import EndEvent, EndReason, Event, MessageEvent
+from app.store.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from app.realtime.hub import Hub, Topic
+
+__all__ = ["Subscription"]
+
+log = logging.getLogger("app.realtime")
+
+
+class Subscription:
+    """One subscriber's stream: an async iterator of MessageEvent, then at most one EndEvent.
+
+    `get(timeout)` is the same with a timeout (None when it passes: time for a heartbeat).
+    Close it when the client goes away (`close()`, or use it as an async context manager).
+    """
+
+    __slots__ = (
+        "_after",
+        "_attached",
+        "_buf",
+        "_closed",
+        "_ended",
+        "_hub",
+        "_last_queued",
+        "_last_taken",
+        "_out",
+        "_queue_size",
+        "_replay_task",
+        "_replay_upto",
+        "_space",
+        "_topic",
+        "_waiter",
+        "conversation_id",
+        "replayed",
+    )
+
+    def __init__(self, hub: Hub, topic: Topic, after_seq: int | None, queue_size: int) -> None:
+        if queue_size < 2:
+            raise ValueError("queue_size must be at least 2")
+        self.conversation_id = topic.conversation_id
+        self._hub = hub
+        self._topic = topic
+        self._after = after_seq
+        self._queue_size = queue_size
+        self._out: deque[Event] = deque()
+        self._buf: deque[MessageEvent] | None = deque()  # live messages held back until replayed
+        self._last_queued = after_seq or 0
+        self._last_taken = after_seq or 0
+        self._replay_upto = 0
+        self._replay_task: asyncio.Task[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._space: asyncio.Event | None = None
+        self._ended = False
+        self._closed = False
+        self._attached = True
+        self.replayed = 0
+
+    # -- consumer side -------------------------------------------------------------------
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last message handed to the consumer (its resume point)."""
+        return self._last_taken
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def live(self) -> bool:
+        """True once the replay is done and new messages flow straight to the queue."""
+        return self._buf is None and not self._ended
+
+    @property
+    def queued(self) -> int:
+        return len(self._out)
+
+    async def get(self, timeout: float | None = None) -> Event | None:  # noqa: ASYNC109
+        """The next event, or None if none arrives within `timeout` seconds.
+        Raises SubscriptionClosedError after the end event was taken or close() was called."""
+        if self._closed:
+            raise SubscriptionClosedError(f"subscription to {self.conversation_id} is closed")
+        if not self._out:
+            if timeout is not None and timeout <= 0:
+                return None
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout(timeout):
+                    await waiter
+            except TimeoutError:
+                return None
+            finally:
+                self._waiter = None
+            if self._closed:
+                raise SubscriptionClosedError(f"subscription to {self.conversation_id} is closed")
+            if not self._out:
+                return None
+        event = self._out.popleft()
+        if isinstance(event, EndEvent):
+            self._closed = True
+            self._detach()
+        else:
+            self._last_taken = event.seq
+        if self._space is not None and len(self._out) <= self._queue_size // 2:
+            self._space.set()
+        return event
+
+    def close(self) -> None:
+        """The consumer is gone: stop buffering and replaying. Idempotent."""
+        if self._closed and not self._attached:
+            return
+        self._closed = True
+        self._ended = True
+        self._out.clear()
+        self._buf = None
+        self._cancel_replay()
+        self._detach()
+        self._wake()
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            event = await self.get()
+        except SubscriptionClosedError:  # closed by close() while waiting
+            raise StopAsyncIteration from None
+        if event is None:  # only a close() from elsewhere wakes get() without an event
+            raise StopAsyncIteration
+        return event
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "live" if self.live else "replaying"
+        return (
+            f"<Subscription {self.conversation_id} {state} "
+            f"last_seq={self._last_taken} queued={len(self._out)}>"
+        )
+
+    # -- hub side ------------------------------------------------------------------------
+    def _begin(self, head: int) -> None:
+        """Positions the stream: replay (after_seq, head] first when needed, else go live."""
+        if self._ended:
+            return
+        start = head if self._after is None else self._after
+        self._last_queued = self._last_taken = start
+        upto = max(head, self._replay_upto)
+        if start < upto:
+            self._replay_upto = upto
+            self._replay_task = asyncio.create_task(
+                self._replay(), name=f"realtime-replay-{self.conversation_id}"
+            )
+        else:
+            self._go_live()
+
+    def _offer(self, event: MessageEvent) -> bool:
+        """A message the topic published; False when this subscriber must be dropped."""
+        if self._ended:
+            return False
+        buf = self._buf
+        if buf is not None:
+            if len(buf) >= self._queue_size:
+                # The database has all of them: forget the buffer and replay further instead.
+                buf.clear()
+                self._replay_upto = max(self._replay_upto, event.seq)
+            else:
+                buf.append(event)
+            return True
+        if event.seq <= self._last_queued:
+            return True
+        if len(self._out) >= self._queue_size:
+            self._overflow()
+            return False
+        self._out.append(event)
+        self._last_queued = event.seq
+        self._wake()
+        return True
+
+    def _go_live(self) -> None:
+        buf, self._buf = self._buf, None
+        for event in buf or ():
+            if event.seq > self._last_queued:
+                self._out.append(event)
+                self._last_queued = event.seq
+        self._space = None
+        self._wake()
+
+    async def _replay(self) -> None:
+        """Reads (position, replay_upto] page by page, never holding more than `queue_size`
+        events, and goes live once the consumer has room for what was buffered meanwhile
+        (else those are read from the database too): going live with a full queue would
+        overflow a consumer that is merely busy replaying."""
+        source = self._hub.source
+        backoff = self._hub.new_backoff()
+        low = self._queue_size // 2
+        step = max(1, min(source.page_size, self._queue_size - low))
+        position = self._last_queued
+        while not self._ended:
+            await self._room(low)
+            if position >= self._replay_upto:
+                buf = self._buf
+                if buf is None or len(self._out) + len(buf) <= low:
+                    break
+                self._replay_upto = max(self._replay_upto, buf[-1].seq)
+                buf.clear()
+                continue
+            upto = min(self._replay_upto, position + step)
+            try:
+                messages, _ = await source.window(self.conversation_id, position, upto)
+            except NotFoundError:
+                self._finish("gone")
+                self._detach()
+                return
+            except Exception as exc:
+                delay = backoff.next()
+                log.warning("replay of %s failed (%s); retrying in %.2f s", self.conversation_id, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            backoff.reset()
+            for message in messages:
+                if message.seq > self._last_queued:
+                    self._out.append(MessageEvent(message))
+                    self._last_queued = message.seq
+                    self.replayed += 1
+            position = upto
+            if messages:
+                self._wake()
+        self._replay_task = None
+        if not self._ended:
+            self._go_live()
+
+    async def _room(self, low: int) -> None:
+        """Waits until the consumer has taken the queue down to `low` events."""
+        while len(self._out) > low and not self._ended:
+            self._space = self._space or asyncio.Event()
+            self._space.clear()
+            await self._space.wait()
+
+    def _overflow(self) -> None:
+        self._hub.overflows += 1
+        log.info(
+            "subscriber of %s overflowed (%d queued); disconnecting at seq %d",
+            self.conversation_id,
+            len(self._out),
+            self._last_taken,
+        )
+        self._out.clear()
+        self._end(EndEvent("overflow", self.conversation_id, self._last_taken))
+
+    def _finish(self, reason: EndReason) -> None:
+        """Ends the stream after what is already queued (gone, shutdown)."""
+        if not self._ended:
+            self._end(EndEvent(reason, self.conversation_id, self._last_queued))
+
+    def _end(self, event: EndEvent) -> None:
+        self._ended = True
+        self._buf = None
+        self._cancel_replay()
+        self._out.append(event)
+        self._wake()
+
+    def _cancel_replay(self) -> None:
+        task, self._replay_task = self._replay_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    def _detach(self) -> None:
+        if self._attached:
+            self._attached = False
+            self._hub.subscribers -= 1
+            self._topic.remove(self)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)

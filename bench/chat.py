@@ -1,0 +1,493 @@
+"""Benchmark: ``POST /chat`` turns per second against plain appends through HTTP, and the
+storage overhead of a turn apart from model time.
+
+The API is served as ``make run`` serves it (uvicorn, one worker, on 127.0.0.1, auth
+disabled: requests act as the service) with the offline provider, whose model time is about
+nothing, so a turn costs what the service adds to a model: two store round trips
+(``begin_chat_turn``, then ``append_message``), the history window decoded and sent to the
+provider, the answer encoded. Both workloads run in the same run against the same server, with
+the same client: wrk (a Lua script builds the POST bodies, a random one of the conversations
+per request), 16 keep-alive connections; or, without wrk, an httpx async load generator with 16
+keep-alive clients. Rounds alternate (appends, turns, appends, turns, ...) so a neighbour
+loading the machine affects both sides alike; the ratio is over the rounds' sums.
+
+Goal: turns/s >= 0.4 x appends/s (a turn is two store calls where an append is one).
+
+Storage overhead per turn, two ways:
+
+* through HTTP, one client at a time: request time minus the answer's ``duration_ms`` (the
+  time the turn spent on the model and tools), i.e. HTTP + the two store calls + the app;
+* the two store calls alone, timed in this process with the API's own pool and transport
+  settings, 16 concurrent turns: ``begin_chat_turn`` + ``append_message`` per turn.
+
+Standalone: ``python -m bench.chat`` (``BENCH_QUICK=1`` for a short run) builds its own
+throwaway cluster (``BENCH_CHAT_PORT``, 54331; ``scripts/stack.sh`` with
+``STACK_NAME=benchchat``) and removes it afterwards (``BENCH_KEEP=1`` leaves it up). From the
+bench runner: ``run(url, config)`` on a migrated database (it adds its own conversations).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import msgspec
+import psycopg
+
+from bench.cluster import ROOT, BenchCluster
+from bench.config import Config
+from bench.pgbench import percentile
+from bench.report import Goal, Outcome, figure, fmt_rate, line, section, summary, verdict_line
+
+__all__ = ["GOAL", "main", "run"]
+
+GOAL = Goal(">=", 0.4)
+CLIENTS = 16
+MESSAGE = "How is line 999?"  # no arithmetic, no "time": the offline provider calls no tool
+CHAT_PREFIX = "bench-chat-"
+APPEND_PREFIX = "bench-append-"
+
+_json = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True)
+class Load:
+    """One measured run of one workload."""
+
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else float("nan")
+
+
+@dataclass(frozen=True)
+class Plan:
+    quick: bool
+    duration: float
+    rounds: int
+    conversations: int
+    overhead_turns: int
+    store_turns: int
+    threads: int
+
+    @classmethod
+    def from_config(cls, config: Config) -> Plan:
+        return cls(
+            quick=config.quick,
+            duration=config.duration,
+            rounds=int(os.environ.get("BENCH_ROUNDS") or (1 if config.quick else 3)),
+            conversations=200 if config.quick else 1000,
+            overhead_turns=300 if config.quick else 2000,
+            store_turns=1000 if config.quick else 8000,
+            threads=config.threads,
+        )
+
+
+# -- set-up -------------------------------------------------------------------------------------
+def _prepare(url: str, conversations: int) -> None:
+    """The conversations both workloads use: bench-chat-1.. and bench-append-1.. (48 h)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for prefix in (CHAT_PREFIX, APPEND_PREFIX):
+            conn.execute(
+                "select public.create_conversation(p_conversation_id => %s || g, p_ttl_hours => 48)"
+                "  from generate_series(1, %s) g"
+                " where not exists (select 1 from public.ai_conversations c"
+                "                    where c.conversation_id = %s || g)",
+                (prefix, conversations, prefix),
+            )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    """The API in a uvicorn subprocess, with auth disabled and the offline provider."""
+
+    def __init__(self, url: str) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SUPABASE_", "LLM_", "CHAT_", "API_", "DB_"))
+        }
+        env.update(
+            DATABASE_URL=url,
+            API_AUTH="disabled",
+            API_HOST="127.0.0.1",
+            LLM_PROVIDER="offline",
+            DB_POOL_MIN_SIZE=str(CLIENTS),
+            DB_POOL_MAX_SIZE=str(CLIENTS),
+        )
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "app.server:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+
+    def wait(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the API exited with status {self.process.returncode}")
+            try:
+                health = httpx.get(f"{self.base}/health", timeout=1.0)
+                if health.status_code == 200 and health.json().get("database") == "up":
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the API did not come up within 30 s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def cpu_seconds(self) -> float:
+        try:
+            with open(f"/proc/{self.process.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- load: wrk ----------------------------------------------------------------------------------
+_LUA = """
+local path_kind = "{kind}"
+local prefix = "{prefix}"
+local n = {n}
+local message = "{message}"
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+end
+function init(args)
+  math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
+end
+function request()
+  local id = prefix .. math.random(n)
+  if path_kind == "chat" then
+    return wrk.format(nil, "/chat", nil,
+      '{{"message":"' .. message .. '","conversation_id":"' .. id .. '"}}')
+  end
+  return wrk.format(nil, "/conversations/" .. id .. "/messages", nil,
+    '{{"role":"user","content":"' .. message .. '"}}')
+end
+"""
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not match:
+        return float("nan")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+def _wrk(base: str, kind: str, plan: Plan, seconds: float, scripts: Path) -> Load:
+    script = scripts / f"{kind}.lua"
+    if not script.exists():
+        prefix = CHAT_PREFIX if kind == "chat" else APPEND_PREFIX
+        script.write_text(_LUA.format(kind=kind, prefix=prefix, n=plan.conversations, message=MESSAGE))
+    done = subprocess.run(
+        [
+            "wrk",
+            f"-t{plan.threads}",
+            f"-c{CLIENTS}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            str(script),
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed: {done.stderr.strip() or done.stdout.strip()}")
+    out = done.stdout
+    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
+    if total is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    latencies = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = int(non_2xx[1]) if non_2xx else 0
+    if socket_errors:
+        errors += sum(int(x) for x in socket_errors.groups())
+    return Load(
+        requests=int(total[1]),
+        seconds=_ms(total[2] + total[3]) / 1000,
+        p50_ms=_ms(latencies.get("50", "")),
+        p99_ms=_ms(latencies.get("99", "")),
+        errors=errors,
+    )
+
+
+# -- load: httpx (without wrk; and the one-client overhead) --------------------------------------
+def _request(kind: str, plan: Plan, i: int) -> tuple[str, bytes]:
+    n = i % plan.conversations + 1
+    if kind == "chat":
+        return "/chat", _json.encode({"message": MESSAGE, "conversation_id": f"{CHAT_PREFIX}{n}"})
+    return f"/conversations/{APPEND_PREFIX}{n}/messages", _json.encode({"role": "user", "content": MESSAGE})
+
+
+async def _httpx_load(
+    base: str,
+    kind: str,
+    plan: Plan,
+    *,
+    clients: int,
+    seconds: float | None = None,
+    count: int | None = None,
+    on_answer: Callable[[float, bytes], None] | None = None,
+) -> Load:
+    """`clients` keep-alive clients sending requests for `seconds`, or `count` requests in all."""
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30.0) as http:
+        began = time.perf_counter()
+        deadline = began + seconds if seconds is not None else float("inf")
+
+        async def client(k: int) -> None:
+            nonlocal errors, sent
+            i = k * 7919
+            while time.perf_counter() < deadline and (count is None or sent < count):
+                sent += 1
+                i += 1
+                path, body = _request(kind, plan, i)
+                start = time.perf_counter()
+                response = await http.post(path, content=body, headers=headers)
+                elapsed = (time.perf_counter() - start) * 1000
+                if response.status_code >= 300:
+                    errors += 1
+                    continue
+                latencies.append(elapsed)
+                if on_answer is not None:
+                    on_answer(elapsed, response.content)
+
+        await asyncio.gather(*(client(k) for k in range(clients)))
+        wall = time.perf_counter() - began
+    return Load(len(latencies), wall, percentile(latencies, 50), percentile(latencies, 99), errors)
+
+
+def _throughput(base: str, kind: str, plan: Plan, seconds: float, scripts: Path) -> Load:
+    if shutil.which("wrk"):
+        return _wrk(base, kind, plan, seconds, scripts)
+    return asyncio.run(_httpx_load(base, kind, plan, clients=CLIENTS, seconds=seconds))
+
+
+# -- storage overhead ---------------------------------------------------------------------------
+def _http_overhead(base: str, plan: Plan) -> tuple[list[float], list[float]]:
+    """One client, `overhead_turns` turns: (request ms - duration_ms, duration_ms) per turn."""
+    overheads: list[float] = []
+    model: list[float] = []
+
+    def on_answer(elapsed: float, body: bytes) -> None:
+        duration = float(msgspec.json.decode(body)["duration_ms"])
+        overheads.append(elapsed - duration)
+        model.append(duration)
+
+    asyncio.run(_httpx_load(base, "chat", plan, clients=1, count=plan.overhead_turns, on_answer=on_answer))
+    return overheads, model
+
+
+async def _store_calls(url: str, plan: Plan) -> list[float]:
+    """The two store calls of a turn, timed directly: 16 concurrent turns over the API's pool
+    and transport (same settings as the server's), `store_turns` turns in all."""
+    from app.config import DatabaseSettings
+    from app.db import create_pool
+    from app.store import ConversationManager
+    from app.store.postgres import PostgresTransport
+
+    db = DatabaseSettings.model_validate(
+        {"DATABASE_URL": url, "DB_POOL_MIN_SIZE": CLIENTS, "DB_POOL_MAX_SIZE": CLIENTS}
+    )
+    pool = create_pool(db)
+    await pool.open(wait=True)
+    store = ConversationManager(PostgresTransport(pool))
+    times: list[float] = []
+    remaining = plan.store_turns
+    reply_metadata = {
+        "model": "bench",
+        "tokens": {"prompt": 10, "completion": 20},
+        "duration_ms": 0,
+        "tool_calls": [],
+        "finish_reason": "stop",
+    }
+    try:
+
+        async def worker(k: int) -> None:
+            nonlocal remaining
+            i = k * 7919
+            while remaining > 0:
+                remaining -= 1
+                i += 1
+                cid = f"{CHAT_PREFIX}{i % plan.conversations + 1}"
+                start = time.perf_counter()
+                turn = await store.begin_chat_turn(MESSAGE, conversation_id=cid, history_limit=10)
+                await store.add_message(turn.conversation_id, "assistant", "An answer.", reply_metadata)
+                times.append((time.perf_counter() - start) * 1000)
+
+        await asyncio.gather(*(worker(k) for k in range(CLIENTS)))
+    finally:
+        await pool.close()
+    return times
+
+
+# -- the benchmark ------------------------------------------------------------------------------
+def _rate_text(load: Load) -> str:
+    return f"{fmt_rate(load.rate, 'req/s'):>12}  p50 {load.p50_ms:.2f} ms  p99 {load.p99_ms:.2f} ms"
+
+
+def _pcts(values: Sequence[float]) -> str:
+    return f"p50 {percentile(values, 50):.2f} ms  p99 {percentile(values, 99):.2f} ms"
+
+
+def run(url: str, config: Config) -> list[Outcome]:
+    plan = Plan.from_config(config)
+    client = f"wrk -t{plan.threads} -c{CLIENTS}" if shutil.which("wrk") else f"httpx, {CLIENTS} clients"
+    section("chat: POST /chat turns vs POST /conversations/{id}/messages appends, through HTTP")
+    line(
+        f"uvicorn, 1 worker, API_AUTH=disabled, offline provider; {client}, keep-alive; "
+        f"{plan.rounds} round(s) of {plan.duration:g} s per workload, alternating; "
+        f"a random one of {plan.conversations:,} conversations per request"
+    )
+    _prepare(url, plan.conversations)
+    server = Server(url)
+    outcomes: list[Outcome] = []
+    try:
+        server.wait()
+        with tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp:
+            scripts = Path(tmp)
+            for kind in ("append", "chat"):  # warm-up: connections, prepared statements, caches
+                _throughput(server.base, kind, plan, 1.0, scripts)
+            appends: list[Load] = []
+            turns: list[Load] = []
+            cpu_before = server.cpu_seconds()
+            for _ in range(plan.rounds):
+                appends.append(_throughput(server.base, "append", plan, plan.duration, scripts))
+                turns.append(_throughput(server.base, "chat", plan, plan.duration, scripts))
+            cpu = server.cpu_seconds() - cpu_before
+        errors = sum(x.errors for x in appends + turns)
+        append_rate = sum(x.requests for x in appends) / sum(x.seconds for x in appends)
+        turn_rate = sum(x.requests for x in turns) / sum(x.seconds for x in turns)
+        for n, (a, t) in enumerate(zip(appends, turns, strict=True), 1):
+            figure(f"round {n}: appends", _rate_text(a))
+            figure(f"round {n}: chat turns", _rate_text(t))
+        wall = sum(x.seconds for x in appends + turns)
+        line(f"API process CPU: {cpu / wall:.2f} cores on average while measured")
+        if errors:
+            line(f"ERROR: {errors} requests failed (non-2xx or socket errors)")
+        outcome = Outcome(
+            name=f"chat turns / HTTP appends ({CLIENTS} cl.)",
+            figures=f"{fmt_rate(turn_rate, 'turns/s')} vs {fmt_rate(append_rate, 'appends/s')}",
+            value=turn_rate / append_rate,
+            goal=GOAL,
+            error=f"{errors} requests failed" if errors else None,
+        )
+        outcomes.append(outcome)
+        verdict_line(outcome)
+
+        overheads, model = _http_overhead(server.base, plan)
+        figure(f"turn over HTTP, 1 client, {len(overheads):,} turns: overhead", _pcts(overheads))
+        figure("  model + tools (the answers' duration_ms)", _pcts(model))
+        outcomes.append(
+            Outcome(
+                name="chat overhead/turn, HTTP, 1 client",
+                figures="request time - duration_ms",
+                value=percentile(overheads, 50),
+                goal=None,
+                value_text=f"p50 {percentile(overheads, 50):.2f} / p99 {percentile(overheads, 99):.2f} ms",
+            )
+        )
+    finally:
+        server.stop()
+
+    store_times = asyncio.run(_store_calls(url, plan))
+    figure(f"the 2 store calls alone, {CLIENTS} concurrent, {len(store_times):,} turns", _pcts(store_times))
+    outcomes.append(
+        Outcome(
+            name=f"chat store calls/turn ({CLIENTS} concurrent)",
+            figures="begin_chat_turn + append_message",
+            value=percentile(store_times, 50),
+            goal=None,
+            value_text=f"p50 {percentile(store_times, 50):.2f} / p99 {percentile(store_times, 99):.2f} ms",
+        )
+    )
+    return outcomes
+
+
+def main() -> int:
+    """Builds its own throwaway cluster, runs, prints the summary; exit 1 only on errors."""
+    config = Config.from_env()
+    port = int(os.environ.get("BENCH_CHAT_PORT") or 54331)
+    cluster = BenchCluster(port, name="benchchat")
+    started = time.monotonic()
+    print(f"starting the chat bench cluster on port {port} ...", flush=True)
+    outcomes: list[Outcome] = []
+    try:
+        url = cluster.start()
+        line(f"cores: {os.cpu_count()}; {'quick' if config.quick else 'full'} mode")
+        outcomes = run(url, config)
+    except (RuntimeError, psycopg.Error, httpx.HTTPError) as exc:
+        line(f"ERROR: {exc}")
+        outcomes.append(Outcome.failed("chat", GOAL, str(exc)))
+    finally:
+        if config.keep:
+            print(f"\nBENCH_KEEP: the chat bench cluster stays up on port {port}")
+        else:
+            cluster.stop(wipe=True)
+    summary(outcomes)
+    print(f"\ntotal {time.monotonic() - started:.0f} s")
+    return 1 if any(o.verdict == "ERROR" for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""Fixtures for the realtime tests: a hub on the real local database (logical decoding feed)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from app.config import LOCAL_DATABASE_URL, DatabaseSettings
+from app.db import create_pool
+from app.realtime import Backoff, Hub, PostgresFeed, StoreSource
+from app.store import ConversationManager
+from app.store.postgres import PostgresTransport
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
+    settings = DatabaseSettings.model_validate(
+        {"DATABASE_URL": database_url, "DB_POOL_MIN_SIZE": 1, "DB_POOL_MAX_SIZE": 8}
+    )
+    pool = create_pool(settings)
+    await pool.open(wait=True, timeout=10)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def store(pool: AsyncConnectionPool) -> ConversationManager:
+    return ConversationManager(PostgresTransport(pool))
+
+
+@pytest.fixture
+async def admin(database_url: str) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A superuser connection in autocommit, for SQL from outside the store."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+def make_hub(database_url: str, store: ConversationManager, **options: object) -> Hub:
+    feed = PostgresFeed(database_url, backoff=Backoff(0.05, 0.5), status_interval=1.0)
+    defaults: dict[str, object] = {"check_interval": 0.5, "degraded_check_interval": 0.2, "queue_size": 64}
+    defaults.update(options)
+    return Hub(StoreSource(store, page_size=50), feed, **defaults)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def hub(database_url: str, store: ConversationManager) -> AsyncIterator[Hub]:
+    hub = make_hub(database_url, store)
+    await hub.start()
+    assert hub.feed is not None
+    assert await hub.feed.wait_connected(10), "the logical decoding feed did not connect"
+    try:
+        yield hub
+    finally:
+        await hub.stop()
+
+
+@pytest.fixture
+async def conversation_id(store: ConversationManager) -> str:
+    cid = f"rt-{uuid.uuid4()}"
+    await store.create_conversation(conversation_id=cid)
+    return cid
