@@ -1,12 +1,13 @@
 """HTTP error handling: one JSON shape, `{"error": code, "message": ..., "details": ...}`, for
 every error the API answers, whether Litestar raised it (routing, validation, auth, body
-size), the store did (domain errors) or nothing expected it (a bug: logged, answered 500
-without internals).
+size), the store did (domain errors), the model provider did (502, or 504 on a timeout) or
+nothing expected it (a bug: logged, answered 500 without internals).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -14,6 +15,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
 from app.auth.tokens import SigningKeysUnavailableError
+from app.llm.provider import ProviderError, ProviderHTTPError
+from app.realtime.errors import RealtimeError
 from app.schemas import ErrorBody
 from app.store.errors import (
     AuthenticationError,
@@ -25,7 +28,13 @@ from app.store.errors import (
     UnavailableError,
 )
 
-__all__ = ["ApiError", "create_exception_handlers", "error_response"]
+__all__ = [
+    "ApiError",
+    "create_exception_handlers",
+    "error_response",
+    "handle_exception",
+    "provider_error_details",
+]
 
 log = logging.getLogger("app.errors")
 
@@ -138,6 +147,43 @@ def _store_error(retry_after: int) -> Any:
     return handler
 
 
+def provider_error_details(exc: ProviderError) -> dict[str, Any]:
+    """What an answer tells about a provider failure: the structured details the provider
+    layer and the chat turn attached (finish reason, tool, conversation_id, user message id),
+    and the upstream status of an HTTP error. Raw snippets of the provider's answer stay in the
+    log."""
+    details: dict[str, Any] = dict(exc.details) if isinstance(exc.details, dict) else {}
+    if isinstance(exc, ProviderHTTPError):
+        details["upstream_status"] = exc.upstream_status
+    return details
+
+
+def _provider_error(request: Request[Any, Any, Any], exc: ProviderError) -> Response[ErrorBody]:
+    log.warning(
+        "%s %s: model provider failed (%s): %s%s",
+        request.method,
+        request.url.path,
+        exc.code,
+        exc.message,
+        f" [{exc.details!r}]" if exc.details is not None and not isinstance(exc.details, dict) else "",
+    )
+    return error_response(exc.status_code, exc.code, exc.message, provider_error_details(exc) or None)
+
+
+RealtimeHandler = Callable[[Request[Any, Any, Any], RealtimeError], Response[ErrorBody]]
+
+
+def _realtime_error(retry_after: int) -> RealtimeHandler:
+    def handle(request: Request[Any, Any, Any], exc: RealtimeError) -> Response[ErrorBody]:
+        # The hub is shutting down or full: another instance, or this one later, can serve it.
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        response = error_response(503, "unavailable", str(exc))
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    return handle
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "internal server error")
@@ -148,5 +194,19 @@ def create_exception_handlers(retry_after_seconds: int = 1) -> ExceptionHandlers
     return {
         HTTPException: _http_error,
         StoreError: _store_error(retry_after_seconds),
+        ProviderError: _provider_error,
+        RealtimeError: _realtime_error(retry_after_seconds),
         Exception: _unexpected,
     }
+
+
+def handle_exception(
+    handlers: ExceptionHandlersMap, request: Request[Any, Any, Any], exc: Exception
+) -> Response[Any]:
+    """The answer the handlers give for `exc` (most specific class first), for where an error
+    can no longer be raised to Litestar: an event stream that already sent its status."""
+    for cls in type(exc).__mro__:
+        handler = handlers.get(cls)
+        if handler is not None:
+            return handler(request, exc)
+    return _unexpected(request, exc)

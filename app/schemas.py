@@ -13,6 +13,8 @@ from uuid import UUID
 
 import msgspec
 
+from app.llm.chat import ToolCallRecord
+from app.llm.provider import Usage
 from app.store.models import (
     ClearResult,
     Conversation,
@@ -29,6 +31,11 @@ from app.store.models import (
 __all__ = [
     "CONVERSATION_ID_PATTERN",
     "AppendMessageIn",
+    "ChatDeltaEvent",
+    "ChatIn",
+    "ChatOut",
+    "ChatStartEvent",
+    "ChatToolEvent",
     "CleanupOut",
     "ClearResult",
     "Conversation",
@@ -44,6 +51,8 @@ __all__ = [
     "IdempotencyKey",
     "Message",
     "Stats",
+    "ToolCallRecord",
+    "Usage",
 ]
 
 # The table's check constraint, repeated only so a bad id is a 422 before any database call.
@@ -98,3 +107,104 @@ class ErrorBody(msgspec.Struct, frozen=True):
     error: str
     message: str
     details: Any = None
+
+
+# -- /chat -------------------------------------------------------------------------------------
+ChatMessageText = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"\S",
+        description="The user's message (not blank; the database limits its length).",
+        examples=["How is line 999?"],
+    ),
+]
+HistoryLimit = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1,
+        le=INT32_MAX,
+        description="Messages of history sent to the model, this one included (default "
+        "CHAT_HISTORY_LIMIT, capped at CHAT_HISTORY_MAX).",
+    ),
+]
+ChatOwner = Annotated[
+    UUID,
+    msgspec.Meta(
+        description="Owner of the conversation this turn starts (service callers; a user may only "
+        "name itself: 403)."
+    ),
+]
+MessageMetadata = Annotated[
+    dict[str, Any], msgspec.Meta(description="Stored on the user's message (any JSON object).")
+]
+StartMetadata = Annotated[
+    dict[str, Any],
+    msgspec.Meta(description="Stored on the conversation when this turn starts it (any JSON object)."),
+]
+IncludeHistory = Annotated[
+    bool, msgspec.Meta(description="Send the conversation's last messages to the model (else only this one).")
+]
+StreamFlag = Annotated[bool, msgspec.Meta(description="Answer as server-sent events (text/event-stream).")]
+
+
+class ChatIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One chat turn. Without `conversation_id` the turn starts a conversation (owned by
+    `user_id`, or by the calling user); with one, it continues that live conversation (404 if
+    it is unknown, expired or not the caller's)."""
+
+    message: ChatMessageText
+    conversation_id: ConversationId | None = None
+    include_history: IncludeHistory = True
+    history_limit: HistoryLimit | None = None
+    user_id: ChatOwner | None = None
+    metadata: MessageMetadata | None = None
+    conversation_metadata: StartMetadata | None = None
+    idempotency_key: IdempotencyKey | None = None
+    stream: StreamFlag = False
+
+
+class ChatOut(msgspec.Struct, frozen=True, kw_only=True):
+    """The stored reply of a turn (also the data of the stream's `done` event).
+
+    `usage` sums the model calls of the turn; `duration_ms` is the time spent on the model and
+    the tools, storage excluded. `created`: this turn started the conversation. `replayed`: an
+    idempotent retry answered with the reply an earlier attempt stored."""
+
+    conversation_id: str
+    response: str
+    message_id: UUID
+    model: str
+    usage: Usage
+    duration_ms: int
+    tool_calls: list[ToolCallRecord]
+    finish_reason: str | None = None
+    user_message_id: UUID | None = None
+    created: bool = False
+    replayed: bool = False
+
+
+class ChatStartEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """Stream event `start`: the conversation (new when `created`) and the stored user message."""
+
+    conversation_id: str
+    user_message_id: UUID
+    created: bool
+    replayed: bool
+
+
+class ChatDeltaEvent(msgspec.Struct, frozen=True):
+    """Stream event `delta`: the next piece of the answer (the pieces joined are `response`)."""
+
+    text: str
+
+
+class ChatToolEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """Stream event `tool`: a tool ran and its result was stored as a `tool` message."""
+
+    tool: str
+    args: dict[str, Any]
+    content: str
+    is_error: bool
+    message_id: UUID
+    tool_call_id: str
+    round: int

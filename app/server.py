@@ -15,12 +15,16 @@ from litestar.openapi.spec import Components, SecurityScheme
 from app.auth import BearerAuthMiddleware, TokenVerifier, check_auth_mode
 from app.config import Settings, get_settings
 from app.controllers.admin import AdminController, ImportController
+from app.controllers.chat import ChatController
 from app.controllers.conversations import ConversationController
+from app.controllers.events import EventsController
 from app.controllers.health import HealthController
 from app.controllers.messages import MessageController
 from app.db import create_pool
 from app.dependencies import provide_principal, provide_store
 from app.errors import create_exception_handlers
+from app.llm import LLMSettings, ToolRegistry, create_provider, create_tools
+from app.realtime import RealtimeSettings, create_hub
 from app.store import SERVICE, ConversationManager
 from app.store.factory import create_transport
 
@@ -32,15 +36,29 @@ log = logging.getLogger("app")
 PUBLIC_PATHS = ["^/health", "^/schema"]
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the API. The connection pool and the store live in the lifespan, on app.state.
+def create_app(
+    settings: Settings | None = None,
+    *,
+    llm_settings: LLMSettings | None = None,
+    tools: ToolRegistry | None = None,
+    realtime: RealtimeSettings | None = None,
+) -> Litestar:
+    """Build the API. The connection pool, the store and the model provider live in the
+    lifespan, on app.state (`store`; `llm_settings`, `llm_provider`, `llm_tools` for /chat).
 
-    Raises RuntimeError when API_AUTH=disabled is asked for on a non-loopback API_HOST.
+    `llm_settings` defaults to LLMSettings() read from the environment (LLM_*, CHAT_*);
+    `tools`, the tools offered to the model, to the built-ins CHAT_TOOLS names (a service adds
+    its own by passing a registry, see the README); `realtime`, the live feed's settings, to
+    RealtimeSettings() (REALTIME_*). Raises RuntimeError when API_AUTH=disabled
+    is asked for on a non-loopback API_HOST, and ValueError when CHAT_TOOLS names an unknown tool.
     """
     settings = settings or get_settings()
     check_auth_mode(settings.server.auth, settings.server.host)
     auth_disabled = settings.server.auth == "disabled"
     verifier = TokenVerifier(settings)
+    llm = llm_settings or LLMSettings()
+    chat_tools = tools if tools is not None else create_tools(llm)
+    realtime_settings = realtime or RealtimeSettings()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -56,9 +74,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.pool = pool
         app.state.store = ConversationManager(transport)
         app.state.verifier = verifier
+        provider = create_provider(llm)
+        app.state.llm_settings = llm
+        app.state.llm_provider = provider
+        app.state.llm_tools = chat_tools
+        if llm.uses_offline:
+            log.info("/chat uses the offline echo provider (no model configured: set LLM_BASE_URL)")
+        # The hub reads as the service; each stream is authorized as its caller first.
+        hub = create_hub(settings, app.state.store, realtime_settings)
+        await hub.start()  # returns at once: the feed connects (and reconnects) in the background
+        app.state.hub = hub
+        app.state.realtime = realtime_settings
         try:
             yield
         finally:
+            await hub.stop()  # ends every stream with a `shutdown` event
+            await provider.aclose()
             await transport.close()
             await pool.close()
             await verifier.close()
@@ -75,6 +106,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ConversationController,
             MessageController,
             AdminController,
+            ChatController,
+            EventsController,
             Router(
                 "/",
                 route_handlers=[ImportController],

@@ -1,0 +1,273 @@
+"""POST /chat: one turn of a conversation with the model, as JSON or as server-sent events.
+
+A turn costs two store calls (each one SQL function call): `begin_chat_turn` appends the user
+message (starting the conversation when no id is given) and returns the history window, then
+`append_message` stores the reply; a tool the model calls adds one append per result. The
+first call happens before any answer is started, so an unknown, expired or foreign
+conversation is a real 404, a bad input a real 422, even for `"stream": true`.
+
+Failures after it: the user message (and any tool results) stay stored, no assistant message
+is; the JSON answer is 502 (504 on a timeout) and `details` carries the `conversation_id` and
+the stored `user_message_id`, so a client that started a conversation can retry in it with
+the same idempotency key (the user message is then not stored again). In a stream the same
+body is sent as an `error` event. A client that leaves a stream before the reply is being
+stored leaves the same history: the user message (and tool results), no assistant message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
+from litestar.params import JSONBody
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.status_codes import HTTP_200_OK
+
+from app.controllers.params import IdempotencyKeyHeader, errors
+from app.dto import StrictBody
+from app.errors import ApiError, handle_exception
+from app.llm import (
+    ChatEvent,
+    ChatResult,
+    LLMSettings,
+    Provider,
+    ProviderError,
+    ToolExecuted,
+    ToolRegistry,
+    TurnCompleted,
+    TurnDelta,
+    TurnStart,
+    TurnStarted,
+    begin_turn,
+    complete_turn,
+    stream_events,
+)
+from app.schemas import ChatDeltaEvent, ChatIn, ChatOut, ChatStartEvent, ChatToolEvent, ErrorBody
+from app.store import ConversationManager, Principal
+
+__all__ = ["ChatController", "chat_out"]
+
+log = logging.getLogger("app.chat")
+
+_encoder = msgspec.json.Encoder()
+
+_STREAM_DESCRIPTION = """\
+With `"stream": true` the answer is `text/event-stream` (status 200 once the user message is
+stored), with these events, each `data` one JSON object:
+
+* `start`: `{conversation_id, user_message_id, created, replayed}`
+* `delta`: `{text}`, the answer piece by piece (joined, they are `response`)
+* `tool`: `{tool, args, content, is_error, message_id, tool_call_id, round}`, a tool result
+  the turn stored
+* `done`: the same object as the JSON answer (the stored reply's `message_id`, `usage`,
+  `model`, `duration_ms`, `tool_calls`), last
+* `error`: `{error, message, details}`, the JSON error body, last: the provider failed
+  (`provider_*` codes) or storing failed; no assistant message was stored.
+"""
+
+
+def chat_out(result: ChatResult, start: TurnStart) -> ChatOut:
+    """The answer of a turn: its stored reply and the turn's facts."""
+    return ChatOut(
+        conversation_id=result.conversation_id,
+        response=result.response,
+        message_id=result.message_id,
+        model=result.model,
+        usage=result.usage,
+        duration_ms=result.duration_ms,
+        tool_calls=result.tool_calls,
+        finish_reason=result.finish_reason,
+        user_message_id=start.user_message.id,
+        created=start.created,
+        replayed=result.replayed,
+    )
+
+
+def _turn_details(exc: ProviderError, start: TurnStart) -> None:
+    """Name the conversation and the stored user message in the error's details: a client
+    whose turn started a conversation learns its id, and can retry there."""
+    details = dict(exc.details) if isinstance(exc.details, dict) else {}
+    if exc.details is not None and not isinstance(exc.details, dict):
+        log.warning("model provider failure details: %r", exc.details)
+    details.update(
+        conversation_id=start.conversation_id,
+        user_message_id=str(start.user_message.id),
+        created=start.created,
+    )
+    exc.details = details
+
+
+def _event(name: str, data: msgspec.Struct) -> ServerSentEventMessage:
+    return ServerSentEventMessage(event=name, data=_encoder.encode(data).decode())
+
+
+@dataclass
+class _ChatOperation(Operation):
+    """The OpenAPI operation of /chat: its 200 answer is JSON, or an event stream."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse) and ok.content is not None:
+            ok.description = "The stored reply (JSON), or with stream: true the turn's events"
+            ok.content["text/event-stream"] = OpenAPIMediaType(
+                schema=Schema(
+                    type=OpenAPIType.STRING,
+                    description="Server-sent events start, tool, delta, then done or error "
+                    "(see the operation's description).",
+                )
+            )
+
+
+class ChatController(Controller):
+    path = "/chat"
+    tags = ["chat"]
+
+    @post(
+        "/",
+        summary="Chat: store the user's message, ask the model, store and return its answer",
+        description="Without conversation_id the turn starts a conversation (owned by user_id, "
+        "which only the service may set to someone else: 403; a user's conversations are its "
+        "own). The model sees the system prompt, then the conversation's last history_limit "
+        "messages in order (only this one with include_history false). The reply is stored with "
+        "its model, tokens, duration_ms, tool_calls and finish_reason in metadata. The provider "
+        "failing answers 502 (504 on a timeout): the user message stays stored, and a retry with "
+        "the same idempotency key (body or Idempotency-Key header) does not store it twice; after a "
+        "completed turn the retry answers with the stored reply (replayed: true).\n\n" + _STREAM_DESCRIPTION,
+        status_code=HTTP_200_OK,
+        operation_class=_ChatOperation,
+        dto=StrictBody[ChatIn],
+        return_dto=None,
+        responses={
+            **errors(400, 403, 404, 413),
+            502: ResponseSpec(
+                data_container=ErrorBody,
+                description="The model provider failed (unreachable, HTTP error, malformed answer)",
+                generate_examples=False,
+            ),
+            504: ResponseSpec(
+                data_container=ErrorBody,
+                description="The model provider did not answer in time",
+                generate_examples=False,
+            ),
+        },
+    )
+    async def chat(
+        self,
+        request: Request[Principal, Any, State],
+        store: NamedDependency[ConversationManager],
+        data: JSONBody[ChatIn],
+        idempotency_key_header: IdempotencyKeyHeader = None,
+    ) -> Response[ChatOut]:
+        key = data.idempotency_key
+        if idempotency_key_header is not None:
+            if key is not None and key != idempotency_key_header:
+                raise ApiError(
+                    "validation_error",
+                    "idempotency_key and the Idempotency-Key header differ",
+                    status_code=422,
+                    details=[{"key": "idempotency_key", "source": "body"}],
+                )
+            key = idempotency_key_header
+        principal = request.user
+        if data.user_id is not None and not principal.is_service and data.user_id != principal.user_id:
+            raise ApiError(
+                "forbidden",
+                "a user may only chat in its own conversations (user_id must be the caller's)",
+                status_code=403,
+                details=[{"key": "user_id", "source": "body"}],
+            )
+        state = request.app.state
+        settings: LLMSettings = state.llm_settings
+        provider: Provider = state.llm_provider
+        tools: ToolRegistry = state.llm_tools
+
+        start = await begin_turn(
+            store,
+            message=data.message,
+            conversation_id=data.conversation_id,
+            user_id=data.user_id,
+            metadata=data.metadata,
+            idempotency_key=key,
+            include_history=data.include_history,
+            history_limit=settings.history_window(data.history_limit),
+            conversation_metadata=data.conversation_metadata,
+        )
+        if data.stream:
+            events = stream_events(
+                store,
+                provider,
+                tools,
+                start,
+                system_prompt=settings.system_prompt,
+                max_tool_rounds=settings.max_tool_rounds,
+            )
+            # A Stream is a Response; the annotation documents the JSON answer.
+            return ServerSentEvent(self._sse(request, start, events))  # type: ignore[return-value]
+        try:
+            result = await complete_turn(
+                store,
+                provider,
+                tools,
+                start,
+                system_prompt=settings.system_prompt,
+                max_tool_rounds=settings.max_tool_rounds,
+            )
+        except ProviderError as exc:
+            _turn_details(exc, start)
+            raise
+        return Response(chat_out(result, start), status_code=HTTP_200_OK)
+
+    @staticmethod
+    async def _sse(
+        request: Request[Principal, Any, State], start: TurnStart, events: AsyncIterator[ChatEvent]
+    ) -> AsyncIterator[ServerSentEventMessage]:
+        """The turn's events as SSE messages; a failure becomes the last, `error`, event.
+
+        A client that disconnects cancels this generator where it waits (for the model, a
+        tool or the reply's append): the turn's own generator is closed with it, so the model's
+        stream is released and nothing more is stored (a reply whose append already started
+        is stored whole, see app.llm.chat)."""
+        try:
+            async with aclosing(events):  # type: ignore[type-var]
+                async for event in events:
+                    if isinstance(event, TurnDelta):
+                        yield _event("delta", ChatDeltaEvent(event.text))
+                    elif isinstance(event, ToolExecuted):
+                        yield _event(
+                            "tool",
+                            ChatToolEvent(
+                                tool=event.tool,
+                                args=event.args,
+                                content=event.content,
+                                is_error=event.is_error,
+                                message_id=event.message_id,
+                                tool_call_id=event.tool_call_id,
+                                round=event.round,
+                            ),
+                        )
+                    elif isinstance(event, TurnStarted):
+                        yield _event(
+                            "start",
+                            ChatStartEvent(
+                                conversation_id=event.conversation_id,
+                                user_message_id=event.message_id,
+                                created=event.created,
+                                replayed=event.replayed,
+                            ),
+                        )
+                    elif isinstance(event, TurnCompleted):
+                        yield _event("done", chat_out(event.result, start))
+        except Exception as exc:  # the status is sent: the error becomes the last event
+            if isinstance(exc, ProviderError):
+                _turn_details(exc, start)
+            response = handle_exception(request.route_handler.resolve_exception_handlers(), request, exc)
+            yield _event("error", response.content)

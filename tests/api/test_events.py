@@ -1,0 +1,223 @@
+"""GET /conversations/{id}/events over real HTTP (uvicorn on loopback), fed by the real
+wal2json feed of the local database: live delivery, resume, auth, heartbeats, end events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+
+from app.realtime import RealtimeSettings
+from app.server import create_app
+from tests.api.helpers import DATABASE_URL, SERVICE, as_user, make_settings, mint, new_id, user_claims
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+async def base_url() -> AsyncIterator[str]:
+    """The app served by uvicorn on a free loopback port; fast heartbeats and checks."""
+    realtime = RealtimeSettings.model_validate(
+        {"REALTIME_HEARTBEAT_SECONDS": 0.3, "REALTIME_CHECK_SECONDS": 0.5, "REALTIME_QUEUE_SIZE": 64}
+    )
+    app = create_app(make_settings(), realtime=realtime)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    async with httpx.AsyncClient() as probe:
+        for _ in range(100):
+            with contextlib.suppress(httpx.TransportError):
+                if (await probe.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
+                    break
+            await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@pytest.fixture
+async def http(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        yield client
+
+
+async def _create(http: httpx.AsyncClient, user_id: uuid.UUID | None = None) -> str:
+    body: dict[str, Any] = {"conversation_id": new_id("sse"), "ttl_hours": 1}
+    if user_id:
+        body["user_id"] = str(user_id)
+    response = await http.post("/conversations", json=body, headers=SERVICE)
+    assert response.status_code == 201, response.text
+    return str(body["conversation_id"])
+
+
+async def _append(http: httpx.AsyncClient, cid: str, content: str) -> dict[str, Any]:
+    response = await http.post(
+        f"/conversations/{cid}/messages", json={"role": "user", "content": content}, headers=SERVICE
+    )
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+class Events:
+    """Reads an SSE response into (event, id, data) tuples; comments are kept as ('comment',...)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.lines = response.aiter_lines()
+
+    async def next(self, wait: float = 5.0) -> tuple[str, str | None, str]:
+        event, ident, data = "message", None, ""
+        async with asyncio.timeout(wait):
+            async for line in self.lines:
+                if line.startswith(":"):
+                    return "comment", None, line[1:].strip()
+                if line.startswith("retry:"):
+                    continue
+                if not line:
+                    if data:
+                        return event, ident, data
+                    continue
+                field, _, value = line.partition(": ")
+                if field == "event":
+                    event = value
+                elif field == "id":
+                    ident = value
+                elif field == "data":
+                    data = value
+        raise AssertionError("stream ended")
+
+    async def message(self, wait: float = 5.0) -> dict[str, Any]:
+        while True:
+            event, ident, data = await self.next(wait)
+            if event == "comment":
+                continue
+            assert event == "message", (event, data)
+            payload: dict[str, Any] = json.loads(data)
+            assert ident == str(payload["seq"])
+            return payload
+
+
+@contextlib.asynccontextmanager
+async def _stream(
+    http: httpx.AsyncClient, cid: str, headers: dict[str, str], **params: Any
+) -> AsyncIterator[tuple[httpx.Response, Events]]:
+    async with http.stream("GET", f"/conversations/{cid}/events", headers=headers, params=params) as response:
+        yield response, Events(response)
+
+
+async def test_api_append_and_plain_sql_insert_both_reach_the_client(http: httpx.AsyncClient) -> None:
+    cid = await _create(http)
+    async with _stream(http, cid, SERVICE) as (response, events):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        await asyncio.sleep(0.3)  # subscribed before the first append
+        await _append(http, cid, "through the API")
+        first = await events.message()
+        assert (first["seq"], first["content"]) == (1, "through the API")
+
+        async with await psycopg.AsyncConnection.connect(DATABASE_URL, autocommit=True) as admin:
+            await admin.execute(
+                "insert into public.ai_conversation_messages (conversation_id, role, content)"
+                " values (%s, 'assistant', 'by plain SQL')",
+                (cid,),
+            )
+        second = await events.message()
+        assert (second["seq"], second["role"], second["content"]) == (2, "assistant", "by plain SQL")
+
+
+async def test_resume_replays_exactly_what_was_missed(http: httpx.AsyncClient) -> None:
+    cid = await _create(http)
+    for n in range(3):
+        await _append(http, cid, f"before {n}")
+    async with _stream(http, cid, SERVICE, after=0) as (_, events):
+        assert [(await events.message())["seq"] for _ in range(3)] == [1, 2, 3]
+    # Disconnected: two more arrive meanwhile.
+    await _append(http, cid, "missed 1")
+    await _append(http, cid, "missed 2")
+    async with _stream(http, cid, {**SERVICE, "Last-Event-ID": "3"}) as (_, events):
+        replayed = [await events.message() for _ in range(2)]
+        assert [(m["seq"], m["content"]) for m in replayed] == [(4, "missed 1"), (5, "missed 2")]
+        await _append(http, cid, "live")
+        live = await events.message()
+        assert (live["seq"], live["content"]) == (6, "live")
+
+
+async def test_heartbeat_comments_keep_the_stream_alive(http: httpx.AsyncClient) -> None:
+    cid = await _create(http)
+    async with _stream(http, cid, SERVICE) as (_, events):
+        event, _, text = await events.next(wait=3)
+        assert (event, text) == ("comment", "heartbeat")
+
+
+async def test_deleted_conversation_ends_the_stream_with_gone(http: httpx.AsyncClient) -> None:
+    cid = await _create(http)
+    async with _stream(http, cid, SERVICE) as (_, events):
+        await asyncio.sleep(0.2)
+        assert (await http.delete(f"/conversations/{cid}", headers=SERVICE)).status_code == 204
+        while True:
+            event, ident, data = await events.next(wait=5)
+            if event != "comment":
+                break
+        assert event == "gone"
+        assert ident is None
+        assert json.loads(data)["conversation_id"] == cid
+
+
+async def test_a_user_streams_its_own_conversation(http: httpx.AsyncClient) -> None:
+    owner = uuid.uuid4()
+    cid = await _create(http, owner)
+    async with _stream(http, cid, as_user(owner)) as (response, events):
+        assert response.status_code == 200
+        await asyncio.sleep(0.2)
+        await _append(http, cid, "for the owner")
+        assert (await events.message())["content"] == "for the owner"
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [
+        ("another user", 404),
+        ("anonymous", 401),
+        ("expired token", 401),
+        ("forged token", 401),
+    ],
+)
+async def test_others_cannot_stream(http: httpx.AsyncClient, who: str, status: int) -> None:
+    owner = uuid.uuid4()
+    cid = await _create(http, owner)
+    headers = {
+        "another user": as_user(uuid.uuid4()),
+        "anonymous": {},
+        "expired token": as_user(owner, exp=1, iat=0),
+        "forged token": {"Authorization": "Bearer " + mint(user_claims(owner), secret="x" * 40)},
+    }[who]
+    response = await http.get(f"/conversations/{cid}/events", headers=headers)
+    assert response.status_code == status
+    assert response.json()["error"]
+
+
+async def test_anonymous_conversations_are_not_streamed_to_users(http: httpx.AsyncClient) -> None:
+    cid = await _create(http)  # no user: the service's only
+    response = await http.get(f"/conversations/{cid}/events", headers=as_user(uuid.uuid4()))
+    assert response.status_code == 404
+
+
+async def test_bad_resume_position_is_rejected(http: httpx.AsyncClient) -> None:
+    cid = await _create(http)
+    response = await http.get(f"/conversations/{cid}/events", params={"after": -1}, headers=SERVICE)
+    assert response.status_code in (400, 422)
+    assert response.json()["error"]
