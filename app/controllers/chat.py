@@ -32,7 +32,7 @@ from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK
 
-from app.controllers.params import IdempotencyKeyHeader, errors
+from app.controllers.params import IdempotencyKeyHeader, errors, idempotency_key
 from app.dto import StrictBody
 from app.errors import ApiError, handle_exception
 from app.llm import (
@@ -167,16 +167,7 @@ class ChatController(Controller):
         data: JSONBody[ChatIn],
         idempotency_key_header: IdempotencyKeyHeader = None,
     ) -> Response[ChatOut]:
-        key = data.idempotency_key
-        if idempotency_key_header is not None:
-            if key is not None and key != idempotency_key_header:
-                raise ApiError(
-                    "validation_error",
-                    "idempotency_key and the Idempotency-Key header differ",
-                    status_code=422,
-                    details=[{"key": "idempotency_key", "source": "body"}],
-                )
-            key = idempotency_key_header
+        key = idempotency_key(data.idempotency_key, idempotency_key_header)
         principal = request.user
         if data.user_id is not None and not principal.is_service and data.user_id != principal.user_id:
             raise ApiError(

@@ -8,9 +8,8 @@ from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from app.controllers.params import ConversationIdPath, IdempotencyKeyHeader, errors
+from app.controllers.params import ConversationIdPath, IdempotencyKeyHeader, errors, idempotency_key
 from app.dto import StrictBody
-from app.errors import ApiError
 from app.schemas import AppendMessageIn, Message
 from app.store import ConversationManager
 
@@ -44,16 +43,7 @@ class MessageController(Controller):
         data: JSONBody[AppendMessageIn],
         idempotency_key_header: IdempotencyKeyHeader = None,
     ) -> Response[Message]:
-        key = data.idempotency_key
-        if idempotency_key_header is not None:
-            if key is not None and key != idempotency_key_header:
-                raise ApiError(
-                    "validation_error",
-                    "idempotency_key and the Idempotency-Key header differ",
-                    status_code=422,
-                    details=[{"key": "idempotency_key", "source": "body"}],
-                )
-            key = idempotency_key_header
+        key = idempotency_key(data.idempotency_key, idempotency_key_header)
         result = await store.add_message(
             conversation_id, data.role, data.content, data.metadata, idempotency_key=key
         )

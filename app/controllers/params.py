@@ -8,6 +8,7 @@ from uuid import UUID
 from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
+from app.errors import ApiError
 from app.schemas import CONVERSATION_ID_PATTERN, INT32_MAX, ErrorBody
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "MessagesLimit",
     "UserIdQuery",
     "errors",
+    "idempotency_key",
 ]
 
 INT64_MAX = 9_223_372_036_854_775_807
@@ -90,3 +92,18 @@ def errors(*statuses: int) -> dict[int, ResponseSpec]:
         s: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS[s], generate_examples=False)
         for s in wanted
     }
+
+
+def idempotency_key(body: str | None, header: str | None) -> str | None:
+    """The request's idempotency key, from the body or the Idempotency-Key header; 422 when
+    both are sent and differ (which one to honour would be a guess)."""
+    if header is None:
+        return body
+    if body is not None and body != header:
+        raise ApiError(
+            "validation_error",
+            "idempotency_key and the Idempotency-Key header differ",
+            status_code=422,
+            details=[{"key": "idempotency_key", "source": "body"}],
+        )
+    return header
