@@ -33,7 +33,7 @@ test-db: ## pgTAP tests in supabase/tests (pg_prove)
 test-py: ## pytest: integration and API tests against the real database
 	DATABASE_URL="$$($(STACK) url)" $(PY) -m pytest
 
-bench: deps ## benchmarks on a throwaway cluster (port 54330), ratios against raw SQL (~10 min; BENCH_QUICK=1: 1 min)
+bench: deps ## benchmarks on throwaway clusters: SQL, HTTP API, chat, realtime (~20 min; BENCH_QUICK=1: ~4 min; BENCH_ONLY=db,http,chat,realtime,transport)
 	$(PY) -m bench
 
 lint: deps ## ruff (lint and format check) and mypy

@@ -5,6 +5,13 @@
 ``BENCH_DURATION`` override either mode. Also: ``BENCH_CLIENTS`` (8), ``BENCH_THREADS`` (2,
 pgbench's ``-j``), ``BENCH_PORT`` (54330), ``BENCH_CLEANUP_CAP`` (seconds, 60),
 ``BENCH_KEEP=1`` (leave the bench cluster running afterwards, to look at it).
+
+``BENCH_ONLY`` picks benchmarks, comma-separated: ``db`` (benchmarks 1-6: pgbench ceilings,
+latency at 5M messages, statistics, cleanup, counters), ``http`` (7: the API against pgbench,
+its memory), ``chat`` (``POST /chat`` turns), ``realtime`` (delivery latency, the feed's cost to
+appends; on a cluster of its own), ``transport`` (the Postgres transport's variants in-process;
+not run by default). Default: ``db,http,chat,realtime``. ``BENCH_PROFILE=1`` profiles the API
+(py-spy) in benchmark 7 even when it meets its goals, ``0`` never; unset: when it misses one.
 """
 
 from __future__ import annotations
@@ -12,11 +19,32 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["Config"]
+__all__ = ["BENCHMARKS", "DEFAULT", "Config"]
+
+# In the order they run.
+BENCHMARKS = ("db", "http", "chat", "transport", "realtime")
+DEFAULT = frozenset({"db", "http", "chat", "realtime"})
 
 
 def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _tristate(name: str) -> bool | None:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return None
+    return value in {"1", "true", "yes", "on"}
+
+
+def _only() -> frozenset[str]:
+    names = {n.strip().lower() for n in os.environ.get("BENCH_ONLY", "").split(",") if n.strip()}
+    unknown = names - set(BENCHMARKS)
+    if unknown:
+        raise ValueError(
+            f"BENCH_ONLY: unknown {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}"
+        )
+    return frozenset(names) or DEFAULT
 
 
 @dataclass(frozen=True)
@@ -31,6 +59,8 @@ class Config:
     port: int
     keep: bool
     cleanup_cap: float
+    only: frozenset[str] = DEFAULT
+    profile: bool | None = None
 
     @classmethod
     def from_env(cls) -> Config:
@@ -46,11 +76,17 @@ class Config:
             keep=_flag("BENCH_KEEP"),
             # A cleanup slower than this is cancelled (benchmark 4), so the run stays bounded.
             cleanup_cap=float(os.environ.get("BENCH_CLEANUP_CAP") or max(60.0, 4 * duration)),
+            only=_only(),
+            profile=_tristate("BENCH_PROFILE"),
         )
+
+    def selected(self, name: str) -> bool:
+        return name in self.only
 
     def describe(self) -> str:
         mode = "quick" if self.quick else "full"
         return (
             f"{mode} mode: scale {self.scale:g}, {self.duration:g} s per measured run, "
-            f"{self.clients} clients / {self.threads} pgbench threads, cleanup cap {self.cleanup_cap:g} s"
+            f"{self.clients} clients / {self.threads} pgbench threads, cleanup cap {self.cleanup_cap:g} s; "
+            f"benchmarks: {', '.join(b for b in BENCHMARKS if b in self.only)}"
         )

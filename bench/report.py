@@ -3,15 +3,37 @@
 A benchmark never fails the process for a missed goal: the figures are what matters, and they
 depend on the machine. It prints PASS or MISS next to the goal instead, and the summary table
 repeats every verdict so one screen shows the whole run.
+
+A benchmark run as a subprocess of the runner (``python -m bench.realtime``) hands its
+outcomes back through ``BENCH_OUTCOMES_JSON``: ``summary`` also writes them to that file, and
+``read_outcomes`` reads them, so the runner's one summary table holds every result.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
-__all__ = ["Goal", "Outcome", "figure", "fmt_ms", "fmt_rate", "line", "section", "summary", "verdict_line"]
+__all__ = [
+    "OUTCOMES_ENV",
+    "Goal",
+    "Outcome",
+    "figure",
+    "fmt_ms",
+    "fmt_rate",
+    "line",
+    "read_outcomes",
+    "section",
+    "summary",
+    "verdict_line",
+]
+
+OUTCOMES_ENV = "BENCH_OUTCOMES_JSON"
 
 
 @dataclass(frozen=True)
@@ -58,7 +80,28 @@ class Outcome:
 
     @classmethod
     def failed(cls, name: str, goal: Goal | None, error: str) -> Outcome:
-        return cls(name=name, figures=error.splitlines()[0][:60], value=float("nan"), goal=goal, error=error)
+        first = error.splitlines()[0][:60] if error.strip() else "failed"
+        return cls(name=name, figures=first, value=float("nan"), goal=goal, error=error)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Outcome:
+        goal = obj.get("goal")
+        return cls(
+            name=str(obj["name"]),
+            figures=str(obj.get("figures", "")),
+            value=float(obj.get("value", math.nan)),
+            goal=Goal(**goal) if goal else None,
+            value_text=str(obj.get("value_text", "")),
+            error=obj.get("error"),
+        )
+
+
+def read_outcomes(path: Path) -> list[Outcome]:
+    """What a benchmark subprocess's ``summary`` wrote to ``BENCH_OUTCOMES_JSON``."""
+    return [Outcome.from_json(o) for o in json.loads(path.read_text())]
 
 
 def fmt_rate(value: float, unit: str = "tx/s") -> str:
@@ -87,11 +130,15 @@ def verdict_line(outcome: Outcome) -> None:
     line(f"=> {outcome.shown_value}  {goal}  {outcome.verdict}")
 
 
-def summary(outcomes: Sequence[Outcome]) -> None:
+def summary(outcomes: Sequence[Outcome], title: str = "summary") -> None:
+    """The table of every outcome; also written to ``$BENCH_OUTCOMES_JSON`` when set."""
+    target = os.environ.get(OUTCOMES_ENV)
+    if target:
+        Path(target).write_text(json.dumps([o.to_json() for o in outcomes]))
     rows = [("benchmark", "figures", "value", "goal", "result")]
     rows += [(o.name, o.figures, o.shown_value, str(o.goal or "-"), o.verdict) for o in outcomes]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    section("summary")
+    section(title)
     for i, row in enumerate(rows):
         print("   " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         if i == 0:

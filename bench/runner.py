@@ -1,28 +1,41 @@
 """Runs every benchmark in the order that builds each data set once, and prints the summary.
 
-Order: the small data set (10k messages) serves the read comparison, the 10k-message latency
-and the append comparison; then the tables are emptied and the large one is loaded
-(1M conversations / 5M messages at scale 1, 100k of the conversations expired holding 1M of
-the messages), which serves the 5M-message latency, the statistics and, last because it
-deletes, the cleanup.
+``db`` (benchmarks 1-6, pgbench): the small data set (10k messages) serves the read
+comparison, the 10k-message latency and the append comparison; then the tables are emptied and
+the large one is loaded (1M conversations / 5M messages at scale 1, 100k of the conversations
+expired holding 1M of the messages), which serves the 5M-message latency, the statistics and,
+last because it deletes, the cleanup.
+
+``http`` (benchmark 7): the tables are emptied again (so it starts from the same state whether
+``db`` ran or not), it loads its own conversations and serves the API against the cluster.
+``chat`` adds its own conversations and serves the API once more. ``transport`` (not run by
+default) runs ``bench.store_transport`` on the cluster. ``realtime`` needs a cluster of its own
+(commit timestamps on, a restart): it runs last, as ``python -m bench.realtime``, after the
+bench cluster is gone, and hands its outcomes back through a file. ``BENCH_ONLY`` picks a
+subset (see ``bench.config``). One summary table holds every outcome.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 
-from bench import append, cleanup, counters, data, pgbench, read, scale, stats
-from bench.cluster import BenchCluster
+from bench import append, cleanup, counters, data, http, pgbench, read, scale, stats
+from bench.cluster import ROOT, BenchCluster
 from bench.config import Config
 from bench.pgbench import Run
-from bench.report import Goal, Outcome, line, section, summary
+from bench.report import OUTCOMES_ENV, Goal, Outcome, line, read_outcomes, section, summary
 
 __all__ = ["main"]
 
@@ -50,8 +63,7 @@ def _header(url: str, config: Config, cluster: BenchCluster) -> None:
     pgbench_version = subprocess.run(
         ["pgbench", "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    print(f"supabase-conversations benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", flush=True)
-    line(f"cores: {os.cpu_count()}")
+    _title()
     line(f"server: {version[0] if version else '?'}")
     line(f"settings: {settings[0] if settings else '?'}")
     line(f"client: {pgbench_version}")
@@ -59,13 +71,33 @@ def _header(url: str, config: Config, cluster: BenchCluster) -> None:
     line(config.describe())
 
 
+def _load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _title() -> None:
+    print(f"supabase-conversations benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", flush=True)
+    line(f"cores: {os.cpu_count()}; load average (1, 5, 15 min): {_load_average()}")
+
+
 def _guarded(name: str, goal: Goal | None, step: Callable[[], list[Outcome]]) -> list[Outcome]:
     """A failing benchmark is reported and the others still run."""
     try:
         return step()
-    except (pgbench.PgbenchError, psycopg.Error, RuntimeError) as exc:
+    except (pgbench.PgbenchError, psycopg.Error, RuntimeError, OSError) as exc:
         line(f"ERROR: {exc}")
         return [Outcome.failed(name, goal, str(exc))]
+
+
+def _foreign(name: str, step: Callable[[], list[Outcome]]) -> list[Outcome]:
+    """A benchmark module of its own (chat): any exception is reported, the run goes on."""
+    try:
+        return step()
+    except Exception as exc:  # whatever it raises, the other results stand
+        line(f"ERROR: {type(exc).__name__}: {exc}")
+        for text in traceback.format_exc().strip().splitlines()[-6:]:
+            line(f"  {text}")
+        return [Outcome.failed(name, None, f"{type(exc).__name__}: {exc}")]
 
 
 def _load(url: str, groups: list[data.Group]) -> tuple[int, int]:
@@ -80,7 +112,8 @@ def _scaled(value: int, config: Config) -> int:
     return max(1, round(value * config.scale))
 
 
-def run_all(url: str, config: Config) -> list[Outcome]:
+def run_db(url: str, config: Config, drifts: list[counters.Drift]) -> list[Outcome]:
+    """Benchmarks 1-5 (pgbench) on the small and the large data set; adds to ``drifts``."""
     outcomes: list[Outcome] = []
     layout = data.Layout()
 
@@ -96,7 +129,7 @@ def run_all(url: str, config: Config) -> list[Outcome]:
     except (pgbench.PgbenchError, psycopg.Error) as exc:
         line(f"ERROR: {exc}")
     outcomes += _guarded("1 append", append.GOAL, lambda: append.run(url, config, appended))
-    drifts = [counters.check(url, "appends")]
+    drifts.append(counters.check(url, "appends"))
 
     section("large data set")
     data.truncate(url)
@@ -142,28 +175,121 @@ def run_all(url: str, config: Config) -> list[Outcome]:
         return found
 
     outcomes += _guarded("4 cleanup", cleanup.GOAL, cleanup_step)
-    outcomes.append(counters.outcome(drifts))
     return sorted(outcomes, key=lambda o: o.name)
+
+
+def run_http(url: str, config: Config, drifts: list[counters.Drift]) -> list[Outcome]:
+    """Benchmark 7 from empty tables (the same start with or without ``db`` before it)."""
+    data.truncate(url)
+    outcomes = _guarded("7 http", http.APPEND_GOAL, lambda: http.run(url, config, data.Layout()))
+    try:
+        drifts.append(counters.check(url, "http"))
+    except psycopg.Error as exc:
+        line(f"ERROR: {exc}")
+    return outcomes
+
+
+def run_chat(url: str, config: Config) -> list[Outcome]:
+    def step() -> list[Outcome]:
+        from bench import chat  # imported late: a broken module costs its own results only
+
+        outcomes: list[Outcome] = chat.run(url, config)
+        return outcomes
+
+    return _foreign("chat", step)
+
+
+# The last table of bench.store_transport: variant, calls/s, ratio, client and server us/call.
+_TRANSPORT_ROW = re.compile(r"^  (?P<name>\S.*?)\s+(?P<rate>\d+)\s+(?P<ratio>[\d.]+)\s+\d+\s+(?:\d+|n/a)$")
+
+
+def run_transport(url: str, config: Config) -> list[Outcome]:
+    """``python -m bench.store_transport`` on the bench cluster; its ratios as info lines."""
+    section("T. the Postgres transport's variants, in-process (bench.store_transport)")
+    seconds, rounds = ("1", "2") if config.quick else ("3", "5")
+    env = {**os.environ, "DATABASE_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.store_transport", "--seconds", seconds, "--rounds", rounds],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for text in done.stdout.strip().splitlines():
+        line(text)
+    if done.returncode != 0:
+        error = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        line(f"ERROR: bench.store_transport exited {done.returncode}: {error}")
+        return [Outcome.failed("T transport", None, error)]
+    rows = [m for m in map(_TRANSPORT_ROW.match, done.stdout.splitlines()) if m]
+    return [
+        Outcome(
+            name=f"T {m['name']}"[:48],
+            figures=f"{int(m['rate']):,} calls/s, 16 tasks",
+            value=float(m["ratio"]),
+            goal=None,
+            value_text=f"{float(m['ratio']):.2f} of bare",
+        )
+        for m in rows
+    ]
+
+
+def run_realtime() -> list[Outcome]:
+    """``python -m bench.realtime`` (its own cluster); its outcomes come back through a file."""
+    section("realtime (python -m bench.realtime, on a cluster of its own)")
+    with tempfile.TemporaryDirectory(prefix="bench-rt-") as tmp:
+        target = Path(tmp) / "outcomes.json"
+        env = {**os.environ, OUTCOMES_ENV: str(target)}
+        sys.stdout.flush()
+        done = subprocess.run([sys.executable, "-m", "bench.realtime"], cwd=ROOT, env=env, check=False)
+        if not target.exists():
+            return [Outcome.failed("rt", None, f"bench.realtime exited {done.returncode} without results")]
+        return read_outcomes(target)
 
 
 def main() -> int:
     """Builds the bench cluster, runs everything, prints the summary; exit 1 only on errors."""
-    if shutil.which("pgbench") is None:
+    try:
+        config = Config.from_env()
+    except ValueError as exc:
+        print(exc)
+        return 2
+    if config.only & {"db", "transport"} and shutil.which("pgbench") is None:
         print("pgbench not found: install postgresql-client-15 (make deps)")
         return 1
-    config = Config.from_env()
-    cluster = BenchCluster(config.port)
     started = time.monotonic()
-    print(f"starting the bench cluster on port {config.port} ...", flush=True)
-    try:
-        url = cluster.start()
-        _header(url, config, cluster)
-        outcomes = run_all(url, config)
-    finally:
-        if config.keep:
-            print(f"\nBENCH_KEEP: the bench cluster stays up on port {config.port}")
-        else:
-            cluster.stop(wipe=True)
-    summary(outcomes)
+    load_before = _load_average()
+    outcomes: list[Outcome] = []
+    if config.only - {"realtime"}:
+        cluster = BenchCluster(config.port)
+        print(f"starting the bench cluster on port {config.port} ...", flush=True)
+        try:
+            url = cluster.start()
+            _header(url, config, cluster)
+            drifts: list[counters.Drift] = []
+            db = run_db(url, config, drifts) if config.selected("db") else []
+            served = run_http(url, config, drifts) if config.selected("http") else []
+            # The counters' check covers both: it goes with the database's outcomes.
+            outcomes += db + ([counters.outcome(drifts)] if drifts else []) + served
+            if config.selected("chat"):
+                outcomes += run_chat(url, config)
+            if config.selected("transport"):
+                outcomes += run_transport(url, config)
+        finally:
+            if config.keep:
+                print(f"\nBENCH_KEEP: the bench cluster stays up on port {config.port}")
+            else:
+                cluster.stop(wipe=True)
+    else:
+        _title()
+        line(config.describe())
+    if config.selected("realtime"):
+        outcomes += run_realtime()
+    summary(
+        outcomes,
+        title=f"summary: {os.cpu_count()} cores; load average at the start {load_before}, "
+        f"at the end {_load_average()}",
+    )
     print(f"\ntotal {time.monotonic() - started:.0f} s")
     return 1 if any(o.verdict == "ERROR" for o in outcomes) else 0

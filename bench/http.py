@@ -1,0 +1,670 @@
+"""Benchmark 7: the HTTP API against pgbench running the functions it calls, in the same run.
+
+Issue 3's performance section. The API is served as ``make run`` serves it (``python -m app
+serve``: uvicorn, one worker, on 127.0.0.1, ``API_AUTH=disabled`` so requests act as the
+service, the Postgres transport with its default pool) against the bench cluster. The load is
+wrk, 16 keep-alive connections on loopback (``-t2 -c16``), a random one of 1,000
+conversations per request, the same distribution as pgbench's ``random(first, last)``;
+pgbench runs the function the endpoint calls with 16 clients. Contenders alternate in rounds
+(wrk, pgbench, wrk, pgbench...) so whatever else the machine does falls on both alike.
+
+a. appends: ``POST /conversations/{id}/messages`` vs ``select public.append_message(...)``,
+   the same content; goal >= 0.5;
+b. history reads: ``GET /conversations/{id}?limit=10`` vs ``select public.get_conversation(id,
+   10)``, the function the endpoint calls, and vs ``select public.get_messages(id, 10)``, the
+   issue's read function (the messages only); goal >= 0.25 for both;
+c. memory: a fresh API process, appends and reads mixed half and half: resident memory
+   (``VmRSS``) after 100k requests <= 150 MB, and growth from 50k to 100k requests <= 10%
+   (quick mode: 10k and 20k).
+
+Every HTTP answer must be a 2xx (wrk counts the others; any is an error). While each
+contender runs, the CPU it takes is read from /proc: the API process, the load generator
+(wrk or pgbench), and the rest of the machine (Postgres, and whatever else runs), which tells
+who the bottleneck is on a small machine.
+
+When a throughput goal is missed (or ``BENCH_PROFILE=1``; ``BENCH_PROFILE=0`` never), py-spy
+samples the API while wrk repeats the workload, and the report lists where its time goes:
+by package, the hottest functions (self time) and the widest frames (inclusive time).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import data, pgbench
+from bench.cluster import ROOT
+from bench.config import Config
+from bench.data import Group, Layout
+from bench.pgbench import Run
+from bench.report import Goal, Outcome, figure, fmt_rate, line, section, verdict_line
+
+__all__ = ["APPEND_GOAL", "GROWTH_GOAL", "READ_GOAL", "RSS_GOAL", "Api", "run"]
+
+APPEND_GOAL = Goal(">=", 0.5)
+READ_GOAL = Goal(">=", 0.25)
+RSS_GOAL = Goal("<=", 150, " MB")
+GROWTH_GOAL = Goal("<=", 10, " %")
+
+CLIENTS = 16
+CONVERSATIONS = 1_000
+HISTORY = 50  # messages in each conversation the reads page through
+READ_LIMIT = 10
+# The message of bench/sql/append_function.sql: both sides store the same bytes.
+CONTENT = "hello from pgbench: how long do you keep my conversations?"
+
+
+# -- the API process ----------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Api:
+    """``python -m app serve`` in a subprocess against ``url``; its output goes to a log file."""
+
+    def __init__(self, url: str, argv: Sequence[str] = ("-m", "app", "serve")) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        # Nothing of the caller's configuration leaks in: the Postgres transport on the bench
+        # cluster with the API's defaults, whatever .env or the shell says.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SUPABASE_", "API_", "DB_", "LLM_", "CHAT_", "JWT_", "LOG_"))
+        }
+        env.update(
+            DATABASE_URL=url,
+            API_AUTH="disabled",
+            API_HOST="127.0.0.1",
+            API_PORT=str(self.port),
+            LOG_LEVEL="warning",
+        )
+        self._log = tempfile.NamedTemporaryFile(prefix="bench-api-", suffix=".log", delete=False)  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, *argv],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Until ``/health`` answers 200 (database up, schema there)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the API exited with status {self.process.returncode}:\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.base}/health", timeout=2) as answer:  # noqa: S310
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the API did not answer 200 on /health within {timeout:g} s:\n{self.tail()}")
+
+    def rss_mb(self) -> float:
+        """Resident memory (``VmRSS``) in MB (10^6 bytes)."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        if found is None:
+            raise RuntimeError(f"no VmRSS for the API process {self.pid}")
+        return int(found[1]) * 1024 / 1e6
+
+    def cpu_seconds(self) -> float:
+        return _proc_cpu(self.pid)
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(Path(self._log.name).read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+        Path(self._log.name).unlink(missing_ok=True)
+
+
+# -- CPU accounting -----------------------------------------------------------------------------
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    """CPU of the finished children (wrk, pgbench): they are waited for before this is read."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine_busy() -> float:
+    """Busy CPU seconds of the whole machine, all cores (``/proc/stat``)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Cpu:
+    """CPU seconds spent while a contender ran, summed over its rounds."""
+
+    wall: float = 0.0
+    api: float = 0.0
+    client: float = 0.0
+    busy: float = 0.0
+
+    def measure(self, api: Api, step: Callable[[], object]) -> None:
+        before = (time.monotonic(), api.cpu_seconds(), _children_cpu(), _machine_busy())
+        step()
+        self.wall += time.monotonic() - before[0]
+        self.api += api.cpu_seconds() - before[1]
+        self.client += _children_cpu() - before[2]
+        self.busy += _machine_busy() - before[3]
+
+    def describe(self, client: str, requests: int = 0) -> str:
+        if not self.wall:
+            return "-"
+        api, own = self.api / self.wall, self.client / self.wall
+        rest = max(0.0, self.busy / self.wall - api - own)
+        text = f"API {api:.2f}, {client} {own:.2f}, rest (Postgres, others) {rest:.2f} cores"
+        if requests:
+            text += f"; API CPU per request {self.api / requests * 1e6:.0f} us"
+        return text
+
+
+# -- wrk ----------------------------------------------------------------------------------------
+_LUA_HEAD = """
+local append_first, append_last = {append_first}, {append_last}
+local read_first, read_last = {read_first}, {read_last}
+local append_share = {append_share}
+local body = '{{"role":"user","content":"{content}"}}'
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+end
+function init(args)
+  math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
+end
+function request()
+  if math.random() < append_share then
+    return wrk.format("POST", "/conversations/conv-" .. math.random(append_first, append_last)
+      .. "/messages", {{["Content-Type"] = "application/json"}}, body)
+  end
+  return wrk.format("GET", "/conversations/conv-" .. math.random(read_first, read_last)
+    .. "?limit={limit}")
+end
+"""
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+
+
+def _ms(text: str) -> float:
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text or "")
+    return float(found[1]) * _UNITS[found[2]] if found else float("nan")
+
+
+@dataclass(frozen=True)
+class Load:
+    """One or more wrk runs."""
+
+    requests: int
+    seconds: float
+    non_2xx: int
+    socket_errors: int
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else float("nan")
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+
+def _combine(loads: Sequence[Load]) -> Load:
+    """Requests over time; the latency percentiles of the runs weighted by their requests."""
+    requests = sum(x.requests for x in loads)
+
+    def weighted(values: list[tuple[float, int]]) -> float:
+        return sum(v * n for v, n in values) / requests if requests else float("nan")
+
+    return Load(
+        requests=requests,
+        seconds=sum(x.seconds for x in loads),
+        non_2xx=sum(x.non_2xx for x in loads),
+        socket_errors=sum(x.socket_errors for x in loads),
+        p50_ms=weighted([(x.p50_ms, x.requests) for x in loads]),
+        p99_ms=weighted([(x.p99_ms, x.requests) for x in loads]),
+    )
+
+
+class Wrk:
+    """wrk scripts for the three workloads over the bench's conversations."""
+
+    def __init__(self, directory: Path, appends: Group, reads: Group, threads: int) -> None:
+        self.threads = threads
+        self.scripts: dict[str, Path] = {}
+        for kind, share in (("append", 1.0), ("read", 0.0), ("mixed", 0.5)):
+            script = directory / f"{kind}.lua"
+            script.write_text(
+                _LUA_HEAD.format(
+                    append_first=appends.first,
+                    append_last=appends.last,
+                    read_first=reads.first,
+                    read_last=reads.last,
+                    append_share=share,
+                    content=CONTENT,
+                    limit=READ_LIMIT,
+                )
+            )
+            self.scripts[kind] = script
+
+    def command(self, base: str, kind: str, seconds: float) -> list[str]:
+        return [
+            "wrk",
+            f"-t{self.threads}",
+            f"-c{CLIENTS}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            str(self.scripts[kind]),
+            base,
+        ]
+
+    def run(self, base: str, kind: str, seconds: float) -> Load:
+        done = subprocess.run(self.command(base, kind, seconds), capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"wrk failed (exit {done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
+            )
+        return _parse_wrk(done.stdout)
+
+
+def _parse_wrk(out: str) -> Load:
+    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
+    if total is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    latencies = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return Load(
+        requests=int(total[1]),
+        seconds=_ms(total[2] + total[3]) / 1000,
+        non_2xx=int(non_2xx[1]) if non_2xx else 0,
+        socket_errors=sum(int(x) for x in sockets.groups()) if sockets else 0,
+        p50_ms=_ms(latencies.get("50", "")),
+        p99_ms=_ms(latencies.get("99", "")),
+    )
+
+
+# -- throughput, alternating with pgbench -------------------------------------------------------
+@dataclass
+class Contest:
+    """The HTTP side and each pgbench script of one comparison, over all rounds."""
+
+    loads: list[Load]
+    runs: dict[str, list[Run]]
+    cpu: dict[str, Cpu]
+
+    @property
+    def http(self) -> Load:
+        return _combine(self.loads)
+
+    def pg(self, script: str) -> Run:
+        return pgbench.combine(self.runs[script])
+
+
+def _contest(
+    url: str,
+    config: Config,
+    api: Api,
+    wrk: Wrk,
+    kind: str,
+    scripts: Sequence[str],
+    group: Group,
+) -> Contest:
+    rounds = 2 if config.duration >= 6 else 1
+    seconds = config.duration / rounds
+    contest = Contest([], {s: [] for s in scripts}, {k: Cpu() for k in ("http", *scripts)})
+    for _ in range(rounds):
+        contest.cpu["http"].measure(api, lambda: contest.loads.append(wrk.run(api.base, kind, seconds)))
+        for script in scripts:
+
+            def bench(script: str = script) -> None:
+                contest.runs[script].append(
+                    pgbench.run(
+                        url,
+                        script,
+                        clients=CLIENTS,
+                        threads=config.threads,
+                        duration=seconds,
+                        defines=group.defines(),
+                    )
+                )
+
+            contest.cpu[script].measure(api, bench)
+    return contest
+
+
+def _http_text(load: Load) -> str:
+    return (
+        f"{fmt_rate(load.rate, 'req/s'):>12}  p50 {load.p50_ms:.2f} ms  p99 {load.p99_ms:.2f} ms"
+        f"  non-2xx {load.non_2xx}" + (f"  socket errors {load.socket_errors}" if load.socket_errors else "")
+    )
+
+
+def _pg_text(run: Run) -> str:
+    return f"{fmt_rate(run.tps):>12}  avg {run.latency_avg_ms:.2f} ms"
+
+
+def _ratio_outcome(name: str, load: Load, run: Run, goal: Goal) -> Outcome:
+    errors = load.errors
+    return Outcome(
+        name=name,
+        figures=f"{fmt_rate(load.rate, 'req/s')} vs {fmt_rate(run.tps)}",
+        value=load.rate / run.tps if run.tps else float("nan"),
+        goal=goal,
+        error=f"{errors} HTTP requests failed (non-2xx {load.non_2xx})" if errors else None,
+    )
+
+
+# -- profile ------------------------------------------------------------------------------------
+def _py_spy() -> str | None:
+    local = ROOT / ".venv" / "bin" / "py-spy"
+    return str(local) if local.exists() else shutil.which("py-spy")
+
+
+_FRAME = re.compile(r"^(?P<name>.*) \((?P<path>[^()]*?)(?::\d+)?\)$")
+
+
+def _package(path: str) -> str:
+    """The package of a py-spy frame's file (py-spy shortens paths to the import root):
+    ``app``, a distribution (``psycopg``, ``litestar``...), a stdlib module."""
+    if "site-packages/" in path:
+        path = path.split("site-packages/", 1)[1]
+    if path.startswith(str(ROOT) + "/"):
+        path = path.removeprefix(str(ROOT) + "/")
+    stdlib = re.search(r"/lib/python3\.\d+/(.*)$", path)
+    if stdlib:
+        path = stdlib[1]
+    return path.split("/", 1)[0].removesuffix(".py")
+
+
+def _frame(text: str) -> tuple[str, str]:
+    """(function in its file, package) of a py-spy frame ``name (path:line)``."""
+    found = _FRAME.match(text)
+    if found is None:
+        return text, "?"
+    return f"{found['name']} ({found['path']})", _package(found["path"])
+
+
+@dataclass(frozen=True)
+class Profile:
+    """py-spy's raw output (collapsed stacks) of the API, split by thread."""
+
+    main_samples: int
+    other_samples: int
+    lines: list[str]
+
+
+def summarize_profile(raw: str, top: int = 12) -> Profile:
+    """Where the event loop thread's time goes: by package and function (self time), and the
+    widest frames (inclusive). Other threads (logging's queue listener...) are counted apart."""
+    self_time: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = others = 0
+    for row in raw.splitlines():
+        stack, _, count_text = row.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        if stack.startswith("Thread._bootstrap"):  # not the main thread: not the event loop
+            others += count
+            continue
+        frames = [_frame(f) for f in stack.split(";")]
+        total += count
+        leaf, package = frames[-1]
+        self_time[leaf] += count
+        packages[package] += count
+        for name in {name for name, _ in frames}:
+            inclusive[name] += count
+    if not total:
+        return Profile(0, others, ["no samples of the event loop thread"])
+
+    def pct(n: int) -> str:
+        return f"{100 * n / total:5.1f}%"
+
+    lines = [
+        "self time by package: "
+        + ", ".join(f"{p} {100 * n / total:.0f}%" for p, n in packages.most_common(9))
+    ]
+    lines.append("hottest functions (self time; C calls count in their Python caller):")
+    lines += [f"  {pct(n)}  {name}" for name, n in self_time.most_common(top)]
+    lines.append("widest frames (inclusive time, below 95%):")
+    wide = [(name, n) for name, n in inclusive.most_common() if n < 0.95 * total]
+    lines += [f"  {pct(n)}  {name}" for name, n in wide[: top + 4]]
+    return Profile(total, others, lines)
+
+
+def _profile(api: Api, wrk: Wrk, kind: str, seconds: float, label: str) -> list[str]:
+    """py-spy on the API while wrk runs ``kind``; the summary lines (also printed)."""
+    spy = _py_spy()
+    if spy is None:
+        line("py-spy not found: `uv sync` installs it with the dev group")
+        return []
+    rate = 100
+    fd, name = tempfile.mkstemp(prefix=f"bench-profile-{kind}-", suffix=".txt")
+    os.close(fd)
+    load = subprocess.Popen(
+        wrk.command(api.base, kind, seconds + 2), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(1.0)
+        spied = subprocess.run(
+            [
+                spy,
+                "record",
+                "-d",
+                str(max(1, round(seconds))),
+                "-r",
+                str(rate),
+                "-f",
+                "raw",
+                "-o",
+                name,
+                "--pid",
+                str(api.pid),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        out, _ = load.communicate()
+    if spied.returncode != 0:
+        line(f"py-spy failed (exit {spied.returncode}): {spied.stderr.strip()[-300:]}")
+        return []
+    profile = summarize_profile(Path(name).read_text())
+    during = _parse_wrk(out) if load.returncode == 0 else None
+    expected = rate * max(1, round(seconds))
+    line(
+        f"profile of the API (py-spy, {rate} Hz, {seconds:g} s) during {label}"
+        + (f" at {fmt_rate(during.rate, 'req/s')}" if during else "")
+        + f": the event loop thread active in {100 * profile.main_samples / expected:.0f}% of the "
+        f"samples (other threads {100 * profile.other_samples / expected:.0f}%); raw stacks in {name}"
+    )
+    for text in profile.lines:
+        line("  " + text)
+    return profile.lines
+
+
+# -- memory -------------------------------------------------------------------------------------
+def _memory(url: str, wrk: Wrk, checkpoints: tuple[int, int]) -> list[Outcome]:
+    """A fresh API: RSS after ``checkpoints`` requests, appends and reads half and half."""
+    first, second = checkpoints
+    api = Api(url)
+    try:
+        api.wait()
+        line(f"fresh API process {api.pid}: {api.rss_mb():.1f} MB resident once /health answered")
+        sent = 0
+        errors = 0
+        rss: dict[int, tuple[int, float]] = {}
+        rate = 2_000.0  # a first guess, replaced by what wrk measures
+        for target in (first, second):
+            while sent < target:
+                # Slightly past the target, in runs of at most 20 s (the count is wrk's).
+                seconds = min(20.0, max(1.0, (target - sent) / rate + 0.5))
+                load = wrk.run(api.base, "mixed", seconds)
+                sent += load.requests
+                errors += load.errors
+                rate = max(load.rate, 100.0)
+            rss[target] = (sent, api.rss_mb())
+            figure(f"after {sent:,} requests", f"{rss[target][1]:.1f} MB resident")
+        line(f"HTTP requests failed: {errors}" + ("" if not errors else "  <- an error is a bug"))
+    finally:
+        api.stop()
+    rss_1, (sent_2, rss_2) = rss[first][1], rss[second]
+    growth = 100 * (rss_2 - rss_1) / rss_1
+    error = f"{errors} HTTP requests failed" if errors else None
+    outcomes = [
+        Outcome(
+            name=f"7c API RSS after {second // 1000}k requests",
+            figures=f"{sent_2:,} requests, half appends, half reads",
+            value=rss_2,
+            goal=RSS_GOAL,
+            value_text=f"{rss_2:.1f} MB",
+            error=error,
+        ),
+        Outcome(
+            name=f"7d API RSS growth {first // 1000}k->{second // 1000}k",
+            figures=f"{rss_1:.1f} -> {rss_2:.1f} MB",
+            value=growth,
+            goal=GROWTH_GOAL,
+            value_text=f"{growth:+.1f} %",
+            error=error,
+        ),
+    ]
+    for outcome in outcomes:
+        verdict_line(outcome)
+    return outcomes
+
+
+# -- the benchmark ------------------------------------------------------------------------------
+def run(url: str, config: Config, layout: Layout) -> list[Outcome]:
+    """Loads its conversations (from ``layout``), serves the API, measures; stops the API."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk not found: install it (make deps)")
+    section("7. HTTP API vs pgbench running the function each endpoint calls")
+    appends = layout.group("http-append", CONVERSATIONS, 0)
+    reads = layout.group("http-read", CONVERSATIONS, HISTORY)
+    seconds = data.load(url, [appends, reads])
+    rounds = 2 if config.duration >= 6 else 1
+    line(
+        f"{appends.count:,} conversations to append to, {reads.count:,} of {reads.messages} messages "
+        f"to read, loaded in {seconds:.1f} s; a random one per request or transaction"
+    )
+    line(
+        f"python -m app serve: uvicorn, 1 worker, API_AUTH=disabled, Postgres transport, default pool; "
+        f"wrk -t{config.threads} -c{CLIENTS} keep-alive vs pgbench -M prepared -c{CLIENTS} "
+        f"-j{config.threads}; {rounds} round(s) alternating, {config.duration:g} s per contender"
+    )
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
+        wrk = Wrk(Path(tmp), appends, reads, config.threads)
+        api = Api(url)
+        try:
+            api.wait()
+            for kind in ("append", "read"):  # warm-up: the pool's connections, prepared statements
+                wrk.run(api.base, kind, 2)
+
+            line("a. appends")
+            contest = _contest(url, config, api, wrk, "append", ["append_function.sql"], appends)
+            http, fn = contest.http, contest.pg("append_function.sql")
+            figure("POST /conversations/{id}/messages (wrk)", _http_text(http))
+            figure("select public.append_message(...) (pgbench)", _pg_text(fn))
+            line(f"CPU during wrk: {contest.cpu['http'].describe('wrk', http.requests)}")
+            line(f"CPU during pgbench: {contest.cpu['append_function.sql'].describe('pgbench')}")
+            append = _ratio_outcome(f"7a HTTP appends / pgbench fn ({CLIENTS} cl.)", http, fn, APPEND_GOAL)
+            outcomes.append(append)
+            verdict_line(append)
+
+            line(f"b. history reads (limit {READ_LIMIT})")
+            scripts = ["read_conversation.sql", "read_function.sql"]
+            contest = _contest(url, config, api, wrk, "read", scripts, reads)
+            http = contest.http
+            same, messages = contest.pg(scripts[0]), contest.pg(scripts[1])
+            figure(f"GET /conversations/{{id}}?limit={READ_LIMIT} (wrk)", _http_text(http))
+            figure(f"select public.get_conversation(id, {READ_LIMIT}) (pgbench)", _pg_text(same))
+            figure(f"select public.get_messages(id, {READ_LIMIT}) (pgbench)", _pg_text(messages))
+            line(f"CPU during wrk: {contest.cpu['http'].describe('wrk', http.requests)}")
+            for script in scripts:
+                line(f"CPU during pgbench {script}: {contest.cpu[script].describe('pgbench')}")
+            read_same = _ratio_outcome(
+                f"7b HTTP reads / pgbench get_conversation ({CLIENTS} cl.)", http, same, READ_GOAL
+            )
+            read_messages = _ratio_outcome(
+                f"7b HTTP reads / pgbench get_messages ({CLIENTS} cl.)", http, messages, READ_GOAL
+            )
+            outcomes += [read_same, read_messages]
+            verdict_line(read_same)
+            verdict_line(read_messages)
+
+            line(f"API process after these runs: {api.rss_mb():.1f} MB resident")
+            # BENCH_PROFILE unset: profile what missed a goal; 1: both; 0: neither.
+            candidates = [
+                ("append", "appends through HTTP", [append]),
+                ("read", "reads through HTTP", [read_same, read_messages]),
+            ]
+            for kind, label, results in candidates:
+                missed = any(o.verdict == "MISS" for o in results)
+                if config.profile or (config.profile is None and missed):
+                    _profile(api, wrk, kind, 3.0 if config.quick else 10.0, label)
+        finally:
+            api.stop()
+
+        line("c. memory: a fresh API process, appends and reads mixed")
+        checkpoints = (10_000, 20_000) if config.quick else (50_000, 100_000)
+        try:
+            outcomes += _memory(url, wrk, checkpoints)
+        except (RuntimeError, OSError) as exc:  # the throughput figures above still stand
+            line(f"ERROR: {exc}")
+            outcomes.append(
+                Outcome.failed(f"7c API RSS after {checkpoints[1] // 1000}k requests", RSS_GOAL, str(exc))
+            )
+    return outcomes
