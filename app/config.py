@@ -53,6 +53,14 @@ class DatabaseSettings(_Base):
         description="Set when DATABASE_URL goes through a transaction pooler (Supavisor port 6543): "
         "disables prepared statements.",
     )
+    protocol: Literal["pipeline", "simple"] = Field(
+        "pipeline",
+        validation_alias="DB_PROTOCOL",
+        description="How a call and its security context travel in their one round trip: "
+        "'pipeline' (parameters, as PostgREST sends them) or 'simple' (one simple-query message, "
+        "values bound client-side: less API CPU, but message content appears in the server log "
+        "of failing calls).",
+    )
 
 
 class ServerSettings(_Base):

@@ -246,26 +246,45 @@ set search_path = ''
 as $$
 declare
   v_row public.ai_conversations;
-  v_messages jsonb;
+  v_messages json;
   v_oldest bigint;
 begin
-  if p_message_limit is distinct from 0 then
-    perform private.check_limit('limit', p_message_limit);
+  -- Read on every page view: checks inline, JSON built as text (json, not jsonb), no helpers.
+  if p_message_limit is null or p_message_limit < 0
+     or p_message_limit > (select s.max_page_size from public.ai_conversation_settings s where s.id) then
+    raise exception 'limit must be between 0 and %',
+      (select s.max_page_size from public.ai_conversation_settings s where s.id)
+      using errcode = '22023';
   end if;
-  v_row := private.live_conversation(p_conversation_id);
-  select coalesce(jsonb_agg(to_jsonb(h) order by h.seq), '[]'::jsonb), min(h.seq)
-    into v_messages, v_oldest
-    from (select * from public.ai_conversation_messages m
-           where m.conversation_id = p_conversation_id
-             and (p_before_seq is null or m.seq < p_before_seq)
-           order by m.seq desc
-           limit p_message_limit) h;
-  return (private.conversation_json(v_row) || jsonb_build_object(
-    'messages', v_messages,
-    'next_cursor', case when exists (
+  select * into v_row from public.ai_conversations c
+   where c.conversation_id = p_conversation_id and c.expires_at > now();
+  if not found then
+    raise exception 'conversation % not found or expired', p_conversation_id using errcode = 'P0002';
+  end if;
+  if p_message_limit > 0 then
+    select json_agg(h order by h.seq), min(h.seq) into v_messages, v_oldest
+      from (select * from public.ai_conversation_messages m
+             where m.conversation_id = p_conversation_id
+               and (p_before_seq is null or m.seq < p_before_seq)
+             order by m.seq desc
+             limit p_message_limit) h;
+  end if;
+  return json_build_object(
+    'conversation_id', v_row.conversation_id,
+    'user_id', v_row.user_id,
+    'metadata', v_row.metadata,
+    'ttl_hours', v_row.ttl_hours,
+    'message_count', v_row.message_count,
+    'last_seq', v_row.last_seq,
+    'created_at', v_row.created_at,
+    'updated_at', v_row.updated_at,
+    'expires_at', v_row.expires_at,
+    'messages', coalesce(v_messages, '[]'::json),
+    -- seq numbers are gapless but a clear leaves a hole below: ask the index, not arithmetic.
+    'next_cursor', case when v_oldest > 1 and exists (
         select 1 from public.ai_conversation_messages m
          where m.conversation_id = p_conversation_id and m.seq < v_oldest)
-      then v_oldest end))::json;
+      then v_oldest end);
 end
 $$;
 comment on function public.get_conversation(text, integer, bigint) is

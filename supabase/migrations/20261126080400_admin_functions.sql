@@ -88,7 +88,10 @@ comment on function public.cleanup_expired_conversations(integer) is
 
 -- No SET clause and not security definer: either would forbid the COMMIT between batches.
 -- Names are fully qualified instead.
-create procedure private.cleanup_expired_conversations_job(p_batch_size integer default 1000)
+create procedure private.cleanup_expired_conversations_job(
+  p_batch_size integer default 500,
+  p_pause_seconds double precision default 0.02
+)
 language plpgsql
 as $$
 declare
@@ -98,10 +101,13 @@ begin
     v_batch := private.delete_expired_batch(p_batch_size);
     commit;
     exit when v_batch < p_batch_size;
+    -- A short breath between batches leaves the disk and the CPUs to live traffic: the job
+    -- has an hour, appends have milliseconds.
+    perform pg_sleep(p_pause_seconds);
   end loop;
 end
 $$;
-comment on procedure private.cleanup_expired_conversations_job(integer) is
+comment on procedure private.cleanup_expired_conversations_job(integer, double precision) is
   'The pg_cron cleanup: the same batches as cleanup_expired_conversations(), each committed on its '
   'own so no lock is held for longer than one batch.';
 
@@ -171,7 +177,8 @@ revoke all on function
   public.conversation_stats(), private.delete_expired_batch(integer),
   public.cleanup_expired_conversations(integer), public.import_conversation(jsonb)
 from public, anon, authenticated;
-revoke all on procedure private.cleanup_expired_conversations_job(integer) from public, anon, authenticated;
+revoke all on procedure private.cleanup_expired_conversations_job(integer, double precision)
+  from public, anon, authenticated;
 grant execute on function
   public.conversation_stats(), private.delete_expired_batch(integer),
   public.cleanup_expired_conversations(integer), public.import_conversation(jsonb)

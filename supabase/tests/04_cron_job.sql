@@ -46,16 +46,16 @@ select results_eq(
 );
 
 -- The procedure the job calls --------------------------------------------------------------------
-select is_procedure('private', 'cleanup_expired_conversations_job', array['integer'],
-                    'private.cleanup_expired_conversations_job(integer) is a procedure');
+select is_procedure('private', 'cleanup_expired_conversations_job', array['integer', 'double precision'],
+                    'private.cleanup_expired_conversations_job(integer, double precision) is a procedure');
 select ok(
   (select not p.prosecdef and p.proconfig is null from pg_proc p
-    where p.oid = 'private.cleanup_expired_conversations_job(integer)'::regprocedure),
+    where p.oid = 'private.cleanup_expired_conversations_job(integer, double precision)'::regprocedure),
   'the procedure has no SET clause and is not security definer (either would forbid its COMMIT)'
 );
-select function_privs_are('private', 'cleanup_expired_conversations_job', array['integer'], 'anon', array[]::text[],
+select function_privs_are('private', 'cleanup_expired_conversations_job', array['integer', 'double precision'], 'anon', array[]::text[],
                           'anon cannot call the cleanup procedure');
-select function_privs_are('private', 'cleanup_expired_conversations_job', array['integer'], 'authenticated', array[]::text[],
+select function_privs_are('private', 'cleanup_expired_conversations_job', array['integer', 'double precision'], 'authenticated', array[]::text[],
                           'authenticated cannot call the cleanup procedure');
 select function_privs_are('private', 'delete_expired_batch', array['integer'], 'authenticated', array[]::text[],
                           'authenticated cannot call the batch delete behind it');

@@ -241,3 +241,14 @@ def test_factory_picks_postgres_without_supabase(monkeypatch: pytest.MonkeyPatch
     transport = create_transport(settings, pool)
     assert isinstance(transport, PostgresTransport)
     assert transport.pool is pool
+    assert transport.protocol == "pipeline"
+
+
+@pytest.mark.parametrize("protocol", ["pipeline", "simple"])
+def test_factory_honours_db_protocol(monkeypatch: pytest.MonkeyPatch, protocol: str) -> None:
+    for name in ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DB_PROTOCOL", protocol)
+    transport = create_transport(Settings(), AsyncConnectionPool(DATABASE_URL, open=False))
+    assert isinstance(transport, PostgresTransport)
+    assert transport.protocol == protocol
