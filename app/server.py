@@ -69,7 +69,10 @@ def create_app(
                 settings.server.host,
             )
         pool = create_pool(settings.db)
-        await pool.open(wait=False)
+        # With a Supabase project everything goes through PostgREST: no direct connection.
+        app.state.supabase_mode = settings.supabase.enabled
+        if not settings.supabase.enabled:
+            await pool.open(wait=False)
         transport = create_transport(settings, pool)
         app.state.pool = pool
         app.state.store = ConversationManager(transport)

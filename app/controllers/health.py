@@ -11,6 +11,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from psycopg import Error as PsycopgError
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from app.store import ConversationManager, StoreError, UnavailableError
+
 __all__ = ["HealthController", "HealthStatus"]
 
 # The schema is there when the store's main function is: migrations were applied.
@@ -31,6 +33,8 @@ class HealthController(Controller):
 
     @get("/", summary="Health of the API and its database", exclude_from_auth=True)
     async def health(self, state: State) -> Response[HealthStatus]:
+        if state.supabase_mode:
+            return await _through_postgrest(state.store)
         pool: AsyncConnectionPool = state.pool
         started = time.perf_counter()
         try:
@@ -49,3 +53,26 @@ class HealthController(Controller):
             HealthStatus("ok" if migrated else "degraded", "up", "ok" if migrated else "missing", latency),
             status_code=HTTP_200_OK if migrated else HTTP_503_SERVICE_UNAVAILABLE,
         )
+
+
+async def _through_postgrest(store: ConversationManager) -> Response[HealthStatus]:
+    """With a Supabase project the store talks to PostgREST, so that is what must answer: one
+    cheap service RPC (statistics read counters, not tables)."""
+    started = time.perf_counter()
+    try:
+        await store.stats()
+    except UnavailableError as exc:
+        return Response(
+            HealthStatus("unavailable", "down", "unknown", detail=exc.message),
+            status_code=HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "1"},
+        )
+    except StoreError as exc:  # reachable, but the functions are missing or the key is refused
+        return Response(
+            HealthStatus(
+                "degraded", "up", "missing" if exc.code == "store_error" else "unknown", detail=exc.message
+            ),
+            status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    latency = round((time.perf_counter() - started) * 1000, 2)
+    return Response(HealthStatus("ok", "up", "ok", latency), status_code=HTTP_200_OK)
