@@ -89,8 +89,8 @@ comment on function public.cleanup_expired_conversations(integer) is
 -- No SET clause and not security definer: either would forbid the COMMIT between batches.
 -- Names are fully qualified instead.
 create procedure private.cleanup_expired_conversations_job(
-  p_batch_size integer default 500,
-  p_pause_seconds double precision default 0.02
+  p_batch_size integer default 250,
+  p_pause_seconds double precision default 0.05
 )
 language plpgsql
 as $$
