@@ -39,8 +39,11 @@ async def _stack(command: str) -> None:
 
 @pytest.fixture
 async def restart_hub(database_url: str, store: ConversationManager) -> AsyncIterator[Hub]:
-    if "127.0.0.1:54322" not in database_url and "localhost:54322" not in database_url:
-        pytest.skip("restarts only the local stack's cluster")
+    # This test stops and starts a cluster: only ever the local stack's own (make test's).
+    assert "127.0.0.1:54322" in database_url or "localhost:54322" in database_url, (
+        "this test restarts the local stack's cluster; run it against the local stack (make test), "
+        f"not {database_url!r}"
+    )
     hub = make_hub(database_url, store, check_interval=1.0)
     await hub.start()
     assert hub.feed is not None
