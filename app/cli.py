@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,33 +17,15 @@ import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from app.config import Settings, get_settings
+from app.config import get_settings
 from app.store import ConflictError, ConversationManager, StoreError
+from app.store.factory import open_store
 from app.store.models import ConversationExport
 
 __all__ = ["main"]
 
 err = Console(stderr=True)
 _json = msgspec.json.Encoder()
-
-
-@asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[ConversationManager]:
-    """A store acting as the service, closed on exit."""
-    from app.db import create_pool
-    from app.store.factory import create_transport
-
-    pool = create_pool(settings.db)
-    try:
-        if not settings.supabase.enabled:
-            await pool.open(wait=True, timeout=settings.db.pool_timeout)
-        transport = create_transport(settings, pool)
-        try:
-            yield ConversationManager(transport)
-        finally:
-            await transport.close()
-    finally:
-        await pool.close()
 
 
 def _progress(total: int | None = None) -> Progress:
@@ -177,7 +158,7 @@ Command = Callable[[ConversationManager, argparse.Namespace], Coroutine[Any, Any
 
 def _with_store(command: Command) -> Callable[[argparse.Namespace], int]:
     async def run(args: argparse.Namespace) -> int:
-        async with open_store(get_settings()) as store:
+        async with open_store(get_settings(), wait=True) as (_, store):
             return await command(store, args)
 
     def sync(args: argparse.Namespace) -> int:

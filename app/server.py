@@ -20,13 +20,12 @@ from app.controllers.conversations import ConversationController
 from app.controllers.events import EventsController
 from app.controllers.health import HealthController
 from app.controllers.messages import MessageController
-from app.db import create_pool
 from app.dependencies import provide_principal, provide_store
 from app.errors import create_exception_handlers
 from app.llm import LLMSettings, ToolRegistry, create_provider, create_tools
 from app.realtime import RealtimeSettings, create_hub
-from app.store import SERVICE, ConversationManager
-from app.store.factory import create_transport
+from app.store import SERVICE
+from app.store.factory import open_store
 
 __all__ = ["create_app"]
 
@@ -68,34 +67,28 @@ def create_app(
                 "Serving on %s only.",
                 settings.server.host,
             )
-        pool = create_pool(settings.db)
-        # With a Supabase project everything goes through PostgREST: no direct connection.
-        app.state.supabase_mode = settings.supabase.enabled
-        if not settings.supabase.enabled:
-            await pool.open(wait=False)
-        transport = create_transport(settings, pool)
-        app.state.pool = pool
-        app.state.store = ConversationManager(transport)
-        app.state.verifier = verifier
-        provider = create_provider(llm)
-        app.state.llm_settings = llm
-        app.state.llm_provider = provider
-        app.state.llm_tools = chat_tools
-        if llm.uses_offline:
-            log.info("/chat uses the offline echo provider (no model configured: set LLM_BASE_URL)")
-        # The hub reads as the service; each stream is authorized as its caller first.
-        hub = create_hub(settings, app.state.store, realtime_settings)
-        await hub.start()  # returns at once: the feed connects (and reconnects) in the background
-        app.state.hub = hub
-        app.state.realtime = realtime_settings
-        try:
-            yield
-        finally:
-            await hub.stop()  # ends every stream with a `shutdown` event
-            await provider.aclose()
-            await transport.close()
-            await pool.close()
-            await verifier.close()
+        async with open_store(settings) as (pool, store):
+            app.state.supabase_mode = settings.supabase.enabled  # /health asks PostgREST then
+            app.state.pool = pool
+            app.state.store = store
+            app.state.verifier = verifier
+            provider = create_provider(llm)
+            app.state.llm_settings = llm
+            app.state.llm_provider = provider
+            app.state.llm_tools = chat_tools
+            if llm.uses_offline:
+                log.info("/chat uses the offline echo provider (no model configured: set LLM_BASE_URL)")
+            # The hub reads as the service; each stream is authorized as its caller first.
+            hub = create_hub(settings, store, realtime_settings)
+            await hub.start()  # returns at once: the feed connects (and reconnects) in the background
+            app.state.hub = hub
+            app.state.realtime = realtime_settings
+            try:
+                yield
+            finally:
+                await hub.stop()  # ends every stream with a `shutdown` event
+                await provider.aclose()
+                await verifier.close()
 
     security_scheme = SecurityScheme(
         type="http",

@@ -3,14 +3,19 @@ configured (SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY), a direct Postgres pool ot
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from psycopg_pool import AsyncConnectionPool
 
 from app.config import Settings
+from app.db import create_pool
+from app.store.manager import ConversationManager
 from app.store.postgres import PostgresTransport
 from app.store.postgrest import PostgrestTransport
 from app.store.transport import Transport
 
-__all__ = ["create_transport"]
+__all__ = ["create_transport", "open_store"]
 
 
 def create_transport(settings: Settings, pool: AsyncConnectionPool) -> Transport:
@@ -19,3 +24,25 @@ def create_transport(settings: Settings, pool: AsyncConnectionPool) -> Transport
     if settings.supabase.enabled:
         return PostgrestTransport.from_settings(settings.supabase)
     return PostgresTransport(pool, protocol=settings.db.protocol)
+
+
+@asynccontextmanager
+async def open_store(
+    settings: Settings, *, wait: bool = False
+) -> AsyncIterator[tuple[AsyncConnectionPool, ConversationManager]]:
+    """The pool and the service's store over the configured transport, both closed on exit.
+
+    The pool is opened only without a Supabase project (everything else goes through
+    PostgREST). `wait`: block until the first connection (the CLI) instead of starting while
+    Postgres is still coming up (the API, whose /health then reports it down)."""
+    pool = create_pool(settings.db)
+    try:
+        if not settings.supabase.enabled:
+            await pool.open(wait=wait, timeout=settings.db.pool_timeout)
+        transport = create_transport(settings, pool)
+        try:
+            yield pool, ConversationManager(transport)
+        finally:
+            await transport.close()
+    finally:
+        await pool.close()
