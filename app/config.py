@@ -8,19 +8,22 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "LOCAL_JWT_SECRET",
     "AuthSettings",
     "DatabaseSettings",
+    "LLMSettings",
+    "RealtimeSettings",
     "ServerSettings",
     "Settings",
     "SupabaseSettings",
     "get_settings",
 ]
 
+OPENAI_BASE_URL = "https://api.openai.com/v1"
 LOCAL_DATABASE_URL = "postgresql://postgres:postgres@127.0.0.1:54322/postgres"
 # The Supabase CLI's local JWT secret: tokens minted by `supabase start` verify here too.
 LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"  # noqa: S105
@@ -159,14 +162,213 @@ class AuthSettings(_Base):
     )
 
 
-class Settings:
-    """All settings of the service, one group per concern."""
+class LLMSettings(_Base):
+    """The model behind /chat and how a turn uses it.
 
-    def __init__(self) -> None:
-        self.db = DatabaseSettings()
-        self.server = ServerSettings()
-        self.supabase = SupabaseSettings()
-        self.auth = AuthSettings()
+    Which provider: LLM_PROVIDER=auto (the default) uses the OpenAI-compatible client when
+    LLM_BASE_URL is set, or when only LLM_API_KEY is set (then against OpenAI itself), and the
+    offline echo provider otherwise.
+    """
+
+    provider: Literal["auto", "openai", "offline"] = Field(
+        "auto",
+        validation_alias="LLM_PROVIDER",
+        description="'auto' (configured model if any, else offline), 'openai' (OpenAI-compatible, "
+        "required configuration) or 'offline' (the deterministic echo provider, even if a model is set).",
+    )
+    base_url: str | None = Field(
+        None,
+        validation_alias="LLM_BASE_URL",
+        description="Base URL of an OpenAI-compatible API, up to /v1: e.g. http://localhost:11434/v1 "
+        "(Ollama), https://openrouter.ai/api/v1, https://generativelanguage.googleapis.com/v1beta/openai. "
+        f"Defaults to {OPENAI_BASE_URL} when only LLM_API_KEY is set.",
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        validation_alias="LLM_API_KEY",
+        description="Bearer token sent to the provider (not needed by local servers such as Ollama).",
+    )
+    model: str = Field(
+        "gpt-4o-mini",
+        validation_alias="LLM_MODEL",
+        description="Model name sent with every request (e.g. llama3.2, gemma-3-27b-it).",
+    )
+    timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        validation_alias="LLM_TIMEOUT_SECONDS",
+        description="Longest wait for the provider's answer (per read; a stream may last longer "
+        "as long as tokens keep coming). A timeout answers 504.",
+    )
+    connect_timeout_seconds: float = Field(
+        5.0, gt=0, validation_alias="LLM_CONNECT_TIMEOUT_SECONDS", description="Longest wait to connect."
+    )
+    max_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        validation_alias="LLM_MAX_RETRIES",
+        description="Retries after the first attempt on 408/409/429/5xx answers and connection errors.",
+    )
+    retry_max_wait_seconds: float = Field(
+        20.0,
+        ge=0,
+        validation_alias="LLM_RETRY_MAX_WAIT_SECONDS",
+        description="Longest wait between two attempts, whatever the backoff or Retry-After says.",
+    )
+    temperature: float | None = Field(
+        None,
+        ge=0,
+        le=2,
+        validation_alias="LLM_TEMPERATURE",
+        description="Sampling temperature; unset = the provider's.",
+    )
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        validation_alias="LLM_MAX_TOKENS",
+        description="Answer length limit; unset = the provider's.",
+    )
+    offline_delay_seconds: float = Field(
+        0.0,
+        ge=0,
+        validation_alias="LLM_OFFLINE_DELAY_SECONDS",
+        description="The offline provider's pause per word (to demonstrate streaming or simulate latency).",
+    )
+    history_limit: int = Field(
+        10,
+        ge=1,
+        validation_alias="CHAT_HISTORY_LIMIT",
+        description="Messages sent to the model per turn by default: the last N of the conversation, "
+        "the new user message included, after the system prompt.",
+    )
+    history_max: int = Field(
+        100,
+        ge=1,
+        le=1000,
+        validation_alias="CHAT_HISTORY_MAX",
+        description="Largest history window a request may ask for.",
+    )
+    system_prompt: str | None = Field(
+        "You are a helpful assistant.",
+        validation_alias="CHAT_SYSTEM_PROMPT",
+        description="System prompt sent first on every turn; empty for none.",
+    )
+    max_tool_rounds: int = Field(
+        3,
+        ge=0,
+        le=20,
+        validation_alias="CHAT_MAX_TOOL_ROUNDS",
+        description="Rounds of tool calls per turn before the model must answer; 0 offers no tools.",
+    )
+    tools: str = Field(
+        "current_time,calculator",
+        validation_alias="CHAT_TOOLS",
+        description="Comma-separated built-in tools offered to the model; empty for none.",
+    )
+    tool_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        validation_alias="CHAT_TOOL_TIMEOUT_SECONDS",
+        description="Longest run of one tool call; a slower tool answers the model with an error.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> LLMSettings:
+        if self.history_limit > self.history_max:
+            raise ValueError("CHAT_HISTORY_LIMIT must not exceed CHAT_HISTORY_MAX")
+        if self.system_prompt is not None and not self.system_prompt.strip():
+            self.system_prompt = None
+        if self.provider == "openai" and not (self.base_url or self.api_key):
+            raise ValueError("LLM_PROVIDER=openai needs LLM_BASE_URL or LLM_API_KEY")
+        return self
+
+    @property
+    def uses_offline(self) -> bool:
+        return self.provider == "offline" or not (self.base_url or self.api_key)
+
+    def history_window(self, requested: int | None = None) -> int:
+        """The history window for a request: its own limit (at least 1) or the default, never
+        more than CHAT_HISTORY_MAX."""
+        return max(1, min(requested or self.history_limit, self.history_max))
+
+
+class RealtimeSettings(_Base):
+    """The live message feed and the fan-out to subscribers."""
+
+    feed: Literal["auto", "postgres", "supabase", "off"] = Field(
+        default="auto",
+        validation_alias="REALTIME_FEED",
+        description="Where new messages are learnt from: 'postgres' (logical decoding with wal2json "
+        "over a replication connection), 'supabase' (Realtime postgres_changes; needs SUPABASE_URL "
+        "and the service key), 'off' (polling only, every REALTIME_DEGRADED_CHECK_SECONDS), or "
+        "'auto': supabase when a project is configured, else postgres.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias="REALTIME_DATABASE_URL",
+        description="Connection for the replication stream; defaults to DATABASE_URL. A direct "
+        "connection (or Supavisor session mode) as a role with REPLICATION; not a transaction pooler.",
+    )
+    queue_size: int = Field(
+        default=256,
+        ge=2,
+        le=100_000,
+        validation_alias="REALTIME_QUEUE_SIZE",
+        description="Messages a subscriber may fall behind before it is disconnected (overflow).",
+    )
+    heartbeat_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        validation_alias="REALTIME_HEARTBEAT_SECONDS",
+        description="SSE heartbeat interval.",
+    )
+    check_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias="REALTIME_CHECK_SECONDS",
+        description="How often each watched conversation is re-read: ends streams of deleted or "
+        "expired conversations and delivers anything the feed missed.",
+    )
+    degraded_check_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        validation_alias="REALTIME_DEGRADED_CHECK_SECONDS",
+        description="The same while the feed is disconnected (or off): streams keep moving by polling.",
+    )
+    page_size: int = Field(
+        default=200,
+        ge=1,
+        le=1000,
+        validation_alias="REALTIME_PAGE_SIZE",
+        description="Messages per database read when replaying or catching up.",
+    )
+    max_subscribers: int = Field(
+        default=10_000,
+        ge=1,
+        validation_alias="REALTIME_MAX_SUBSCRIBERS",
+        description="Streams one API process serves at most; more get 503.",
+    )
+    reconnect_max_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="REALTIME_RECONNECT_MAX_SECONDS",
+        description="Longest wait between the feed's reconnect attempts.",
+    )
+
+
+class Settings(BaseModel):
+    """Every setting of the service: one group per concern, each read from its own variables.
+
+    Built once per process (`get_settings()`); the app factory and the CLI take it, and the
+    handlers reach it through the `settings` dependency."""
+
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    supabase: SupabaseSettings = Field(default_factory=SupabaseSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
 
 
 @lru_cache(maxsize=1)

@@ -22,8 +22,8 @@ from app.controllers.health import HealthController
 from app.controllers.messages import MessageController
 from app.dependencies import provide_principal, provide_store
 from app.errors import create_exception_handlers
-from app.llm import LLMSettings, ToolRegistry, create_provider, create_tools
-from app.realtime import RealtimeSettings, create_hub
+from app.llm import ToolRegistry, create_provider, create_tools
+from app.realtime import create_hub
 from app.store import SERVICE
 from app.store.factory import open_store
 
@@ -35,13 +35,7 @@ log = logging.getLogger("app")
 PUBLIC_PATHS = ["^/health", "^/schema"]
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    llm_settings: LLMSettings | None = None,
-    tools: ToolRegistry | None = None,
-    realtime: RealtimeSettings | None = None,
-) -> Litestar:
+def create_app(settings: Settings | None = None, *, tools: ToolRegistry | None = None) -> Litestar:
     """Build the API. The connection pool, the store and the model provider live in the
     lifespan, on app.state (`store`; `llm_settings`, `llm_provider`, `llm_tools` for /chat).
 
@@ -55,9 +49,9 @@ def create_app(
     check_auth_mode(settings.server.auth, settings.server.host)
     auth_disabled = settings.server.auth == "disabled"
     verifier = TokenVerifier(settings)
-    llm = llm_settings or LLMSettings()
+    llm = settings.llm
     chat_tools = tools if tools is not None else create_tools(llm)
-    realtime_settings = realtime or RealtimeSettings()
+    realtime_settings = settings.realtime
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -32,13 +32,13 @@ from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK
 
+from app.config import LLMSettings
 from app.controllers.params import IdempotencyKeyHeader, errors, idempotency_key
 from app.dto import StrictBody
 from app.errors import ApiError, handle_exception
 from app.llm import (
     ChatEvent,
     ChatResult,
-    LLMSettings,
     Provider,
     ProviderError,
     ToolExecuted,

@@ -10,8 +10,9 @@ from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 
+from app.config import RealtimeSettings
 from app.controllers.params import ConversationIdPath, errors
-from app.realtime import SSE_HEADERS, Hub, RealtimeSettings, parse_last_event_id, sse_stream
+from app.realtime import SSE_HEADERS, Hub, parse_last_event_id, sse_stream
 from app.store import ConversationManager, Principal
 
 __all__ = ["EventsController"]

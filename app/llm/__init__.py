@@ -1,6 +1,6 @@
 """The model side of /chat: providers (OpenAI-compatible, offline), tools, and the turn loop.
 
-The /chat controller needs: `LLMSettings`, `create_provider`, `create_tools` (settings),
+The /chat controller needs: `create_provider`, `create_tools` (from app.config.LLMSettings),
 `begin_turn` + `complete_turn` / `stream_events` (or `run_turn` / `stream_turn`) (chat), and
 `ProviderError` (its `status_code` and `code` give the HTTP answer).
 """
@@ -20,6 +20,7 @@ from app.llm.chat import (
     stream_events,
     stream_turn,
 )
+from app.llm.factory import create_provider, create_tools
 from app.llm.offline import OFFLINE_MODEL, OfflineProvider
 from app.llm.openai_compat import OpenAICompatProvider
 from app.llm.provider import (
@@ -39,7 +40,6 @@ from app.llm.provider import (
     ToolSpec,
     Usage,
 )
-from app.llm.settings import LLMSettings, create_provider, create_tools
 from app.llm.tools import Tool, ToolRegistry, ToolResult, builtin_tools
 
 __all__ = [
@@ -49,7 +49,6 @@ __all__ = [
     "ChatResult",
     "Completion",
     "CompletionRequest",
-    "LLMSettings",
     "MalformedResponse",
     "OfflineProvider",
     "OpenAICompatProvider",

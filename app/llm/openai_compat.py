@@ -45,11 +45,10 @@ from app.llm.provider import (
     Usage,
 )
 
-__all__ = ["OPENAI_BASE_URL", "RETRY_STATUSES", "OpenAICompatProvider", "parse_retry_after"]
+__all__ = ["RETRY_STATUSES", "OpenAICompatProvider", "parse_retry_after"]
 
 log = logging.getLogger("app.llm")
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUSES = frozenset({408, 409, 429})  # plus every 5xx
 
 Sleep = Callable[[float], Awaitable[None]]

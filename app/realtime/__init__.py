@@ -10,7 +10,6 @@ Lifespan: `hub = create_hub(settings, store); await hub.start()` ... `await hub.
 """
 
 from app.realtime.backoff import Backoff
-from app.realtime.config import RealtimeSettings
 from app.realtime.errors import (
     FeedConfigError,
     HubClosedError,
@@ -45,7 +44,6 @@ __all__ = [
     "MessageSource",
     "PostgresFeed",
     "RealtimeError",
-    "RealtimeSettings",
     "StoreSource",
     "Subscription",
     "SubscriptionClosedError",

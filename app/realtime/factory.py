@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from app.config import Settings
+from app.config import RealtimeSettings, Settings
 from app.realtime.backoff import Backoff
-from app.realtime.config import RealtimeSettings
 from app.realtime.errors import FeedConfigError
 from app.realtime.feed import Feed
 from app.realtime.hub import Hub

@@ -11,13 +11,12 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import psycopg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.server import create_app
-from tests.api.helpers import DATABASE_URL, SERVICE, Client, make_settings, new_id
+from tests.api.helpers import SERVICE, Client, make_settings, new_id
 
 
 @pytest.fixture(scope="session")
@@ -35,13 +34,6 @@ def app_client() -> Callable[..., Any]:
         return AsyncTestClient(app=create_app(make_settings(**groups)))
 
     return build
-
-
-@pytest.fixture
-async def admin() -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """A superuser connection, for what the API cannot do (expire a conversation)."""
-    async with await psycopg.AsyncConnection.connect(DATABASE_URL, autocommit=True) as conn:
-        yield conn
 
 
 @pytest.fixture

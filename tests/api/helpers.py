@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from typing import Any
@@ -12,15 +11,16 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.config import (
-    LOCAL_DATABASE_URL,
     AuthSettings,
     DatabaseSettings,
+    LLMSettings,
+    RealtimeSettings,
     ServerSettings,
     Settings,
     SupabaseSettings,
 )
+from tests.conftest import DATABASE_URL
 
-DATABASE_URL = os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
 SERVICE_KEY = "sb_secret_api-tests-" + uuid.uuid4().hex
 JWT_SECRET = "api-tests-jwt-secret-" + uuid.uuid4().hex
 MAX_BODY = 256 * 1024
@@ -35,6 +35,8 @@ def make_settings(
     server: dict[str, Any] | None = None,
     supabase: dict[str, Any] | None = None,
     auth: dict[str, Any] | None = None,
+    llm: LLMSettings | None = None,
+    realtime: RealtimeSettings | None = None,
 ) -> Settings:
     """Settings for a test app; every security-relevant value explicit (not from the env)."""
     settings = Settings()
@@ -68,6 +70,10 @@ def make_settings(
             **(auth or {}),
         }
     )
+    if llm is not None:
+        settings.llm = llm
+    if realtime is not None:
+        settings.realtime = realtime
     return settings
 
 

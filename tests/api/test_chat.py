@@ -20,10 +20,10 @@ import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from app.config import LLMSettings
 from app.llm import (
     OFFLINE_MODEL,
     CompletionRequest,
-    LLMSettings,
     MalformedResponse,
     ProviderError,
     ProviderHTTPError,
@@ -164,7 +164,7 @@ async def provider_swapped(app: Litestar, provider: Any) -> AsyncIterator[Any]:
 @pytest.fixture(scope="module")
 async def chat() -> AsyncIterator[Client]:
     """The API (auth required) with the offline provider."""
-    async with AsyncTestClient(app=create_app(make_settings(), llm_settings=llm_settings())) as client:
+    async with AsyncTestClient(app=create_app(make_settings(llm=llm_settings()))) as client:
         yield client
 
 
@@ -264,7 +264,7 @@ async def test_history_limit_is_the_window_the_model_sees(chat: Client, create: 
 async def test_history_limit_is_capped_by_the_settings(create: Create) -> None:
     cid = (await create(messages=6))["conversation_id"]
     settings = llm_settings(CHAT_HISTORY_LIMIT=2, CHAT_HISTORY_MAX=4)
-    async with AsyncTestClient(app=create_app(make_settings(), llm_settings=settings)) as client:
+    async with AsyncTestClient(app=create_app(make_settings(llm=settings))) as client:
         default = await client.post("/chat", json={"message": "a", "conversation_id": cid}, headers=SERVICE)
         assert default.json()["response"] == echo("a", 1)
         capped = await client.post(
@@ -736,7 +736,7 @@ async def serving(app: Litestar) -> AsyncIterator[str]:
 @pytest.fixture(scope="module")
 async def slow_server() -> AsyncIterator[str]:
     """A real server with an offline provider that takes 50 ms per word."""
-    app = create_app(make_settings(), llm_settings=llm_settings(LLM_OFFLINE_DELAY_SECONDS=0.05))
+    app = create_app(make_settings(llm=llm_settings(LLM_OFFLINE_DELAY_SECONDS=0.05)))
     async with serving(app) as url:
         yield url
 
@@ -800,7 +800,8 @@ async def test_the_seed_usage_flow_without_a_token() -> None:
     """As in `make run` (API_AUTH=disabled on loopback): start a conversation, continue it with
     its history, read it back, clear it."""
     settings = make_settings(server={"API_AUTH": "disabled"})
-    async with AsyncTestClient(app=create_app(settings, llm_settings=llm_settings())) as client:
+    settings.llm = llm_settings()
+    async with AsyncTestClient(app=create_app(settings)) as client:
         first = await client.post("/chat", json={"message": "How is line 999?"})
         assert first.status_code == 200, first.text
         cid = first.json()["conversation_id"]

@@ -17,7 +17,8 @@ import pytest
 import respx
 from litestar.testing import AsyncTestClient
 
-from app.llm import LLMSettings, OpenAICompatProvider, create_tools
+from app.config import LLMSettings
+from app.llm import OpenAICompatProvider, create_tools
 from app.server import create_app
 from tests.api.helpers import SERVICE, Client, make_settings, new_id
 from tests.api.test_chat import counting, roles, sse_events, stored

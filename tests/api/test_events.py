@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import uvicorn
 
-from app.realtime import RealtimeSettings
+from app.config import RealtimeSettings
 from app.server import create_app
 from tests.api.helpers import DATABASE_URL, SERVICE, as_user, make_settings, mint, new_id, user_claims
 
@@ -29,7 +29,7 @@ async def base_url() -> AsyncIterator[str]:
     realtime = RealtimeSettings.model_validate(
         {"REALTIME_HEARTBEAT_SECONDS": 0.3, "REALTIME_CHECK_SECONDS": 0.5, "REALTIME_QUEUE_SIZE": 64}
     )
-    app = create_app(make_settings(), realtime=realtime)
+    app = create_app(make_settings(realtime=realtime))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,9 +12,7 @@ import psycopg
 import pytest
 
 from app.cli import main
-from app.config import LOCAL_DATABASE_URL
-
-URL = os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
+from tests.conftest import DATABASE_URL as URL
 
 
 @pytest.fixture

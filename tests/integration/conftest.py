@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
-
-from app.config import LOCAL_DATABASE_URL
-
-
-@pytest.fixture(scope="session")
-def database_url() -> str:
-    return os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
-
-
-@pytest.fixture
-async def admin(database_url: str) -> AsyncIterator[psycopg.AsyncConnection]:
-    """A superuser connection in autocommit, for setting up and inspecting rows."""
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        yield conn
 
 
 @pytest.fixture

@@ -3,24 +3,15 @@ calls counted, and a connection to inspect what was stored."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
-import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from app.config import LOCAL_DATABASE_URL
 from app.store.manager import ConversationManager
 from app.store.postgres import PostgresTransport
 from tests.llm.helpers import CountingTransport
-
-
-@pytest.fixture(scope="session")
-def database_url() -> str:
-    return os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
 
 
 @pytest.fixture(scope="session")
@@ -39,12 +30,6 @@ def transport(pool: AsyncConnectionPool) -> CountingTransport:
 @pytest.fixture
 def store(transport: CountingTransport) -> ConversationManager:
     return ConversationManager(transport)
-
-
-@pytest.fixture
-async def admin(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        yield conn
 
 
 @pytest.fixture

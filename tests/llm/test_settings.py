@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from app.config import OPENAI_BASE_URL, LLMSettings
+from app.llm.factory import create_provider, create_tools
 from app.llm.offline import OfflineProvider
-from app.llm.openai_compat import OPENAI_BASE_URL, OpenAICompatProvider
-from app.llm.settings import LLMSettings, create_provider, create_tools
+from app.llm.openai_compat import OpenAICompatProvider
 
 ENV = [
     "LLM_PROVIDER",

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 
-import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from app.config import LOCAL_DATABASE_URL, DatabaseSettings
+from app.config import DatabaseSettings
 from app.db import create_pool
 from app.realtime import Backoff, Hub, PostgresFeed, StoreSource
 from app.store import ConversationManager
 from app.store.postgres import PostgresTransport
-
-
-@pytest.fixture(scope="session")
-def database_url() -> str:
-    return os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
 
 
 @pytest.fixture
@@ -38,13 +31,6 @@ async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
 @pytest.fixture
 def store(pool: AsyncConnectionPool) -> ConversationManager:
     return ConversationManager(PostgresTransport(pool))
-
-
-@pytest.fixture
-async def admin(database_url: str) -> AsyncIterator[psycopg.AsyncConnection]:
-    """A superuser connection in autocommit, for SQL from outside the store."""
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        yield conn
 
 
 def make_hub(database_url: str, store: ConversationManager, **options: object) -> Hub:

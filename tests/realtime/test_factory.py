@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import Settings, SupabaseSettings
+from app.config import RealtimeSettings, Settings, SupabaseSettings
 from app.realtime import (
     FeedConfigError,
     PostgresFeed,
-    RealtimeSettings,
     SupabaseFeed,
     create_feed,
     create_hub,

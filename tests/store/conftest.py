@@ -11,7 +11,6 @@ never assumes empty tables.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,14 +22,14 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from app.config import LOCAL_DATABASE_URL, LOCAL_JWT_SECRET, SupabaseSettings
+from app.config import LOCAL_JWT_SECRET, SupabaseSettings
 from app.store import SERVICE, ConversationManager, Principal
 from app.store.postgres import PostgresTransport
 from app.store.postgrest import PostgrestTransport
 from app.store.transport import Transport
+from tests.conftest import DATABASE_URL
 from tests.store.postgrest_emulator import PostgrestEmulator
 
-DATABASE_URL = os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
 SUPABASE_URL = "http://supabase.test"
 
 
@@ -118,13 +117,6 @@ def store(transport: Transport) -> ConversationManager:
 @pytest.fixture
 def as_user(store: ConversationManager) -> Callable[[Principal], ConversationManager]:
     return store.as_principal
-
-
-@pytest.fixture
-async def admin() -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """A separate superuser connection, for what no API role may do (expire a conversation)."""
-    async with await psycopg.AsyncConnection.connect(DATABASE_URL, autocommit=True) as conn:
-        yield conn
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The local feed across a real Postgres restart (`scripts/stack.sh down` / `up`).
 
-In its own module, named to run last: it takes the shared local database away for a few
-seconds, so other test modules must not be in the middle of something. Messages are
+Marked `disruptive`, so tests/conftest.py runs it after every other test: it takes the shared
+local database away for a few seconds, and nothing else may be in the middle of something. Messages are
 appended without pause across the outage (retried with an idempotency key, so each lands
 exactly once); a subscriber that stays connected and one that resumes afterwards must both
 end up with every one of them, in order, once.
@@ -22,7 +22,7 @@ from app.store import ConversationManager, StoreError
 from tests.realtime.conftest import make_hub
 from tests.realtime.fakes import seqs, take, until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.disruptive]
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "scripts" / "stack.sh"
