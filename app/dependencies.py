@@ -1,4 +1,9 @@
-"""Dependencies injected into the handlers."""
+"""The provide_* dependencies: how a handler receives the services it declares.
+
+`services` (app.services.Services) is the root, registered once by the application; every
+other dependency is derived from it and from the request, and is declared on the controller
+(or app) that uses it. Nothing is looked up on `app.state`.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,51 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
+from psycopg_pool import AsyncConnectionPool
 
+from app.config import Settings
+from app.llm import ChatService
+from app.realtime import Hub
+from app.services import Services
 from app.store import ConversationManager, Principal
 
-__all__ = ["provide_principal", "provide_store"]
+__all__ = [
+    "provide_chat",
+    "provide_hub",
+    "provide_pool",
+    "provide_service_store",
+    "provide_settings",
+    "provide_store",
+]
 
 
-def provide_principal(request: Request[Principal, Any, State]) -> Principal:
-    """Who the request acts as: set once per request by the authentication middleware."""
-    return request.user
+def provide_settings(services: NamedDependency[Services]) -> Settings:
+    return services.settings
 
 
-def provide_store(request: Request[Principal, Any, State]) -> ConversationManager:
-    """The app's store acting as the request's principal (shares the transport: no I/O)."""
-    store: ConversationManager = request.app.state.store
-    return store.as_principal(request.user)
+def provide_store(
+    services: NamedDependency[Services], request: Request[Principal, Any, State]
+) -> ConversationManager:
+    """The store acting as the request's principal (shares the transport: no I/O)."""
+    return services.running.store.as_principal(request.user)
+
+
+def provide_service_store(services: NamedDependency[Services]) -> ConversationManager:
+    """The store acting as the service, for routes without a principal (/health)."""
+    return services.running.store
+
+
+def provide_pool(services: NamedDependency[Services]) -> AsyncConnectionPool:
+    return services.running.pool
+
+
+def provide_hub(services: NamedDependency[Services]) -> Hub:
+    return services.running.hub
+
+
+def provide_chat(
+    services: NamedDependency[Services], store: NamedDependency[ConversationManager]
+) -> ChatService:
+    """Chat turns as the request's principal, with the configured model and tools."""
+    return ChatService(store, services.running.provider, services.tools, services.settings.llm)

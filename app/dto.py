@@ -92,8 +92,13 @@ def decode_body(raw: bytes, type_: type[T]) -> T:
 class StrictBody(MsgspecDTO[T]):
     """A request DTO (`dto=StrictBody[Model], return_dto=None`) that decodes strictly.
 
-    Only the DTO's hooks are used: no transfer model is generated (the body is decoded
-    straight into the model) and the OpenAPI schema is the model's own.
+    It uses the DTO's public hooks only, and each override has a reason in Litestar 2.25:
+    its DTO backends always decode with `strict=False` (no setting changes that), so
+    `decode_bytes` decodes straight into the model; and its transfer-model generation turns
+    an optional constrained field (`Annotated[str, Meta(pattern=...)] | None`) into
+    `Annotated[Optional[str], Meta(...)]`, which msgspec rejects, so no transfer model is
+    generated (`create_for_field_definition`) and the OpenAPI schema is the model's own
+    (`create_openapi_schema`). Strictness itself is the models': `forbid_unknown_fields`.
     """
 
     @classmethod

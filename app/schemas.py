@@ -13,8 +13,6 @@ from uuid import UUID
 
 import msgspec
 
-from app.llm.chat import ToolCallRecord
-from app.llm.provider import Usage
 from app.store.models import (
     ClearResult,
     Conversation,
@@ -31,11 +29,7 @@ from app.store.models import (
 __all__ = [
     "CONVERSATION_ID_PATTERN",
     "AppendMessageIn",
-    "ChatDeltaEvent",
     "ChatIn",
-    "ChatOut",
-    "ChatStartEvent",
-    "ChatToolEvent",
     "CleanupOut",
     "ClearResult",
     "Conversation",
@@ -51,8 +45,6 @@ __all__ = [
     "IdempotencyKey",
     "Message",
     "Stats",
-    "ToolCallRecord",
-    "Usage",
 ]
 
 # The table's check constraint, repeated only so a bad id is a 422 before any database call.
@@ -161,50 +153,3 @@ class ChatIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     conversation_metadata: StartMetadata | None = None
     idempotency_key: IdempotencyKey | None = None
     stream: StreamFlag = False
-
-
-class ChatOut(msgspec.Struct, frozen=True, kw_only=True):
-    """The stored reply of a turn (also the data of the stream's `done` event).
-
-    `usage` sums the model calls of the turn; `duration_ms` is the time spent on the model and
-    the tools, storage excluded. `created`: this turn started the conversation. `replayed`: an
-    idempotent retry answered with the reply an earlier attempt stored."""
-
-    conversation_id: str
-    response: str
-    message_id: UUID
-    model: str
-    usage: Usage
-    duration_ms: int
-    tool_calls: list[ToolCallRecord]
-    finish_reason: str | None = None
-    user_message_id: UUID | None = None
-    created: bool = False
-    replayed: bool = False
-
-
-class ChatStartEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """Stream event `start`: the conversation (new when `created`) and the stored user message."""
-
-    conversation_id: str
-    user_message_id: UUID
-    created: bool
-    replayed: bool
-
-
-class ChatDeltaEvent(msgspec.Struct, frozen=True):
-    """Stream event `delta`: the next piece of the answer (the pieces joined are `response`)."""
-
-    text: str
-
-
-class ChatToolEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """Stream event `tool`: a tool ran and its result was stored as a `tool` message."""
-
-    tool: str
-    args: dict[str, Any]
-    content: str
-    is_error: bool
-    message_id: UUID
-    tool_call_id: str
-    round: int

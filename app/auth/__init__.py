@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from app.auth.guards import requires_service
+from app.auth.loopback import arrived_on_loopback, is_loopback
 from app.auth.middleware import BearerAuthMiddleware
-from app.auth.tokens import AuthError, JWKSCache, TokenVerifier, is_loopback, jwks_url_for
+from app.auth.tokens import AuthError, JWKSCache, TokenVerifier, jwks_url_for
 
 __all__ = [
     "AuthError",
     "BearerAuthMiddleware",
     "JWKSCache",
     "TokenVerifier",
+    "arrived_on_loopback",
     "check_auth_mode",
     "is_loopback",
     "jwks_url_for",

@@ -4,20 +4,18 @@ route but the excluded ones (health, OpenAPI), built once per request and kept i
 
 from __future__ import annotations
 
-import ipaddress
-from functools import lru_cache
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.middleware._utils import should_bypass_middleware
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Scope
 
+from app.auth.loopback import arrived_on_loopback
 from app.auth.tokens import AuthError, TokenVerifier
 from app.store.transport import Principal
 
-__all__ = ["BearerAuthMiddleware", "arrived_on_loopback", "unauthorized"]
+__all__ = ["BearerAuthMiddleware", "unauthorized"]
 
 REALM = "conversations"
 
@@ -31,34 +29,12 @@ def unauthorized(message: str, error: str | None = None) -> NotAuthorizedExcepti
     return NotAuthorizedException(message, headers={"WWW-Authenticate": challenge})
 
 
-@lru_cache(maxsize=64)
-def _is_loopback_ip(host: str) -> bool:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return True  # not an IP: a unix socket path, or an in-process test client
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
-
-
-def arrived_on_loopback(scope: Scope) -> bool:
-    """Whether the connection came in on a loopback address (the socket's local address).
-
-    API_AUTH=disabled is refused at startup unless API_HOST is loopback; this also covers a
-    bind address given another way (`serve --host 0.0.0.0`): anonymous requests arriving on
-    any other interface are not treated as the service.
-    """
-    server = scope.get("server")
-    return not server or _is_loopback_ip(str(server[0]))
-
-
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     """Sets the request's principal. Without a token, `anonymous` acts (API_AUTH=disabled:
     the service) or the request is refused with 401.
 
-    Reads the Authorization header straight from the ASGI scope (no connection object or
-    result allocated per request): this runs on every call of the hot append path.
+    Litestar's AbstractAuthenticationMiddleware skips the excluded paths and keeps the
+    result in `scope["user"]` (`request.user`) and `scope["auth"]` (the token).
     """
 
     __slots__ = ("anonymous", "verifier")
@@ -73,17 +49,6 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         super().__init__(app, exclude=exclude)
         self.verifier = verifier
         self.anonymous = anonymous
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not should_bypass_middleware(
-            exclude_http_methods=self.exclude_http_methods,
-            exclude_opt_key=self.exclude_opt_key,
-            exclude_path_pattern=self.exclude,
-            scope=scope,
-            scopes=self.scopes,
-        ):
-            scope["user"], scope["auth"] = await self.principal_for(scope)
-        await self.app(scope, receive, send)
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]

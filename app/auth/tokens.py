@@ -24,6 +24,7 @@ from uuid import UUID
 import httpx
 import jwt
 
+from app.auth.loopback import is_loopback
 from app.config import LOCAL_JWT_SECRET, Settings
 from app.store.errors import UnavailableError
 from app.store.transport import SERVICE, Principal
@@ -33,7 +34,6 @@ __all__ = [
     "JWKSCache",
     "SigningKeysUnavailableError",
     "TokenVerifier",
-    "is_loopback",
     "jwks_url_for",
 ]
 
@@ -54,19 +54,6 @@ class AuthError(Exception):
         super().__init__(message)
         self.message = message
         self.error = error  # RFC 6750 error code for WWW-Authenticate
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` is a loopback address (or `localhost`)."""
-    import ipaddress
-
-    host = host.strip().strip("[]")
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def jwks_url_for(settings: Settings) -> str | None:

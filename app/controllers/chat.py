@@ -25,36 +25,22 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK
 
-from app.config import LLMSettings
 from app.controllers.params import IdempotencyKeyHeader, errors, idempotency_key
+from app.dependencies import provide_chat
 from app.dto import StrictBody
 from app.errors import ApiError, handle_exception
-from app.llm import (
-    ChatEvent,
-    ChatResult,
-    Provider,
-    ProviderError,
-    ToolExecuted,
-    ToolRegistry,
-    TurnCompleted,
-    TurnDelta,
-    TurnStart,
-    TurnStarted,
-    begin_turn,
-    complete_turn,
-    stream_events,
-)
-from app.schemas import ChatDeltaEvent, ChatIn, ChatOut, ChatStartEvent, ChatToolEvent, ErrorBody
-from app.store import ConversationManager, Principal
+from app.llm import ChatEvent, ChatResult, ChatService, ProviderError, TurnCompleted, TurnStart
+from app.schemas import ChatIn, ErrorBody
+from app.store import Principal
 
-__all__ = ["ChatController", "chat_out"]
+__all__ = ["ChatController"]
 
 log = logging.getLogger("app.chat")
 
@@ -75,23 +61,6 @@ stored), with these events, each `data` one JSON object:
 """
 
 
-def chat_out(result: ChatResult, start: TurnStart) -> ChatOut:
-    """The answer of a turn: its stored reply and the turn's facts."""
-    return ChatOut(
-        conversation_id=result.conversation_id,
-        response=result.response,
-        message_id=result.message_id,
-        model=result.model,
-        usage=result.usage,
-        duration_ms=result.duration_ms,
-        tool_calls=result.tool_calls,
-        finish_reason=result.finish_reason,
-        user_message_id=start.user_message.id,
-        created=start.created,
-        replayed=result.replayed,
-    )
-
-
 def _turn_details(exc: ProviderError, start: TurnStart) -> None:
     """Name the conversation and the stored user message in the error's details: a client
     whose turn started a conversation learns its id, and can retry there."""
@@ -106,8 +75,9 @@ def _turn_details(exc: ProviderError, start: TurnStart) -> None:
     exc.details = details
 
 
-def _event(name: str, data: msgspec.Struct) -> ServerSentEventMessage:
-    return ServerSentEventMessage(event=name, data=_encoder.encode(data).decode())
+def _event(event: ChatEvent) -> ServerSentEventMessage:
+    data = event.result if isinstance(event, TurnCompleted) else event
+    return ServerSentEventMessage(event=event.name, data=_encoder.encode(data).decode())
 
 
 @dataclass
@@ -130,6 +100,7 @@ class _ChatOperation(Operation):
 class ChatController(Controller):
     path = "/chat"
     tags = ["chat"]
+    dependencies = {"chat": Provide(provide_chat, sync_to_thread=False)}
 
     @post(
         "/",
@@ -163,10 +134,10 @@ class ChatController(Controller):
     async def chat(
         self,
         request: Request[Principal, Any, State],
-        store: NamedDependency[ConversationManager],
+        chat: NamedDependency[ChatService],
         data: JSONBody[ChatIn],
         idempotency_key_header: IdempotencyKeyHeader = None,
-    ) -> Response[ChatOut]:
+    ) -> Response[ChatResult]:
         key = idempotency_key(data.idempotency_key, idempotency_key_header)
         principal = request.user
         if data.user_id is not None and not principal.is_service and data.user_id != principal.user_id:
@@ -176,46 +147,25 @@ class ChatController(Controller):
                 status_code=403,
                 details=[{"key": "user_id", "source": "body"}],
             )
-        state = request.app.state
-        settings: LLMSettings = state.llm_settings
-        provider: Provider = state.llm_provider
-        tools: ToolRegistry = state.llm_tools
-
-        start = await begin_turn(
-            store,
-            message=data.message,
+        start = await chat.begin(
+            data.message,
             conversation_id=data.conversation_id,
             user_id=data.user_id,
             metadata=data.metadata,
             idempotency_key=key,
             include_history=data.include_history,
-            history_limit=settings.history_window(data.history_limit),
+            history_limit=data.history_limit,
             conversation_metadata=data.conversation_metadata,
         )
         if data.stream:
-            events = stream_events(
-                store,
-                provider,
-                tools,
-                start,
-                system_prompt=settings.system_prompt,
-                max_tool_rounds=settings.max_tool_rounds,
-            )
             # A Stream is a Response; the annotation documents the JSON answer.
-            return ServerSentEvent(self._sse(request, start, events))  # type: ignore[return-value]
+            return ServerSentEvent(self._sse(request, start, chat.events(start)))  # type: ignore[return-value]
         try:
-            result = await complete_turn(
-                store,
-                provider,
-                tools,
-                start,
-                system_prompt=settings.system_prompt,
-                max_tool_rounds=settings.max_tool_rounds,
-            )
+            result = await chat.complete(start)
         except ProviderError as exc:
             _turn_details(exc, start)
             raise
-        return Response(chat_out(result, start), status_code=HTTP_200_OK)
+        return Response(result, status_code=HTTP_200_OK)
 
     @staticmethod
     async def _sse(
@@ -230,35 +180,9 @@ class ChatController(Controller):
         try:
             async with aclosing(events):  # type: ignore[type-var]
                 async for event in events:
-                    if isinstance(event, TurnDelta):
-                        yield _event("delta", ChatDeltaEvent(event.text))
-                    elif isinstance(event, ToolExecuted):
-                        yield _event(
-                            "tool",
-                            ChatToolEvent(
-                                tool=event.tool,
-                                args=event.args,
-                                content=event.content,
-                                is_error=event.is_error,
-                                message_id=event.message_id,
-                                tool_call_id=event.tool_call_id,
-                                round=event.round,
-                            ),
-                        )
-                    elif isinstance(event, TurnStarted):
-                        yield _event(
-                            "start",
-                            ChatStartEvent(
-                                conversation_id=event.conversation_id,
-                                user_message_id=event.message_id,
-                                created=event.created,
-                                replayed=event.replayed,
-                            ),
-                        )
-                    elif isinstance(event, TurnCompleted):
-                        yield _event("done", chat_out(event.result, start))
+                    yield _event(event)
         except Exception as exc:  # the status is sent: the error becomes the last event
             if isinstance(exc, ProviderError):
                 _turn_details(exc, start)
             response = handle_exception(request.route_handler.resolve_exception_handlers(), request, exc)
-            yield _event("error", response.content)
+            yield ServerSentEventMessage(event="error", data=_encoder.encode(response.content).decode())

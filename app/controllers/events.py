@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get
-from litestar.datastructures import State
-from litestar.di import NamedDependency
+from litestar import Controller, get
+from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 
-from app.config import RealtimeSettings
+from app.config import Settings
 from app.controllers.params import ConversationIdPath, errors
+from app.dependencies import provide_hub
 from app.realtime import SSE_HEADERS, Hub, parse_last_event_id, sse_stream
-from app.store import ConversationManager, Principal
+from app.store import ConversationManager
 
 __all__ = ["EventsController"]
 
@@ -39,6 +39,7 @@ After = Annotated[
 class EventsController(Controller):
     path = "/conversations/{conversation_id:str}/events"
     tags = ["realtime"]
+    dependencies = {"hub": Provide(provide_hub, sync_to_thread=False)}
 
     @get(
         "/",
@@ -53,20 +54,19 @@ class EventsController(Controller):
     )
     async def events(
         self,
-        request: Request[Principal, Any, State],
         store: NamedDependency[ConversationManager],
+        hub: NamedDependency[Hub],
+        settings: NamedDependency[Settings],
         conversation_id: ConversationIdPath,
         after: After = None,
         last_event_id: LastEventId = None,
     ) -> Stream:
         # Authorize as the caller (404 when not theirs); the hub then reads as the service.
         await store.get_conversation(conversation_id, limit=0)
-        hub: Hub = request.app.state.hub
-        realtime: RealtimeSettings = request.app.state.realtime
         start = parse_last_event_id(last_event_id) if last_event_id is not None else after
         subscription = await hub.subscribe(conversation_id, start)
         return Stream(
-            sse_stream(subscription, heartbeat=realtime.heartbeat_seconds),
+            sse_stream(subscription, heartbeat=settings.realtime.heartbeat_seconds),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )

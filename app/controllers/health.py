@@ -6,11 +6,13 @@ import time
 
 import msgspec
 from litestar import Controller, Response, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from psycopg import Error as PsycopgError
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from app.config import Settings
+from app.dependencies import provide_pool, provide_service_store
 from app.store import ConversationManager, StoreError, UnavailableError
 
 __all__ = ["HealthController", "HealthStatus"]
@@ -30,12 +32,21 @@ class HealthStatus(msgspec.Struct):
 class HealthController(Controller):
     path = "/health"
     tags = ["health"]
+    dependencies = {
+        "pool": Provide(provide_pool, sync_to_thread=False),
+        "service_store": Provide(provide_service_store, sync_to_thread=False),
+    }
 
     @get("/", summary="Health of the API and its database", exclude_from_auth=True)
-    async def health(self, state: State) -> Response[HealthStatus]:
-        if state.supabase_mode:
-            return await _through_postgrest(state.store)
-        pool: AsyncConnectionPool = state.pool
+    async def health(
+        self,
+        settings: NamedDependency[Settings],
+        service_store: NamedDependency[ConversationManager],
+        pool: NamedDependency[AsyncConnectionPool],
+    ) -> Response[HealthStatus]:
+        retry_after = {"Retry-After": str(settings.server.retry_after_seconds)}
+        if settings.supabase.enabled:
+            return await _through_postgrest(service_store, retry_after)
         started = time.perf_counter()
         try:
             async with pool.connection(timeout=2.0) as conn:
@@ -45,7 +56,7 @@ class HealthController(Controller):
             return Response(
                 HealthStatus("unavailable", "down", "unknown", detail=type(exc).__name__),
                 status_code=HTTP_503_SERVICE_UNAVAILABLE,
-                headers={"Retry-After": "1"},
+                headers=retry_after,
             )
         latency = round((time.perf_counter() - started) * 1000, 2)
         migrated = bool(row and row[0])
@@ -55,7 +66,9 @@ class HealthController(Controller):
         )
 
 
-async def _through_postgrest(store: ConversationManager) -> Response[HealthStatus]:
+async def _through_postgrest(
+    store: ConversationManager, retry_after: dict[str, str]
+) -> Response[HealthStatus]:
     """With a Supabase project the store talks to PostgREST, so that is what must answer: one
     cheap service RPC (statistics read counters, not tables)."""
     started = time.perf_counter()
@@ -65,7 +78,7 @@ async def _through_postgrest(store: ConversationManager) -> Response[HealthStatu
         return Response(
             HealthStatus("unavailable", "down", "unknown", detail=exc.message),
             status_code=HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "1"},
+            headers=retry_after,
         )
     except StoreError as exc:  # reachable, but the functions are missing or the key is refused
         return Response(

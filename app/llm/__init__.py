@@ -1,8 +1,9 @@
 """The model side of /chat: providers (OpenAI-compatible, offline), tools, and the turn loop.
 
-The /chat controller needs: `create_provider`, `create_tools` (from app.config.LLMSettings),
-`begin_turn` + `complete_turn` / `stream_events` (or `run_turn` / `stream_turn`) (chat), and
-`ProviderError` (its `status_code` and `code` give the HTTP answer).
+The application builds `create_provider` and `create_tools` from app.config.LLMSettings; the
+/chat handler receives a `ChatService` (the turn of app.llm.chat bound to its store, the
+provider and the tools), whose events are also the stream's wire format, and maps
+`ProviderError` (its `status_code` and `code`) to the HTTP answer.
 """
 
 from app.llm.chat import (
@@ -40,6 +41,7 @@ from app.llm.provider import (
     ToolSpec,
     Usage,
 )
+from app.llm.service import ChatService
 from app.llm.tools import Tool, ToolRegistry, ToolResult, builtin_tools
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "ChatEvent",
     "ChatMessage",
     "ChatResult",
+    "ChatService",
     "Completion",
     "CompletionRequest",
     "MalformedResponse",

@@ -42,7 +42,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -97,12 +97,13 @@ class ToolCallRecord(msgspec.Struct, frozen=True):
     args: dict[str, Any]
 
 
-class ChatResult(msgspec.Struct, frozen=True):
-    """The outcome of a turn: the stored assistant message and what it cost.
+class ChatResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The outcome of a turn, as /chat answers it (and its stream's `done` event carries it):
+    the stored reply and what it cost.
 
     `usage` sums every model call of the turn; `duration_ms` is the time spent on the model
-    and the tools (store calls excluded). `replayed` when an idempotent retry returned the
-    reply stored by an earlier attempt."""
+    and the tools (store calls excluded). `created`: this turn started the conversation.
+    `replayed`: an idempotent retry answered with the reply an earlier attempt stored."""
 
     conversation_id: str
     response: str
@@ -112,6 +113,8 @@ class ChatResult(msgspec.Struct, frozen=True):
     duration_ms: int
     tool_calls: list[ToolCallRecord]
     finish_reason: str | None = None
+    user_message_id: UUID | None = None
+    created: bool = False
     replayed: bool = False
 
 
@@ -129,25 +132,29 @@ class TurnStart(msgspec.Struct, frozen=True):
     reply: Message | None = None
 
 
-# -- events of a streamed turn -----------------------------------------------------------------
-class TurnStarted(msgspec.Struct, frozen=True, tag="start"):
-    """First event: the conversation (new when `created`) and the stored user message."""
+# -- events of a streamed turn: the same structs are the stream's wire format -----------------
+# `name` is the server-sent event's name; the struct (for `done`, its `result`) is its data.
+class TurnStarted(msgspec.Struct, frozen=True, kw_only=True):
+    """Event `start`, first: the conversation (new when `created`) and the stored user message."""
 
+    name: ClassVar[str] = "start"
     conversation_id: str
-    message_id: UUID
+    user_message_id: UUID
     created: bool
     replayed: bool
 
 
-class TurnDelta(msgspec.Struct, frozen=True, tag="delta"):
-    """A piece of the answer; the deltas of a turn joined are its `response`."""
+class TurnDelta(msgspec.Struct, frozen=True):
+    """Event `delta`: the next piece of the answer (the pieces joined are its `response`)."""
 
+    name: ClassVar[str] = "delta"
     text: str
 
 
-class ToolExecuted(msgspec.Struct, frozen=True, tag="tool"):
-    """A tool ran and its result was stored as a `tool` message."""
+class ToolExecuted(msgspec.Struct, frozen=True, kw_only=True):
+    """Event `tool`: a tool ran and its result was stored as a `tool` message."""
 
+    name: ClassVar[str] = "tool"
     tool: str
     args: dict[str, Any]
     content: str
@@ -157,9 +164,10 @@ class ToolExecuted(msgspec.Struct, frozen=True, tag="tool"):
     round: int
 
 
-class TurnCompleted(msgspec.Struct, frozen=True, tag="done"):
-    """Last event: the stored reply."""
+class TurnCompleted(msgspec.Struct, frozen=True):
+    """Event `done`, last: the stored reply (its data is `result`, the JSON answer)."""
 
+    name: ClassVar[str] = "done"
     result: ChatResult
 
 
@@ -217,13 +225,13 @@ def history_messages(history: Sequence[Message]) -> list[ChatMessage]:
     return out
 
 
-def _result_from_message(conversation_id: str, message: Message, *, replayed: bool) -> ChatResult:
-    """A ChatResult rebuilt from a stored reply and its metadata."""
+def _result_from_message(start: TurnStart, message: Message) -> ChatResult:
+    """The ChatResult of a reply an earlier attempt stored, rebuilt from its metadata."""
     meta = message.metadata
     tokens: dict[str, Any] = meta.get("tokens") or {}
     calls: list[Any] = meta.get("tool_calls") or []
     return ChatResult(
-        conversation_id=conversation_id,
+        conversation_id=start.conversation_id,
         response=message.content,
         message_id=message.id,
         model=str(meta.get("model") or ""),
@@ -233,7 +241,9 @@ def _result_from_message(conversation_id: str, message: Message, *, replayed: bo
             ToolCallRecord(str(c.get("tool")), c.get("args") or {}) for c in calls if isinstance(c, dict)
         ],
         finish_reason=meta.get("finish_reason"),
-        replayed=replayed,
+        user_message_id=start.user_message.id,
+        created=start.created,
+        replayed=True,
     )
 
 
@@ -329,9 +339,14 @@ async def stream_events(
     the assistant) and the store's errors."""
     conversation_id = start.conversation_id
     key = start.idempotency_key
-    yield TurnStarted(conversation_id, start.user_message.id, start.created, start.replayed)
+    yield TurnStarted(
+        conversation_id=conversation_id,
+        user_message_id=start.user_message.id,
+        created=start.created,
+        replayed=start.replayed,
+    )
     if start.reply is not None:
-        result = _result_from_message(conversation_id, start.reply, replayed=True)
+        result = _result_from_message(start, start.reply)
         if stream:
             yield TurnDelta(result.response)
         yield TurnCompleted(result)
@@ -411,7 +426,13 @@ async def stream_events(
             messages.append(ChatMessage(role="tool", content=content, tool_call_id=call.id, name=call.name))
             records.append(ToolCallRecord(call.name, call.arguments))
             yield ToolExecuted(
-                call.name, call.arguments, content, outcome.is_error, stored.id, call.id, rounds
+                tool=call.name,
+                args=call.arguments,
+                content=content,
+                is_error=outcome.is_error,
+                message_id=stored.id,
+                tool_call_id=call.id,
+                round=rounds,
             )
 
     response = "\n\n".join(texts)
@@ -439,7 +460,7 @@ async def stream_events(
         )
     )
     if appended.replayed:  # a concurrent attempt with the same key stored its reply first
-        yield TurnCompleted(_result_from_message(conversation_id, appended.message, replayed=True))
+        yield TurnCompleted(_result_from_message(start, appended.message))
         return
     yield TurnCompleted(
         ChatResult(
@@ -451,6 +472,8 @@ async def stream_events(
             duration_ms=duration_ms,
             tool_calls=records,
             finish_reason=completion.finish_reason,
+            user_message_id=start.user_message.id,
+            created=start.created,
         )
     )
 

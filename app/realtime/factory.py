@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.config import RealtimeSettings, Settings
+from app.config import Settings
 from app.realtime.backoff import Backoff
 from app.realtime.errors import FeedConfigError
 from app.realtime.feed import Feed
@@ -15,8 +15,9 @@ from app.store.manager import ConversationManager
 __all__ = ["create_feed", "create_hub"]
 
 
-def create_feed(settings: Settings, realtime: RealtimeSettings) -> Feed | None:
+def create_feed(settings: Settings) -> Feed | None:
     """The configured feed (None for 'off'). Raises FeedConfigError when it cannot run."""
+    realtime = settings.realtime
     kind = realtime.feed
     if kind == "auto":
         kind = "supabase" if settings.supabase.enabled else "postgres"
@@ -30,15 +31,13 @@ def create_feed(settings: Settings, realtime: RealtimeSettings) -> Feed | None:
     return None
 
 
-def create_hub(
-    settings: Settings, manager: ConversationManager, realtime: RealtimeSettings | None = None
-) -> Hub:
+def create_hub(settings: Settings, manager: ConversationManager) -> Hub:
     """A hub reading through `manager` (the service's store), with the configured feed.
     Not started: `await hub.start()` in the lifespan, `await hub.stop()` on the way out."""
-    realtime = realtime or RealtimeSettings()
+    realtime = settings.realtime
     return Hub(
         StoreSource(manager, page_size=realtime.page_size),
-        create_feed(settings, realtime),
+        create_feed(settings),
         queue_size=realtime.queue_size,
         check_interval=realtime.check_seconds,
         degraded_check_interval=realtime.degraded_check_seconds,

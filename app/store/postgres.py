@@ -38,10 +38,9 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from app.store.errors import InvalidInputError, StoreError, UnavailableError, error_for_sqlstate
-from app.store.functions import FUNCTIONS
 from app.store.transport import Principal
 
-__all__ = ["ROLE_TIMEOUTS_SQL", "PostgresTransport", "Protocol"]
+__all__ = ["ROLE_TIMEOUTS_SQL", "SIGNATURES_SQL", "PostgresTransport", "Protocol"]
 
 Protocol = Literal["pipeline", "simple"]
 
@@ -51,6 +50,14 @@ _CONTEXT = (
     b"select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
     b" set_config('statement_timeout', %s, true)"
 )
+# Every function of the public schema with its input arguments' names and types, as
+# PostgREST's schema cache knows them: the store calls them by name with these casts.
+SIGNATURES_SQL = b"""
+select p.proname::text, a.name, format_type(a.type, null)
+  from pg_proc p
+ left join lateral unnest(p.proargnames[1:p.pronargs], p.proargtypes::oid[]) as a(name, type) on true
+ where p.pronamespace = 'public'::regnamespace and p.prokind = 'f'
+"""
 # Per-role statement_timeout as PostgREST applies it: this database's setting wins over the
 # all-databases one (ordered last, so it overwrites in the dict).
 ROLE_TIMEOUTS_SQL = b"""
@@ -73,40 +80,71 @@ class PostgresTransport:
         self.pool = pool
         self.protocol = protocol
         self._statements: dict[tuple[str, tuple[str, ...]], bytes] = {}
+        self._signatures: dict[str, dict[str, str]] | None = None
         self._timeouts: dict[str, str] | None = None
-        self._timeouts_lock = asyncio.Lock()
+        self._catalog_lock = asyncio.Lock()
+
+    async def _read_catalog(self) -> None:
+        """The store functions' signatures and each API role's own statement_timeout, read on
+        first use and kept, as PostgREST keeps its schema cache until it reloads."""
+        async with self._catalog_lock:
+            if self._signatures is not None and self._timeouts is not None:
+                return
+            async with self.pool.connection() as conn:
+                if self._signatures is None:
+                    cur = await conn.execute(SIGNATURES_SQL)
+                    signatures: dict[str, dict[str, str]] = {}
+                    for function, name, type_ in await cur.fetchall():
+                        arguments = signatures.setdefault(function, {})
+                        if name is not None:  # None: a function without arguments
+                            arguments[name] = type_
+                    self._signatures = signatures
+                if self._timeouts is None:
+                    cur = await conn.execute(ROLE_TIMEOUTS_SQL)
+                    self._timeouts = {role: value for role, value in await cur.fetchall()}
 
     async def role_timeouts(self) -> Mapping[str, str]:
-        """Each API role's own statement_timeout, read on first use and kept, as PostgREST
-        keeps them until it reloads its configuration."""
+        """Each API role's own statement_timeout, as PostgREST applies it."""
         if self._timeouts is None:
-            async with self._timeouts_lock:
-                if self._timeouts is None:
-                    async with self.pool.connection() as conn:
-                        cur = await conn.execute(ROLE_TIMEOUTS_SQL)
-                        self._timeouts = {role: value for role, value in await cur.fetchall()}
+            await self._read_catalog()
+        assert self._timeouts is not None
         return self._timeouts
 
-    def statement(self, function: str, names: tuple[str, ...]) -> bytes:
-        """`select public.<fn>(name => $n::type, ...)::text`, rendered once per argument set.
-        The casts pick the one overload whatever type psycopg would infer for a Python value."""
+    async def signatures(self) -> Mapping[str, Mapping[str, str]]:
+        """Argument names and types of every function in the public schema, from pg_proc."""
+        if self._signatures is None:
+            await self._read_catalog()
+        assert self._signatures is not None
+        return self._signatures
+
+    async def statement(self, function: str, names: tuple[str, ...]) -> tuple[bytes, Mapping[str, str]]:
+        """`select public.<fn>(name => $n::type, ...)::text`, rendered once per argument set,
+        with the argument types. The casts pick the declared overload whatever type psycopg
+        would infer for a Python value."""
+        signatures = self._signatures if self._signatures is not None else await self.signatures()
+        types = signatures.get(function)
+        if types is None or not set(names) <= types.keys():
+            # A migration may have added it since the catalog was read: read it again, once.
+            self._signatures = None
+            types = (await self.signatures()).get(function)
+            if types is None or not set(names) <= types.keys():
+                raise StoreError(f"unknown store function or argument: {function}{names}")
         key = (function, names)
         stmt = self._statements.get(key)
         if stmt is None:
-            types = FUNCTIONS.get(function)
-            if types is None or not set(names) <= types.keys():
-                raise StoreError(f"unknown store function or argument: {function}{names}")
             args = sql.SQL(", ").join(
                 sql.SQL("{} => {}::{}").format(sql.Identifier(n), sql.Placeholder(), sql.SQL(types[n]))
                 for n in names
             )
             stmt = sql.SQL("select public.{}({})::text").format(sql.Identifier(function), args).as_bytes()
             self._statements[key] = stmt
-        return stmt
+        return stmt, types
 
     async def call(self, function: str, args: Mapping[str, Any], principal: Principal) -> str:
-        stmt = self.statement(function, tuple(args))
-        types = FUNCTIONS[function]
+        try:
+            stmt, types = await self.statement(function, tuple(args))
+        except psycopg.Error as exc:
+            raise _domain_error(exc) from exc
         params = [Jsonb(v) if types[n] == "jsonb" else v for n, v in args.items()]
         row = await self.run(stmt, params, principal)
         if row is None or row[0] is None:

@@ -16,13 +16,13 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.server import create_app
-from tests.api.helpers import SERVICE, Client, make_settings, new_id
+from tests.api.helpers import SERVICE, Client, api_client, make_settings, new_id
 
 
 @pytest.fixture(scope="session")
 async def client() -> AsyncIterator[Client]:
     """The API with auth required, shared by the tests of the session."""
-    async with AsyncTestClient(app=create_app(make_settings())) as test_client:
+    async with api_client(create_app(make_settings())) as test_client:
         yield test_client
 
 
@@ -31,7 +31,7 @@ def app_client() -> Callable[..., Any]:
     """Build a client for an app with other settings: `async with app_client(server={...}) as c`."""
 
     def build(**groups: dict[str, Any]) -> AsyncTestClient[Litestar]:
-        return AsyncTestClient(app=create_app(make_settings(**groups)))
+        return api_client(create_app(make_settings(**groups)))
 
     return build
 

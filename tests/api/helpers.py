@@ -27,6 +27,13 @@ MAX_BODY = 256 * 1024
 MAX_IMPORT = 1024 * 1024
 
 Client = AsyncTestClient[Litestar]
+# The test client's requests arrive on the address of this name: loopback, as with `make run`.
+BASE_URL = "http://127.0.0.1"
+
+
+def api_client(app: Litestar) -> Client:
+    """A test client of `app` (its lifespan runs on entering it)."""
+    return AsyncTestClient(app=app, base_url=BASE_URL)
 
 
 def make_settings(

@@ -18,7 +18,6 @@ import psycopg
 import pytest
 import uvicorn
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from app.config import LLMSettings
 from app.llm import (
@@ -31,8 +30,9 @@ from app.llm import (
     StreamEvent,
 )
 from app.server import create_app
+from app.services import services_of
 from app.store import ConversationManager, Principal
-from tests.api.helpers import MAX_BODY, SERVICE, Client, as_user, expire, make_settings, new_id
+from tests.api.helpers import MAX_BODY, SERVICE, Client, api_client, as_user, expire, make_settings, new_id
 
 Create = Callable[..., Awaitable[dict[str, Any]]]
 Admin = psycopg.AsyncConnection[Any]
@@ -115,13 +115,14 @@ class CountingTransport:
 @asynccontextmanager
 async def counting(app: Litestar) -> AsyncIterator[CountingTransport]:
     """Count the store calls of `app` while in the block."""
-    original: ConversationManager = app.state.store
+    running = services_of(app).running
+    original = running.store
     transport = CountingTransport(original.transport)
-    app.state.store = ConversationManager(transport)
+    running.store = ConversationManager(transport)
     try:
         yield transport
     finally:
-        app.state.store = original
+        running.store = original
 
 
 class StubProvider:
@@ -152,19 +153,20 @@ class StubProvider:
 
 @asynccontextmanager
 async def provider_swapped(app: Litestar, provider: Any) -> AsyncIterator[Any]:
-    original = app.state.llm_provider
-    app.state.llm_provider = provider
+    running = services_of(app).running
+    original = running.provider
+    running.provider = provider
     try:
         yield provider
     finally:
-        app.state.llm_provider = original
+        running.provider = original
 
 
 # -- fixtures ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 async def chat() -> AsyncIterator[Client]:
     """The API (auth required) with the offline provider."""
-    async with AsyncTestClient(app=create_app(make_settings(llm=llm_settings()))) as client:
+    async with api_client(create_app(make_settings(llm=llm_settings()))) as client:
         yield client
 
 
@@ -264,7 +266,7 @@ async def test_history_limit_is_the_window_the_model_sees(chat: Client, create: 
 async def test_history_limit_is_capped_by_the_settings(create: Create) -> None:
     cid = (await create(messages=6))["conversation_id"]
     settings = llm_settings(CHAT_HISTORY_LIMIT=2, CHAT_HISTORY_MAX=4)
-    async with AsyncTestClient(app=create_app(make_settings(llm=settings))) as client:
+    async with api_client(create_app(make_settings(llm=settings))) as client:
         default = await client.post("/chat", json={"message": "a", "conversation_id": cid}, headers=SERVICE)
         assert default.json()["response"] == echo("a", 1)
         capped = await client.post(
@@ -497,7 +499,7 @@ async def test_a_retried_turn_returns_the_stored_reply(chat: Client, started: An
     first = await chat.post(
         "/chat", json={"message": "once", "conversation_id": cid, "idempotency_key": key}, headers=SERVICE
     )
-    stub = StubProvider(inner=chat.app.state.llm_provider)
+    stub = StubProvider(inner=services_of(chat.app).running.provider)
     async with provider_swapped(chat.app, stub), counting(chat.app) as transport:
         again = await chat.post(
             "/chat",
@@ -801,7 +803,7 @@ async def test_the_seed_usage_flow_without_a_token() -> None:
     its history, read it back, clear it."""
     settings = make_settings(server={"API_AUTH": "disabled"})
     settings.llm = llm_settings()
-    async with AsyncTestClient(app=create_app(settings)) as client:
+    async with api_client(create_app(settings)) as client:
         first = await client.post("/chat", json={"message": "How is line 999?"})
         assert first.status_code == 200, first.text
         cid = first.json()["conversation_id"]

@@ -15,12 +15,12 @@ import msgspec
 import psycopg
 import pytest
 import respx
-from litestar.testing import AsyncTestClient
 
 from app.config import LLMSettings
 from app.llm import OpenAICompatProvider, create_tools
 from app.server import create_app
-from tests.api.helpers import SERVICE, Client, make_settings, new_id
+from app.services import services_of
+from tests.api.helpers import SERVICE, Client, api_client, make_settings, new_id
 from tests.api.test_chat import counting, roles, sse_events, stored
 
 Admin = psycopg.AsyncConnection[Any]
@@ -113,8 +113,8 @@ def llm_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 async def api(llm_env: None) -> AsyncIterator[Client]:
     """The API (auth required) built with no LLM settings given: they come from the env."""
-    async with AsyncTestClient(app=create_app(make_settings())) as client:
-        provider = client.app.state.llm_provider
+    async with api_client(create_app(make_settings())) as client:
+        provider = services_of(client.app).running.provider
         assert isinstance(provider, OpenAICompatProvider)
         assert provider.url == f"{BASE_URL}/chat/completions"
         yield client
@@ -335,7 +335,7 @@ async def test_a_service_adds_its_own_tool(llm_env: None, llm: respx.Route, admi
             httpx.Response(200, json=completion("Line 999 runs on time.")),
         ]
     )
-    async with AsyncTestClient(app=create_app(make_settings(), tools=tools)) as client:
+    async with api_client(create_app(make_settings(), tools=tools)) as client:
         response = await client.post("/chat", json={"message": "How is line 999?"}, headers=SERVICE)
     assert response.status_code == 200, response.text
     offered = {t["function"]["name"]: t["function"] for t in sent(llm, 0)["tools"]}
@@ -537,7 +537,7 @@ async def test_the_seed_usage_flow_with_a_model(llm_env: None, llm: respx.Route)
         ]
     )
     app = create_app(make_settings(server={"API_AUTH": "disabled"}))
-    async with AsyncTestClient(app=app) as client:
+    async with api_client(app) as client:
         first = (await client.post("/chat", json={"message": "How is line 999?"})).json()
         cid = first["conversation_id"]
         second = await client.post(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
+from app.services import services_of
 from app.store import ConversationManager
 from app.store.errors import (
     AuthenticationError,
@@ -347,7 +348,8 @@ async def test_unexpected_errors_are_500_without_internals(app_client: Callable[
 
     client: AsyncTestClient[Any]
     async with app_client() as client:
-        client.app.state.store = Broken(client.app.state.store.transport)
+        running = services_of(client.app).running
+        running.store = Broken(running.store.transport)
         response = await client.get("/stats", headers=SERVICE)
         body = assert_error(response, 500, "internal_error")
         assert "hunter2" not in response.text
@@ -378,7 +380,8 @@ async def test_store_errors_map_to_statuses(
 
     client: AsyncTestClient[Any]
     async with app_client() as client:
-        client.app.state.store = Failing(client.app.state.store.transport)
+        running = services_of(client.app).running
+        running.store = Failing(running.store.transport)
         response = await client.get("/conversations/any-id", headers=SERVICE)
         body = assert_error(response, status, code)
         if status >= 500:

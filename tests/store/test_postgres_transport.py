@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -130,6 +131,33 @@ async def test_role_timeouts_read_once(
     assert timeouts.get("authenticated") == await role_timeout(admin, "authenticated")
     assert timeouts.get("anon") == await role_timeout(admin, "anon")
     assert await transport.role_timeouts() is timeouts
+
+
+async def test_signatures_come_from_the_catalog(
+    pool: AsyncConnectionPool, admin: psycopg.AsyncConnection[Any]
+) -> None:
+    transport = PostgresTransport(pool)
+    signatures = await transport.signatures()
+    assert signatures["append_message"] == {
+        "p_conversation_id": "text",
+        "p_role": "text",
+        "p_content": "text",
+        "p_metadata": "jsonb",
+        "p_idempotency_key": "text",
+    }
+    assert signatures["conversation_stats"] == {}
+    with pytest.raises(StoreError, match="unknown store function"):
+        await transport.call("append_message", {"p_nonsense": 1}, SERVICE)
+    # A function a migration adds while the API runs is found on its first call.
+    name = f"tmp_added_{uuid.uuid4().hex[:8]}"
+    await admin.execute(
+        f"create function public.{name}(p_n bigint) returns json"
+        " language sql as $$ select json_build_object('n', p_n) $$"
+    )
+    try:
+        assert json.loads(await transport.call(name, {"p_n": 7}, SERVICE)) == {"n": 7}
+    finally:
+        await admin.execute(f"drop function public.{name}(bigint)")
 
 
 async def test_one_round_trip_per_call(single: AsyncConnectionPool, protocol: Protocol) -> None:

@@ -1,0 +1,104 @@
+"""ApplicationCore: the plugin that wires the API, the way litestar-fullstack's core does.
+
+`create_app()` (app.server) builds `Litestar(plugins=[ApplicationCore(settings)])`; this
+plugin adds the routes, the dependencies, the authentication middleware, the exception
+handlers, the OpenAPI description and the lifespan that opens the services.
+"""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins import InitPluginProtocol
+
+from app.auth import BearerAuthMiddleware, check_auth_mode
+from app.config import Settings
+from app.controllers.admin import AdminController, ImportController
+from app.controllers.chat import ChatController
+from app.controllers.conversations import ConversationController
+from app.controllers.events import EventsController
+from app.controllers.health import HealthController
+from app.controllers.messages import MessageController
+from app.dependencies import provide_settings, provide_store
+from app.errors import create_exception_handlers
+from app.llm import ToolRegistry, create_tools
+from app.services import Services
+from app.store import SERVICE
+
+__all__ = ["PUBLIC_PATHS", "ApplicationCore"]
+
+# Reachable without a token: liveness and the API's own description.
+PUBLIC_PATHS = ["^/health", "^/schema"]
+
+
+class ApplicationCore(InitPluginProtocol):
+    """Everything the API is made of, from one settings tree.
+
+    `tools`, the tools offered to the model, default to the built-ins CHAT_TOOLS names (a
+    service adds its own by passing a registry, see the README). Raises RuntimeError when
+    API_AUTH=disabled is asked for on a non-loopback API_HOST, and ValueError when CHAT_TOOLS
+    names an unknown tool.
+    """
+
+    def __init__(self, settings: Settings, tools: ToolRegistry | None = None) -> None:
+        check_auth_mode(settings.server.auth, settings.server.host)
+        self.settings = settings
+        self.services = Services(settings, tools if tools is not None else create_tools(settings.llm))
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        settings, services = self.settings, self.services
+        app_config.route_handlers.extend(
+            [
+                HealthController,
+                ConversationController,
+                MessageController,
+                AdminController,
+                ChatController,
+                EventsController,
+                Router(
+                    "/",
+                    route_handlers=[ImportController],
+                    request_max_body_size=settings.server.max_import_bytes,
+                ),
+            ]
+        )
+        app_config.dependencies.update(
+            {
+                "services": Provide(services.provide, use_cache=True, sync_to_thread=False),
+                "settings": Provide(provide_settings, sync_to_thread=False),
+                "store": Provide(provide_store, sync_to_thread=False),
+            }
+        )
+        app_config.middleware.append(
+            DefineMiddleware(
+                BearerAuthMiddleware,
+                verifier=services.verifier,
+                anonymous=SERVICE if settings.server.auth == "disabled" else None,
+                exclude=PUBLIC_PATHS,
+            )
+        )
+        app_config.exception_handlers.update(create_exception_handlers(settings.server.retry_after_seconds))
+        app_config.lifespan.append(services.lifespan)
+        app_config.openapi_config = OpenAPIConfig(
+            title="AI conversation store",
+            version="0.1.0",
+            description="Conversation history for AI services, kept in Supabase Postgres.",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="The service role key, or a user's Supabase access token.",
+                    )
+                }
+            ),
+            security=[{"bearer": []}],
+        )
+        app_config.debug = False
+        return app_config

@@ -1,0 +1,92 @@
+"""The services behind the handlers, opened and closed with the application.
+
+`Services.lifespan` is the app's lifespan: it opens the connection pool and the store (over
+the configured transport), the model provider and the realtime hub, and closes them in
+reverse order. Handlers never see this object: they receive what they need through the
+`provide_*` dependencies of app.dependencies, declared where they are used.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from litestar import Litestar
+from psycopg_pool import AsyncConnectionPool
+
+from app.auth import TokenVerifier
+from app.config import Settings
+from app.llm import Provider, ToolRegistry, create_provider
+from app.realtime import Hub, create_hub
+from app.store import ConversationManager
+from app.store.factory import open_store
+
+__all__ = ["Running", "Services", "services_of"]
+
+log = logging.getLogger("app")
+
+
+@dataclass(slots=True)
+class Running:
+    """What the lifespan opened; exists only while the application runs (tests may swap a
+    part, e.g. the provider, while it does)."""
+
+    pool: AsyncConnectionPool
+    store: ConversationManager
+    provider: Provider
+    hub: Hub
+
+
+class Services:
+    """The settings, the token verifier and the chat tools (built with the app), and what
+    the lifespan opens (`running`)."""
+
+    def __init__(self, settings: Settings, tools: ToolRegistry) -> None:
+        self.settings = settings
+        self.tools = tools
+        self.verifier = TokenVerifier(settings)
+        self._running: Running | None = None
+
+    @property
+    def running(self) -> Running:
+        if self._running is None:
+            raise RuntimeError("the application's services are not started (outside its lifespan)")
+        return self._running
+
+    def provide(self) -> Services:
+        """The root of every provide_* dependency."""
+        return self
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        settings = self.settings
+        if settings.server.auth == "disabled":
+            log.warning(
+                "API_AUTH=disabled: requests without a token act as the service (full access). "
+                "Serving on %s only.",
+                settings.server.host,
+            )
+        if settings.llm.uses_offline:
+            log.info("/chat uses the offline echo provider (no model configured: set LLM_BASE_URL)")
+        async with open_store(settings) as (pool, store):
+            provider = create_provider(settings.llm)
+            # The hub reads as the service; each stream is authorized as its caller first.
+            hub = create_hub(settings, store)
+            await hub.start()  # returns at once: the feed connects (and reconnects) in the background
+            self._running = Running(pool, store, provider, hub)
+            try:
+                yield
+            finally:
+                self._running = None
+                await hub.stop()  # ends every stream with a `shutdown` event
+                await provider.aclose()
+                await self.verifier.close()
+
+
+def services_of(app: Litestar) -> Services:
+    """The services of an app built by app.server.create_app."""
+    from app.core import ApplicationCore  # the core imports this module
+
+    return app.plugins.get(ApplicationCore).services
