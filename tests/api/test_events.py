@@ -139,6 +139,15 @@ async def test_api_append_and_plain_sql_insert_both_reach_the_client(http: httpx
         assert (second["seq"], second["role"], second["content"]) == (2, "assistant", "by plain SQL")
 
 
+async def test_the_stream_starts_with_retry_and_is_never_cached_or_buffered(http: httpx.AsyncClient) -> None:
+    cid = await _create(http)
+    async with _stream(http, cid, SERVICE) as (response, _):
+        assert response.headers["cache-control"] == "no-cache, no-transform"
+        assert response.headers["x-accel-buffering"] == "no"
+        first = await anext(response.aiter_bytes())
+        assert first.startswith(b"retry: 2000\n\n")
+
+
 async def test_resume_replays_exactly_what_was_missed(http: httpx.AsyncClient) -> None:
     cid = await _create(http)
     for n in range(3):
