@@ -23,9 +23,9 @@ from app.realtime.factory import create_feed, create_hub
 from app.realtime.feed import Feed, FeedSink, SupervisedFeed
 from app.realtime.hub import Hub, HubStats
 from app.realtime.postgres_feed import PostgresFeed
-from app.realtime.source import MessageSource, StoreSource
+from app.realtime.source import MessageSource, Page, Pages, StoreSource
 from app.realtime.sse import SSE_HEADERS, parse_last_event_id, sse_events
-from app.realtime.subscription import Subscription
+from app.realtime.subscription import Subscription, TopicLink
 from app.realtime.supabase_feed import SupabaseFeed
 
 __all__ = [
@@ -43,6 +43,8 @@ __all__ = [
     "HubStats",
     "MessageEvent",
     "MessageSource",
+    "Page",
+    "Pages",
     "PostgresFeed",
     "RealtimeError",
     "StoreSource",
@@ -51,6 +53,7 @@ __all__ = [
     "SupabaseFeed",
     "SupervisedFeed",
     "TooManySubscribersError",
+    "TopicLink",
     "create_feed",
     "create_hub",
     "parse_last_event_id",
