@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from app.auth import BearerAuthMiddleware, TokenVerifier, check_auth_mode
+from app.cli import ConversationsCLI
 from app.config import Settings, get_settings
 from app.controllers.admin import AdminController, ImportController
 from app.controllers.chat import ChatController
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None, *, tools: ToolRegistry | None =
         exception_handlers=create_exception_handlers(settings.server.retry_after_seconds),
         request_max_body_size=settings.server.max_body_bytes,
         lifespan=[lifespan],
+        plugins=[ConversationsCLI()],
         openapi_config=OpenAPIConfig(
             title="AI conversation store",
             version="0.1.0",
