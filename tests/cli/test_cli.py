@@ -129,6 +129,21 @@ async def test_serve_refuses_disabled_auth_on_a_public_address(
     assert "loopback" in capsys.readouterr().err
 
 
+async def test_disabled_auth_on_a_public_api_host_is_refused_before_any_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.config import get_settings
+
+    monkeypatch.setenv("API_AUTH", "disabled")
+    monkeypatch.setenv("API_HOST", "0.0.0.0")  # noqa: S104
+    get_settings.cache_clear()
+    try:
+        assert await cli("serve") == 2
+    finally:
+        get_settings.cache_clear()
+    assert "loopback" in capsys.readouterr().err
+
+
 async def test_litestar_commands_sit_next_to_ours(capsys: pytest.CaptureFixture[str]) -> None:
     assert await cli("--help") == 0
     listed = capsys.readouterr().out
