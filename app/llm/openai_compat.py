@@ -24,6 +24,7 @@ import httpx2
 import openai
 from openai import AsyncOpenAI, Omit, omit
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
+from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 
 from app.llm.provider import (
     ChatMessage,
@@ -151,7 +152,7 @@ class OpenAICompatProvider:
     async def complete(self, request: CompletionRequest) -> Completion:
         try:
             answer: object = await self.client.chat.completions.create(**self._arguments(request))
-        except (openai.OpenAIError, ValueError) as exc:
+        except (openai.OpenAIError, json.JSONDecodeError) as exc:
             raise _provider_error(exc) from exc
         return _completion(answer, self.model)
 
@@ -160,7 +161,7 @@ class OpenAICompatProvider:
         if self.stream_usage:
             args["stream_options"] = {"include_usage": True}
         text: list[str] = []
-        calls: dict[int, list[str | None]] = {}  # index -> [id, name, arguments]
+        calls: dict[int, _PartialCall] = {}
         usage = Usage()
         model = self.model
         finish_reason: str | None = None
@@ -183,14 +184,9 @@ class OpenAICompatProvider:
                             text.append(delta.content)
                             yield TextDelta(delta.content)
                         for i, fragment in enumerate(delta.tool_calls or ()):
-                            call = calls.setdefault(
-                                fragment.index if fragment.index is not None else i, [None, "", ""]
-                            )
-                            call[0] = fragment.id or call[0]
-                            if fragment.function is not None:
-                                call[1] = f"{call[1]}{fragment.function.name or ''}"
-                                call[2] = f"{call[2]}{_text(fragment.function.arguments)}"
-        except (openai.OpenAIError, ValueError) as exc:
+                            index = fragment.index if fragment.index is not None else i
+                            calls.setdefault(index, _PartialCall()).add(fragment)
+        except (openai.OpenAIError, json.JSONDecodeError) as exc:
             raise _provider_error(exc) from exc
         # The SDK ends the iteration quietly when the connection closes early; an answer
         # without a finish reason was cut off, and a partial reply must not be stored.
@@ -199,12 +195,31 @@ class OpenAICompatProvider:
         yield StreamDone(
             Completion(
                 content="".join(text),
-                tool_calls=[_tool_call(c[0], c[1], c[2], i) for i, c in sorted(calls.items())],
+                tool_calls=[_tool_call(c.id, c.name, c.arguments, i) for i, c in sorted(calls.items())],
                 usage=usage,
                 model=model,
                 finish_reason=finish_reason,
             )
         )
+
+
+class _PartialCall:
+    """A streamed tool call put together from its fragments. Not the SDK's
+    `chat.completions.stream()` helper: it fails (TypeError) on the fragments without an
+    `index` that some OpenAI-compatible servers send, where a call's position stands in."""
+
+    __slots__ = ("arguments", "id", "name")
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.name = ""
+        self.arguments = ""
+
+    def add(self, fragment: ChoiceDeltaToolCall) -> None:
+        self.id = fragment.id or self.id
+        if fragment.function is not None:
+            self.name += fragment.function.name or ""
+            self.arguments += _text(fragment.function.arguments)
 
 
 def _message(m: ChatMessage) -> ChatCompletionMessageParam:
@@ -255,7 +270,7 @@ def _provider_error(exc: Exception) -> ProviderError:
         status = exc.status_code
         text = _error_text(exc.body) or exc.response.text[:300].strip() or "no details"
         return ProviderHTTPError(f"model provider answered {status}: {text}", upstream_status=status)
-    if isinstance(exc, openai.APIResponseValidationError | ValueError):  # ValueError: not JSON
+    if isinstance(exc, openai.APIResponseValidationError | json.JSONDecodeError):
         return MalformedResponse(f"model provider answered with malformed JSON: {exc}")
     if isinstance(exc, openai.APIError):  # an error event inside a stream
         return _reported_error(exc.body)

@@ -44,6 +44,12 @@ REQUEST = CompletionRequest(
         ChatMessage(role="user", content="And line 1000?"),
     ]
 )
+SENT_MESSAGES = [  # REQUEST's messages as sent
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "How is line 999?"},
+    {"role": "assistant", "content": "Line 999 is fine."},
+    {"role": "user", "content": "And line 1000?"},
+]
 TOOLS = [
     ToolSpec(
         "calculator",
@@ -130,12 +136,7 @@ async def test_request_is_exact_and_answer_parsed(provider: OpenAICompatProvider
     assert request.headers["content-type"] == "application/json"
     assert json.loads(request.content) == {
         "model": "test-model",
-        "messages": [
-            {"role": "system", "content": "Be brief."},
-            {"role": "user", "content": "How is line 999?"},
-            {"role": "assistant", "content": "Line 999 is fine."},
-            {"role": "user", "content": "And line 1000?"},
-        ],
+        "messages": SENT_MESSAGES,
     }
     assert completion.content == "All good."
     assert completion.model == "test-model-2025"
@@ -487,12 +488,7 @@ async def test_stream_deltas_then_done(provider: OpenAICompatProvider) -> None:
         events = await collect(provider.stream(REQUEST))
     assert json.loads(route.calls.last.request.content) == {
         "model": "test-model",
-        "messages": [
-            {"role": "system", "content": "Be brief."},
-            {"role": "user", "content": "How is line 999?"},
-            {"role": "assistant", "content": "Line 999 is fine."},
-            {"role": "user", "content": "And line 1000?"},
-        ],
+        "messages": SENT_MESSAGES,
         "stream": True,
         "stream_options": {"include_usage": True},
     }
@@ -540,6 +536,27 @@ async def test_stream_tool_call_fragments_assembled(provider: OpenAICompatProvid
         ToolCall("call_1", "current_time", {}),
     ]
     assert done.completion.finish_reason == "tool_calls"
+
+
+async def test_stream_tool_calls_without_an_index(provider: OpenAICompatProvider) -> None:
+    # Some OpenAI-compatible servers send whole calls without `index`: their position stands in.
+    calls = [
+        {
+            "id": "a",
+            "type": "function",
+            "function": {"name": "calculator", "arguments": '{"expression": "1"}'},
+        },
+        {"id": "b", "type": "function", "function": {"name": "current_time", "arguments": "{}"}},
+    ]
+    with mocked() as mock:
+        mock.post(URL).mock(return_value=streamed(sse(delta(tool_calls=calls, finish="tool_calls"))))
+        events = await collect(provider.stream(REQUEST))
+    done = events[-1]
+    assert isinstance(done, StreamDone)
+    assert done.completion.tool_calls == [
+        ToolCall("a", "calculator", {"expression": "1"}),
+        ToolCall("b", "current_time", {}),
+    ]
 
 
 async def test_stream_tool_call_with_broken_arguments(provider: OpenAICompatProvider) -> None:
