@@ -20,6 +20,10 @@ __all__ = [
     "ExportMessage",
     "ExtendResult",
     "Message",
+    "MessagePage",
+    "NewMessage",
+    "ResponseDeleted",
+    "ResponseRecord",
     "Role",
     "Stats",
 ]
@@ -38,6 +42,22 @@ class Message(msgspec.Struct, frozen=True):
     metadata: dict[str, Any]
     created_at: datetime
     idempotency_key: str | None = None
+
+
+class NewMessage(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A message to append (append_messages): what append_message takes, as one JSON element."""
+
+    role: Role
+    content: str
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+class MessagePage(msgspec.Struct, frozen=True):
+    """A page of messages in the order asked for; `has_more`: more follow in that order."""
+
+    messages: list[Message]
+    has_more: bool
 
 
 class Conversation(msgspec.Struct, frozen=True):
@@ -79,6 +99,20 @@ class ChatTurn(msgspec.Struct, frozen=True):
     message: Message
     replayed: bool
     history: list[Message]
+
+
+class ResponseRecord(msgspec.Struct, frozen=True):
+    """The messages of one /v1 response (input and output items, seq order), its conversation,
+    and `latest`: nothing was appended after it."""
+
+    conversation: Conversation
+    messages: list[Message]
+    latest: bool
+
+
+class ResponseDeleted(msgspec.Struct, frozen=True):
+    id: str
+    deleted: int
 
 
 class ExtendResult(msgspec.Struct, frozen=True):

@@ -232,9 +232,11 @@ select results_eq(
       where p.pronamespace = 'public'::regnamespace
         and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')
         and has_function_privilege('authenticated', p.oid, 'execute') order by 1 $$,
-  $$ values ('append_message'), ('begin_chat_turn'), ('clear_conversation'), ('create_conversation'),
-            ('delete_conversation'), ('export_conversation'), ('extend_conversation'),
-            ('get_conversation'), ('get_messages'), ('list_conversations') $$,
+  $$ values ('append_message'), ('append_messages'), ('begin_chat_turn'), ('clear_conversation'),
+            ('create_conversation'), ('delete_conversation'), ('delete_message'), ('delete_response'),
+            ('export_conversation'), ('extend_conversation'), ('get_conversation'), ('get_message'),
+            ('get_messages'), ('get_response'), ('list_conversations'), ('list_messages'),
+            ('update_conversation') $$,
   'authenticated may execute exactly the user-facing store functions'
 );
 select function_privs_are('public', 'conversation_stats', array[]::text[], 'authenticated', array[]::text[],
