@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 import uvicorn
+from litestar import Litestar
 from openai import AsyncOpenAI
 
 from app.server import create_app
@@ -20,10 +21,9 @@ from tests.api.helpers import SERVICE, SERVICE_KEY, make_settings, mint, user_cl
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.fixture(scope="session")
-async def base_url() -> AsyncIterator[str]:
-    """The API (auth required, offline model) on a free loopback port, for the session."""
-    app = create_app(make_settings())
+@contextlib.asynccontextmanager
+async def serve(app: Litestar) -> AsyncIterator[str]:
+    """`app` served by uvicorn on a free loopback port, until the block ends."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -41,6 +41,13 @@ async def base_url() -> AsyncIterator[str]:
         server.should_exit = True
         await task
         sock.close()
+
+
+@pytest.fixture(scope="session")
+async def base_url() -> AsyncIterator[str]:
+    """The API (auth required, the offline model) for the session."""
+    async with serve(create_app(make_settings())) as url:
+        yield url
 
 
 @pytest.fixture
