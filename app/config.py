@@ -6,10 +6,11 @@ Every field documents itself; the README's configuration table lists the same va
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = [
     "LOCAL_JWT_SECRET",
@@ -95,6 +96,36 @@ class ServerSettings(_Base):
         validation_alias="API_RETRY_AFTER_SECONDS",
         description="Retry-After sent with 503 when the database is unreachable.",
     )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="API_CORS_ORIGINS",
+        description="Comma-separated origins (scheme://host[:port]) whose pages may call the API "
+        "from a browser (CORS); empty (the default) allows none. With API_AUTH=disabled these are "
+        "also the only non-loopback Origins accepted.",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            if origin == "*":
+                raise ValueError("API_CORS_ORIGINS: list the origins; '*' is not accepted")
+            bare = parts.path in ("", "/") and not parts.query
+            if parts.scheme not in ("http", "https") or not parts.hostname or not bare:
+                raise ValueError(f"API_CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port])")
+            try:
+                parts.port  # noqa: B018  (raises on a bad port)
+            except ValueError as exc:
+                raise ValueError(f"API_CORS_ORIGINS: {origin!r} has a bad port") from exc
+        return [origin.rstrip("/").lower() for origin in origins]
 
 
 class SupabaseSettings(_Base):

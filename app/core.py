@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from litestar import Router
 from litestar.config.app import AppConfig
+from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -23,6 +24,7 @@ from app.controllers.conversations import ConversationController
 from app.controllers.events import EventsController
 from app.controllers.health import HealthController
 from app.controllers.messages import MessageController
+from app.crosssite import CrossSiteMiddleware
 from app.dependencies import provide_settings, provide_store
 from app.errors import create_exception_handlers
 from app.llm import ToolRegistry, create_tools
@@ -33,6 +35,8 @@ __all__ = ["PUBLIC_PATHS", "ApplicationCore"]
 
 # Reachable without a token: liveness and the API's own description.
 PUBLIC_PATHS = ["^/health", "^/schema"]
+# What a browser page of an API_CORS_ORIGINS origin may send ('*' would not cover Authorization).
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID", "X-Request-ID"]
 
 
 class ApplicationCore(InitPluginProtocol):
@@ -73,11 +77,22 @@ class ApplicationCore(InitPluginProtocol):
                 "store": Provide(provide_store, sync_to_thread=False),
             }
         )
+        loopback_only = settings.server.auth == "disabled"
+        app_config.middleware.append(
+            CrossSiteMiddleware(loopback_only=loopback_only, origins=settings.server.cors_origins)
+        )
+        if settings.server.cors_origins:
+            app_config.cors_config = CORSConfig(
+                allow_origins=settings.server.cors_origins,
+                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                allow_headers=CORS_REQUEST_HEADERS,
+                expose_headers=["X-Request-ID", "Retry-After"],
+            )
         app_config.middleware.append(
             DefineMiddleware(
                 BearerAuthMiddleware,
                 verifier=services.verifier,
-                anonymous=SERVICE if settings.server.auth == "disabled" else None,
+                anonymous=SERVICE if loopback_only else None,
                 exclude=PUBLIC_PATHS,
             )
         )

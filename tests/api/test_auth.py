@@ -312,7 +312,7 @@ async def raw_get(app: Any, path: str, server: tuple[str, int] | None) -> tuple[
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"host", b"api")],
+        "headers": [(b"host", b"localhost:8001")],  # a loopback Host: API_AUTH=disabled needs one
         "client": ("203.0.113.9", 40000),
         "server": server,
         "state": {},

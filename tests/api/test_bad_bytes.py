@@ -47,9 +47,7 @@ async def test_append_chat_and_import_refuse_invalid_utf8(client: Client, create
     imported = new_id("utf8-import")
     document = b'{"conversation_id": "%s", "metadata": {"k": "\xff"}, "messages": []}' % imported.encode()
     assert_not_utf8(await client.post("/conversations/import", content=document, headers=JSON))
-    assert_not_utf8(
-        await client.post(f"/conversations/{cid}/extend", content=b'{"\xff": 2}', headers=JSON)
-    )
+    assert_not_utf8(await client.post(f"/conversations/{cid}/extend", content=b'{"\xff": 2}', headers=JSON))
     count = await (
         await admin.execute(
             "select count(*) from public.ai_conversation_messages where conversation_id = %s",
