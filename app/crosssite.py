@@ -17,6 +17,7 @@ Two rules, checked once per request before authentication (`CrossSiteMiddleware`
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from litestar.enums import ScopeType
@@ -27,6 +28,16 @@ from app.auth.loopback import is_loopback
 from app.errors import ApiError
 
 __all__ = ["CrossSiteMiddleware", "host_name", "is_json_media_type"]
+
+
+@lru_cache(maxsize=256)
+def _json_content_type(value: bytes) -> bool:
+    return is_json_media_type(value.decode("latin-1"))
+
+
+@lru_cache(maxsize=256)
+def _loopback_host(value: bytes) -> bool:
+    return is_loopback(host_name(value.decode("latin-1")))
 
 
 def is_json_media_type(content_type: str) -> bool:
@@ -81,7 +92,7 @@ class CrossSiteMiddleware(ASGIMiddleware):
                 has_body = True
         if self.loopback_only:
             self._check_site(host, origin)
-        if has_body and (content_type is None or not is_json_media_type(content_type.decode("latin-1"))):
+        if has_body and (content_type is None or not _json_content_type(content_type)):
             raise ApiError(
                 "unsupported_media_type",
                 "the request body must be JSON: send Content-Type: application/json",
@@ -90,7 +101,7 @@ class CrossSiteMiddleware(ASGIMiddleware):
         await next_app(scope, receive, send)
 
     def _check_site(self, host: bytes | None, origin: bytes | None) -> None:
-        if host is None or not is_loopback(host_name(host.decode("latin-1"))):
+        if host is None or not _loopback_host(host):
             raise ApiError(
                 "misdirected_request",
                 "with API_AUTH=disabled the API answers only to a loopback Host "

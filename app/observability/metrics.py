@@ -68,9 +68,15 @@ MODEL_ERRORS = Counter(
 )
 
 
+# Each series looked up once: prometheus-client's labels() takes a lock and builds a key.
 @lru_cache(maxsize=1024)
 def _request_series(method: str, route: str) -> Any:
     return REQUEST_SECONDS.labels(method, route)
+
+
+@lru_cache(maxsize=4096)
+def _request_count(method: str, route: str, status: int) -> Any:
+    return REQUESTS.labels(method, route, str(status))
 
 
 @lru_cache(maxsize=256)
@@ -102,7 +108,7 @@ class MetricsMiddleware(ASGIMiddleware):
         finally:
             method, route = cast("HTTPScope", scope)["method"], scope.get("path_template", "unmatched")
             _request_series(method, route).observe(time.perf_counter() - started)
-            REQUESTS.labels(method, route, str(status)).inc()
+            _request_count(method, route, status).inc()
 
 
 class _MeasuredTransport:
