@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
+from app.config import ObservabilitySettings
 from app.observability import RequestIdFilter
+from app.server import create_app
 from app.services import services_of
 from app.store import ConversationManager
-from tests.api.helpers import SERVICE, Client, new_id
+from tests.api.helpers import SERVICE, Client, api_client, make_settings, new_id
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
@@ -198,12 +200,8 @@ def collector() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
 
 
 async def test_traces_are_exported_when_an_otlp_endpoint_is_set(
-    app_client: Callable[..., Any], collector: tuple[str, list[tuple[str, str, bytes]]]
+    collector: tuple[str, list[tuple[str, str, bytes]]],
 ) -> None:
-    from app.config import ObservabilitySettings
-    from app.server import create_app
-    from tests.api.helpers import api_client, make_settings
-
     url, received = collector
     settings = make_settings()
     settings.observability = ObservabilitySettings.model_validate({"OTEL_EXPORTER_OTLP_ENDPOINT": url})
