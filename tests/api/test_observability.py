@@ -200,8 +200,9 @@ def collector() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
 
 
 async def test_traces_are_exported_when_an_otlp_endpoint_is_set(
-    collector: tuple[str, list[tuple[str, str, bytes]]],
+    collector: tuple[str, list[tuple[str, str, bytes]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # the exporter (requests) honours proxy variables
     url, received = collector
     settings = make_settings()
     settings.observability = ObservabilitySettings.model_validate({"OTEL_EXPORTER_OTLP_ENDPOINT": url})

@@ -147,6 +147,10 @@ async def test_slow_clients_are_closed_after_the_deadlines(server: int) -> None:
         else:
             assert received.startswith(b"HTTP/1.1 408"), (kind, received[:200])
             assert b'"error":"request_timeout"' in received
+    print(
+        f"\n{SLOW} slow connections, closed at the latest after (s):",
+        {k: round(v, 2) for k, v in slowest.items()},
+    )
     metrics = await request(server, b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
     assert b'api_requests_total{method="POST",route="/conversations",status="500"}' not in metrics
     assert b'api_requests_total{method="POST",route="/conversations",status="499"}' in metrics
