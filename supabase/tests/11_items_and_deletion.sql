@@ -15,13 +15,13 @@ select plan(25);
 select public.create_conversation('pgtap-items-a', '7f1e0000-0000-4000-8000-0000000000a1') is not null as setup \gset
 select public.create_conversation('pgtap-items-b', '7f1e0000-0000-4000-8000-0000000000b1') is not null as setup \gset
 select public.append_messages('pgtap-items-b',
-  '[{"role": "user", "content": "b1", "idempotency_key": "msg_b1", "metadata": {"openai": {"response_id": "resp_b"}}}]') is not null as setup \gset
+  '[{"role": "user", "content": "b1", "idempotency_key": "msg_b1", "metadata": {"openai": {"response_id": "resp_pgtap_items_b"}}}]') is not null as setup \gset
 
 select tests.authenticate_as('7f1e0000-0000-4000-8000-0000000000a1');
 
 select is(json_array_length(public.append_messages('pgtap-items-a',
-  '[{"role": "user", "content": "one", "idempotency_key": "msg_one", "metadata": {"openai": {"response_id": "resp_a", "source": "input"}}},
-    {"role": "assistant", "content": "two", "idempotency_key": "msg_two", "metadata": {"openai": {"response_id": "resp_a", "source": "output"}}},
+  '[{"role": "user", "content": "one", "idempotency_key": "msg_one", "metadata": {"openai": {"response_id": "resp_pgtap_items_a", "source": "input"}}},
+    {"role": "assistant", "content": "two", "idempotency_key": "msg_two", "metadata": {"openai": {"response_id": "resp_pgtap_items_a", "source": "output"}}},
     {"role": "user", "content": "three"}]')), 3, 'A appends three messages in one call');
 select throws_ok($$ select public.append_messages('pgtap-items-a', '[{"role": "user", "content": "ok"}, {"role": "user", "content": ""}]') $$,
   '23514', null, 'a bad element fails the whole call');
@@ -44,8 +44,8 @@ select is((public.list_messages('pgtap-items-a', 2, 'asc', 'msg_one') ->> 'has_m
 select throws_ok($$ select public.list_messages('pgtap-items-a', 2, 'sideways') $$, '22023', null, 'order is asc or desc');
 select throws_ok($$ select public.list_messages('pgtap-items-a', 0) $$, '22023', null, 'limit at least 1');
 
-select is(json_array_length(public.get_response('resp_a') -> 'messages'), 2, 'get_response: the messages of one response');
-select is((public.get_response('resp_a') ->> 'latest')::boolean, false, 'a message after it: not the latest');
+select is(json_array_length(public.get_response('resp_pgtap_items_a') -> 'messages'), 2, 'get_response: the messages of one response');
+select is((public.get_response('resp_pgtap_items_a') ->> 'latest')::boolean, false, 'a message after it: not the latest');
 
 select is((public.delete_message('pgtap-items-a', 'msg_one') ->> 'message_count')::integer, 2,
   'A deletes one of its messages; the conversation counts 2');
@@ -58,11 +58,11 @@ select is((public.update_conversation('pgtap-items-a', '{"topic": "t"}') -> 'met
 -- B's conversation and response, as A
 select throws_ok($$ select public.get_message('pgtap-items-b', 'msg_b1') $$, 'P0002', null, 'A cannot read B''s item');
 select throws_ok($$ select public.delete_message('pgtap-items-b', 'msg_b1') $$, 'P0002', null, 'A cannot delete B''s item');
-select throws_ok($$ select public.get_response('resp_b') $$, 'P0002', null, 'A cannot read B''s response');
-select throws_ok($$ select public.delete_response('resp_b') $$, 'P0002', null, 'A cannot delete B''s response');
+select throws_ok($$ select public.get_response('resp_pgtap_items_b') $$, 'P0002', null, 'A cannot read B''s response');
+select throws_ok($$ select public.delete_response('resp_pgtap_items_b') $$, 'P0002', null, 'A cannot delete B''s response');
 
 select tests.authenticate_as_service();
-select is((public.delete_response('resp_a') ->> 'deleted')::integer, 1, 'the service deletes what is left of a response');
+select is((public.delete_response('resp_pgtap_items_a') ->> 'deleted')::integer, 1, 'the service deletes what is left of a response');
 
 select * from finish();
 rollback;

@@ -598,11 +598,12 @@ async def test_timestamps_are_recent(store: ConversationManager) -> None:
 # -- items (the /v1 API's store calls) -----------------------------------------------------
 async def test_items_append_list_get_delete(store: ConversationManager) -> None:
     cid = (await store.create_conversation(conversation_id=new_id())).conversation_id
+    resp = f"resp_{uuid.uuid4().hex}"
     stored = await store.append_messages(
         cid,
         [
-            NewMessage("user", "one", {"openai": {"type": "message", "response_id": "resp_x"}}, "msg_one"),
-            NewMessage("assistant", "two", {"openai": {"response_id": "resp_x", "source": "output"}}),
+            NewMessage("user", "one", {"openai": {"type": "message", "response_id": resp}}, "msg_one"),
+            NewMessage("assistant", "two", {"openai": {"response_id": resp, "source": "output"}}),
             NewMessage("user", "three"),
         ],
     )
@@ -615,7 +616,7 @@ async def test_items_append_list_get_delete(store: ConversationManager) -> None:
     assert [m.seq for m in rest.messages] == [1]
     assert not rest.has_more
     assert (await store.get_message(cid, "msg_one")).content == "one"
-    record = await store.get_response("resp_x")
+    record = await store.get_response(resp)
     assert [m.seq for m in record.messages] == [1, 2]
     assert record.conversation.conversation_id == cid
     assert not record.latest
@@ -625,25 +626,24 @@ async def test_items_append_list_get_delete(store: ConversationManager) -> None:
     assert after_delete.message_count == 2
     with pytest.raises(NotFoundError):
         await store.get_message(cid, "msg_one")
-    assert (await store.delete_response("resp_x")).deleted == 1
+    assert (await store.delete_response(resp)).deleted == 1
     with pytest.raises(NotFoundError):
-        await store.get_response("resp_x")
+        await store.get_response(resp)
 
 
 async def test_items_of_another_user_are_not_found(as_user: UserStore) -> None:
     alice, bob = as_user(new_user()), as_user(new_user())
     cid = (await alice.create_conversation(conversation_id=new_id())).conversation_id
-    await alice.append_messages(
-        cid, [NewMessage("user", "mine", {"openai": {"response_id": "resp_a"}}, "msg_a")]
-    )
+    resp = f"resp_{uuid.uuid4().hex}"
+    await alice.append_messages(cid, [NewMessage("user", "mine", {"openai": {"response_id": resp}}, "msg_a")])
     for call in (
         bob.get_message(cid, "msg_a"),
         bob.delete_message(cid, "msg_a"),
         bob.list_messages(cid),
         bob.append_messages(cid, [NewMessage("user", "intruder")]),
         bob.update_conversation(cid, {}),
-        bob.get_response("resp_a"),
-        bob.delete_response("resp_a"),
+        bob.get_response(resp),
+        bob.delete_response(resp),
     ):
         with pytest.raises(NotFoundError):
             await call
