@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
+from app.openai_api.errors import openai_errors
 from app.openai_api.items import message_to_item, parse_items
 from app.openai_api.schemas import (
     ConversationDeleted,
@@ -65,6 +66,7 @@ class ConversationsController(Controller):
         description="A conversation of our store (id conv_..., owned by the caller; the usual "
         "TTL), with up to 20 initial items and up to 16 metadata pairs.",
         operation_id="openai_create_conversation",
+        responses=openai_errors(400, 413),
         status_code=HTTP_200_OK,
     )
     async def create_conversation(
@@ -83,6 +85,7 @@ class ConversationsController(Controller):
         summary="Retrieve a conversation (OpenAI)",
         description="Any live conversation the caller may read, however it was created.",
         operation_id="openai_get_conversation",
+        responses=openai_errors(404),
     )
     async def get_conversation(
         self, store: NamedDependency[ConversationManager], conversation_id: ConversationIdPath
@@ -94,6 +97,7 @@ class ConversationsController(Controller):
         summary="Update a conversation's metadata (OpenAI)",
         description="Replaces the metadata.",
         operation_id="openai_update_conversation",
+        responses=openai_errors(400, 404),
         status_code=HTTP_200_OK,
     )
     async def update_conversation(
@@ -109,6 +113,7 @@ class ConversationsController(Controller):
         summary="Delete a conversation (OpenAI)",
         description="Deletes the conversation and its messages (OpenAI keeps the items; we do not).",
         operation_id="openai_delete_conversation",
+        responses=openai_errors(404),
         status_code=HTTP_200_OK,
     )
     async def delete_conversation(
@@ -123,6 +128,7 @@ class ConversationsController(Controller):
         description="Appends up to 20 items (messages with input_text/output_text parts, "
         "function_call, function_call_output) in one store call, all or none.",
         operation_id="openai_create_items",
+        responses=openai_errors(400, 404, 413),
         status_code=HTTP_200_OK,
     )
     async def create_items(
@@ -141,6 +147,7 @@ class ConversationsController(Controller):
         description="Every message of the conversation as an item (native ones included), in seq "
         "order; `after` is the last item id of the previous page.",
         operation_id="openai_list_items",
+        responses=openai_errors(400, 404),
     )
     async def list_items(
         self,
@@ -158,6 +165,7 @@ class ConversationsController(Controller):
         "/{conversation_id:str}/items/{item_id:str}",
         summary="Retrieve an item (OpenAI)",
         operation_id="openai_get_item",
+        responses=openai_errors(404),
     )
     async def get_item(
         self,
@@ -173,6 +181,7 @@ class ConversationsController(Controller):
         summary="Delete an item (OpenAI)",
         description="Deletes the message (its seq is never reused); answers the conversation.",
         operation_id="openai_delete_item",
+        responses=openai_errors(404),
         status_code=HTTP_200_OK,
     )
     async def delete_item(

@@ -12,12 +12,19 @@ from typing import Any
 
 import msgspec
 from litestar import MediaType, Request, Response
+from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
 from app.errors import handle_exception
 from app.schemas import ErrorBody
 
-__all__ = ["InvalidRequest", "OpenAIError", "OpenAIErrorBody", "create_openai_exception_handlers"]
+__all__ = [
+    "InvalidRequest",
+    "OpenAIError",
+    "OpenAIErrorBody",
+    "create_openai_exception_handlers",
+    "openai_errors",
+]
 
 
 class InvalidRequest(Exception):
@@ -45,6 +52,28 @@ class OpenAIErrorBody(msgspec.Struct, frozen=True):
     """The error body of every /v1 route."""
 
     error: OpenAIError
+
+
+_DESCRIPTIONS = {
+    400: "Invalid request (param names the parameter)",
+    401: "Missing or invalid api_key (bearer token)",
+    404: "Unknown, expired or another user's conversation, item or response",
+    409: "Conflict (previous_response_id is not the latest response: fork_unsupported)",
+    413: "Request body too large",
+    502: "The model provider failed",
+    503: "The database is unavailable; retry later",
+    504: "The model provider did not answer in time",
+}
+
+
+def openai_errors(*statuses: int) -> dict[int, ResponseSpec]:
+    """The documented error answers of a /v1 route, in OpenAI's shape."""
+    return {
+        status: ResponseSpec(
+            data_container=OpenAIErrorBody, description=_DESCRIPTIONS[status], generate_examples=False
+        )
+        for status in (*statuses, 401, 503)
+    }
 
 
 def _type(status: int) -> str:

@@ -28,7 +28,7 @@ from litestar.status_codes import HTTP_200_OK
 from app.errors import handle_exception
 from app.llm.provider import Completion, MalformedResponse, TextDelta
 from app.openai_api.conversations import item_list
-from app.openai_api.errors import reshape_response
+from app.openai_api.errors import openai_errors, reshape_response
 from app.openai_api.items import ITEM_KEY
 from app.openai_api.schemas import CreateResponseIn, ItemList, ResponseDeletedObject, ResponseObject
 from app.openai_api.service import Begun, ResponsesService, call_item_id
@@ -77,6 +77,7 @@ class ResponsesController(Controller):
         "with the request's function tools, stores the output items and answers the response. "
         "`stream: true` answers OpenAI's event stream (see the module docstring).",
         operation_id="openai_create_response",
+        responses=openai_errors(400, 404, 409, 413, 502, 504),
         status_code=HTTP_200_OK,
     )
     async def create_response(
@@ -96,6 +97,7 @@ class ResponsesController(Controller):
         summary="Retrieve a response (OpenAI)",
         description="A stored response, rebuilt from the messages it wrote.",
         operation_id="openai_get_response",
+        responses=openai_errors(404),
     )
     async def get_response(
         self, responses: NamedDependency[ResponsesService], response_id: ResponseIdPath
@@ -106,6 +108,7 @@ class ResponsesController(Controller):
         "/{response_id:str}/input_items",
         summary="List a response's input items (OpenAI)",
         operation_id="openai_list_input_items",
+        responses=openai_errors(400, 404),
     )
     async def list_input_items(
         self,
@@ -130,6 +133,7 @@ class ResponsesController(Controller):
         summary="Delete a response (OpenAI)",
         description="Deletes the messages the response stored (its input and output items).",
         operation_id="openai_delete_response",
+        responses=openai_errors(404),
         status_code=HTTP_200_OK,
     )
     async def delete_response(

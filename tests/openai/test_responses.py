@@ -234,3 +234,29 @@ async def test_provider_failure_and_client_errors(sdk: Any) -> None:
     async with AsyncOpenAI(base_url=f"{url}/v1", api_key=SERVICE_KEY, max_retries=0) as gone:
         with pytest.raises(openai.APIConnectionError):
             await gone.conversations.create()
+
+
+async def test_permission_and_size_errors(service: AsyncOpenAI) -> None:
+    """A cross-site Origin on an auth-disabled server is the SDK's PermissionDeniedError; a body
+    over API_MAX_BODY_BYTES is an APIStatusError with 413; both in OpenAI's error shape."""
+    settings = make_settings(server={"API_AUTH": "disabled"})
+    async with (
+        serve(create_app(settings)) as url,
+        AsyncOpenAI(
+            base_url=f"{url}/v1",
+            api_key=SERVICE_KEY,
+            max_retries=0,
+            default_headers={"Origin": "https://drive-by.example"},
+        ) as cross_site,
+    ):
+        with pytest.raises(openai.PermissionDeniedError) as denied:
+            await cross_site.conversations.create()
+    assert denied.value.status_code == 403
+    assert denied.value.body["type"] == "permission_error"
+    conversation = await service.conversations.create()
+    with pytest.raises(openai.APIStatusError) as large:
+        await service.conversations.items.create(
+            conversation.id, items=[{"role": "user", "content": "x" * (300 * 1024)}]
+        )
+    assert large.value.status_code == 413
+    assert set(large.value.body) == {"message", "type", "param", "code"}
