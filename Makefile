@@ -5,10 +5,10 @@ STACK := scripts/stack.sh
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help deps run db-up db-down db-reset test test-db test-py bench lint fmt
+.PHONY: help deps run db-up db-down db-reset test test-db test-upgrade test-py bench lint fmt
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 deps: ## install what is missing: OS packages (as root), the Python env (uv), the Supabase CLI
 	@$(STACK) deps
@@ -25,10 +25,14 @@ db-reset: deps ## wipe the local database and rebuild it from the migrations
 run: db-up ## serve the API on 127.0.0.1:8001 (auth disabled: loopback only)
 	API_AUTH=$${API_AUTH:-disabled} DATABASE_URL="$$($(STACK) url)" $(PY) -m app serve
 
-test: db-up test-db test-py ## set everything up, then run the pgTAP and pytest suites
+test: db-up test-db test-upgrade test-py ## set everything up, then the pgTAP suite, the upgrade test and pytest
 
-test-db: ## pgTAP tests in supabase/tests (pg_prove)
+test-db: ## pgTAP tests in supabase/tests (pg_prove), after the test-only helpers in supabase/tests/helpers
+	psql "$$($(STACK) url)" -qX -v ON_ERROR_STOP=1 -f supabase/tests/helpers/tests_schema.sql
 	pg_prove --failures --dbname "$$($(STACK) url)" supabase/tests/*.sql
+
+test-upgrade: deps ## upgrade a database built from the released migrations (e4edba8) to the current ones, on a throwaway cluster; compare with a fresh one
+	scripts/upgrade_test.sh
 
 test-py: ## pytest: integration and API tests against the real database
 	DATABASE_URL="$$($(STACK) url)" $(PY) -m pytest

@@ -2,7 +2,7 @@
 --
 -- The tables, columns, keys and indexes of the data contract exist; RLS is enabled on every
 -- table; the policies, triggers, functions and dashboard views are the expected ones; every
--- function is `security invoker` with `search_path = ''` (the only `security definer` ones are
+-- function is `security invoker` with `search_path = ''` or a SQL-standard body (the only `security definer` ones are
 -- private: the triggers that write counters and the expired-id purge); anon may execute nothing and read
 -- nothing; authenticated may not run the admin functions nor write the columns the rules own;
 -- the messages table is published to Supabase Realtime.
@@ -203,8 +203,9 @@ select results_eq(
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p
       where p.pronamespace = 'private'::regnamespace and p.prokind = 'f'
-        and (p.proconfig is null or not ('search_path=""' = any(p.proconfig))) $$,
-  'every private function has search_path = '''''
+        and (p.proconfig is null or not ('search_path=""' = any(p.proconfig)))
+        and p.prosqlbody is null $$,
+  'every private function has search_path = '''', or a SQL-standard body (names bound when created)'
 );
 
 -- Execute privileges ----------------------------------------------------------------------------

@@ -182,8 +182,7 @@ select results_eq(
 );
 
 -- ... also to the owner reading the tables directly (RLS)
-set local role authenticated;
-set local request.jwt.claims to '{"role": "authenticated", "sub": "7f1e0000-0000-4000-8000-0000000000a1"}';
+select tests.authenticate_as('7f1e0000-0000-4000-8000-0000000000a1');
 select is_empty(
   $$ select 1 from public.ai_conversations where conversation_id = 'pgtap-ttl-expired' $$,
   'the owner does not see its expired conversation in the table'
@@ -212,7 +211,7 @@ select results_eq(
   $$ values ('7f1e0000-0000-4000-8000-0000000000a1'::uuid, 0, 0::bigint, true) $$,
   'the re-created conversation is new, live and empty'
 );
-reset role;
+select tests.clear_authentication();
 select results_eq(
   $$ select count(*)::integer from public.ai_conversation_messages where conversation_id = 'pgtap-ttl-expired' $$,
   $$ values (0) $$,

@@ -32,12 +32,13 @@ language sql as $$
        and c.message_count <> (select count(*) from public.ai_conversation_messages m
                                 where m.conversation_id = c.conversation_id))
 $$;
+-- New functions are closed by default (see the privileges migration): open these to the service.
+grant execute on function pg_temp.totals_match(), pg_temp.message_counts_match() to service_role;
 
 select ok(pg_temp.totals_match(), 'before the test, the totals equal the real counts');
 
 -- Expired rows other sessions left behind are cleaned first, so the counts below are exact.
-set local role service_role;
-set local request.jwt.claims to '{"role": "service_role"}';
+select tests.authenticate_as_service();
 select lives_ok($$ select public.cleanup_expired_conversations() $$, 'service_role runs cleanup');
 select is(public.cleanup_expired_conversations(), 0, 'a second run finds nothing to remove');
 
@@ -131,7 +132,7 @@ select ok(pg_temp.totals_match(), 'after a direct delete of a conversation, the 
 -- ... and after TRUNCATE (postgres only: no API role may truncate) ---------------------------------
 select throws_ok($$ truncate public.ai_conversation_messages $$, '42501', null,
                  'service_role cannot truncate the messages');
-reset role;
+select tests.clear_authentication();
 select lives_ok(
   $$ select public.create_conversation('pgtap-clean-t');
      select public.append_message('pgtap-clean-t', 'user', 'x' || n) from generate_series(1, 3) n $$,

@@ -66,14 +66,13 @@ select throws_ok(
   'the job''s command runs a first batch and then COMMITs (not allowed inside this test''s transaction)'
 );
 
-set local role authenticated;
-set local request.jwt.claims to '{"role": "authenticated", "sub": "7f1e0000-0000-4000-8000-0000000000c1"}';
+select tests.authenticate_as('7f1e0000-0000-4000-8000-0000000000c1');
 select throws_ok(
   $$ call private.cleanup_expired_conversations_job() $$,
   '42501', null,
   'a user calling the cleanup procedure is refused (42501)'
 );
-reset role;
+select tests.clear_authentication();
 
 select * from finish();
 rollback;

@@ -13,8 +13,7 @@ set local search_path = extensions, public;
 
 select plan(46);
 
-set local role service_role;
-set local request.jwt.claims to '{"role": "service_role"}';
+select tests.authenticate_as_service();
 
 select lives_ok(
   $$ select public.create_conversation('pgtap-ord-1');
@@ -192,7 +191,7 @@ select throws_ok($$ select public.get_conversation('pgtap-ord-1', null) $$, '220
                  'get_conversation with a null limit is rejected, not unbounded (22023)');
 
 -- list_conversations: most recently updated first, keyset pages ------------------------------------
-reset role;
+select tests.clear_authentication();
 select lives_ok(
   $$ select public.create_conversation('pgtap-ord-u' || i, '7f1e0000-0000-4000-8000-0000000000d1') from generate_series(1, 3) i $$,
   'setup: three conversations of one user'
@@ -202,7 +201,7 @@ set local session_replication_role = replica;
 update public.ai_conversations set updated_at = now() - interval '1 minute' * substr(conversation_id, 12)::integer
  where conversation_id like 'pgtap-ord-u%';
 set local session_replication_role = origin;
-set local role service_role;
+select tests.authenticate_as_service();
 create temp table page1 on commit drop as
   select public.list_conversations('7f1e0000-0000-4000-8000-0000000000d1', 2)::jsonb as r;
 select results_eq(

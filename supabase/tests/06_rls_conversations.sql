@@ -25,8 +25,7 @@ create temp table others_before on commit drop as
   select c.* from public.ai_conversations c where conversation_id in ('pgtap-rls-b1', 'pgtap-rls-anon');
 
 -- As user A --------------------------------------------------------------------------------------
-set local role authenticated;
-set local request.jwt.claims to '{"role": "authenticated", "sub": "7f1e0000-0000-4000-8000-00000000000a"}';
+select tests.authenticate_as('7f1e0000-0000-4000-8000-00000000000a');
 
 -- what A may do
 select results_eq(
@@ -199,14 +198,14 @@ select throws_ok($$ update public.ai_conversation_settings set ttl_hours = 8760 
                  'A cannot change the settings (42501)');
 
 -- A token without a user id sees no conversation, in particular no anonymous one -------------------
-set local request.jwt.claims to '{"role": "authenticated"}';
+select tests.authenticate_as(null);  -- a user token without sub
 select is_empty($$ select 1 from public.ai_conversations where conversation_id like 'pgtap-rls-%' $$,
                 'an authenticated token without sub sees no conversation (user_id null never matches)');
 select throws_ok($$ select public.get_conversation('pgtap-rls-anon') $$, 'P0002', null,
                  'an authenticated token without sub cannot read the anonymous conversation (P0002)');
 
 -- User B sees its own (the policies are not simply hiding everything) ------------------------------
-set local request.jwt.claims to '{"role": "authenticated", "sub": "7f1e0000-0000-4000-8000-00000000000b"}';
+select tests.authenticate_as('7f1e0000-0000-4000-8000-00000000000b');
 select results_eq(
   $$ select conversation_id::text, metadata from public.ai_conversations $$,
   $$ values ('pgtap-rls-b1', '{"owner": "b"}'::jsonb) $$,
@@ -214,8 +213,7 @@ select results_eq(
 );
 
 -- anon: nothing at all ------------------------------------------------------------------------------
-set local role anon;
-set local request.jwt.claims to '{"role": "anon"}';
+select tests.authenticate_as_anon();
 select throws_ok($$ select * from public.ai_conversations $$, '42501', null, 'anon cannot select conversations (42501)');
 select throws_ok($$ select * from public.ai_conversation_messages $$, '42501', null, 'anon cannot select messages (42501)');
 select throws_ok($$ select * from public.ai_conversation_settings $$, '42501', null, 'anon cannot select the settings (42501)');
@@ -239,7 +237,7 @@ select throws_ok($$ select public.cleanup_expired_conversations() $$, '42501', n
 select throws_ok($$ select public.import_conversation('{}') $$, '42501', null, 'anon cannot call import_conversation (42501)');
 
 -- Afterwards (as postgres): nothing of B's or of the anonymous conversation changed ------------------
-reset role;
+select tests.clear_authentication();
 select results_eq(
   $$ select * from public.ai_conversations where conversation_id in ('pgtap-rls-b1', 'pgtap-rls-anon') order by conversation_id $$,
   $$ select * from others_before order by conversation_id $$,

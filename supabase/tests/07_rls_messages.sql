@@ -28,8 +28,7 @@ create temp table others_counters_before on commit drop as
   select c.* from public.ai_conversations c where conversation_id in ('pgtap-rls-b1', 'pgtap-rls-anon');
 
 -- As user A ------------------------------------------------------------------------------------------
-set local role authenticated;
-set local request.jwt.claims to '{"role": "authenticated", "sub": "7f1e0000-0000-4000-8000-00000000000a"}';
+select tests.authenticate_as('7f1e0000-0000-4000-8000-00000000000a');
 
 -- what A may do
 select results_eq(
@@ -146,7 +145,7 @@ select throws_ok($$ select public.clear_conversation('pgtap-rls-b1') $$, 'P0002'
                  'A cannot clear B''s conversation (P0002)');
 
 -- B sees its own messages (the policies are not simply hiding everything) ----------------------------
-set local request.jwt.claims to '{"role": "authenticated", "sub": "7f1e0000-0000-4000-8000-00000000000b"}';
+select tests.authenticate_as('7f1e0000-0000-4000-8000-00000000000b');
 select results_eq(
   $$ select conversation_id::text, seq, content from public.ai_conversation_messages order by 2 $$,
   $$ values ('pgtap-rls-b1', 1::bigint, 'message of pgtap-rls-b1'), ('pgtap-rls-b1', 2::bigint, 'message of pgtap-rls-b1') $$,
@@ -164,8 +163,7 @@ select throws_ok(
 );
 
 -- anon --------------------------------------------------------------------------------------------
-set local role anon;
-set local request.jwt.claims to '{"role": "anon"}';
+select tests.authenticate_as_anon();
 select throws_ok($$ select * from public.ai_conversation_messages $$, '42501', null, 'anon cannot select messages (42501)');
 select throws_ok(
   $$ insert into public.ai_conversation_messages (conversation_id, role, content) values ('pgtap-rls-anon', 'user', 'x') $$,
@@ -176,7 +174,7 @@ select throws_ok($$ delete from public.ai_conversation_messages $$, '42501', nul
 select throws_ok($$ update public.ai_conversation_messages set content = 'x' $$, '42501', null, 'anon cannot update messages (42501)');
 
 -- Afterwards (as postgres) -----------------------------------------------------------------------------
-reset role;
+select tests.clear_authentication();
 select results_eq(
   $$ select * from public.ai_conversation_messages where conversation_id in ('pgtap-rls-b1', 'pgtap-rls-anon') order by conversation_id, seq $$,
   $$ select * from others_before order by conversation_id, seq $$,

@@ -22,8 +22,7 @@ values ('pgtap-exp-1', 'system', 'be brief', '{}', null, now() - interval '20 mi
 -- created_at is the conversation's own; put it in the past as an older export would have it
 update public.ai_conversations set created_at = now() - interval '1 hour' where conversation_id = 'pgtap-exp-1';
 
-set local role service_role;
-set local request.jwt.claims to '{"role": "service_role"}';
+select tests.authenticate_as_service();
 
 create temp table exported on commit drop as
   select public.export_conversation('pgtap-exp-1')::jsonb as doc;

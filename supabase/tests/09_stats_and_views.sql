@@ -23,6 +23,8 @@ language sql as $$
      and (s ->> 'active_conversations')::bigint = (select count(*) from public.ai_conversations where expires_at > now())
     from (select public.conversation_stats()::jsonb as s) x
 $$;
+-- New functions are closed by default (see the privileges migration): open it to the service.
+grant execute on function pg_temp.stats_match_counts() to service_role;
 
 select ok(pg_temp.stats_match_counts(), 'before the test, conversation_stats equals the real counts');
 
@@ -41,8 +43,7 @@ values ('pgtap-st-1', 'user', 'q1', now() - interval '30 minutes'),
        ('pgtap-st-3', 'assistant', 'a', now());
 update public.ai_conversations set expires_at = now() - interval '1 second' where conversation_id = 'pgtap-st-3';
 
-set local role service_role;
-set local request.jwt.claims to '{"role": "service_role"}';
+select tests.authenticate_as_service();
 
 -- conversation_stats ------------------------------------------------------------------------------
 select results_eq(
@@ -57,9 +58,9 @@ select ok((public.conversation_stats()::jsonb ->> 'expired_conversations')::bigi
 select is((public.conversation_stats()::jsonb ->> 'ttl_hours')::integer,
           (select ttl_hours from public.ai_conversation_settings),
           'ttl_hours is the settings value');
-reset role;
+select tests.clear_authentication();
 update public.ai_conversation_settings set ttl_hours = 7;
-set local role service_role;
+select tests.authenticate_as_service();
 select is((public.conversation_stats()::jsonb ->> 'ttl_hours')::integer, 7,
           'ttl_hours follows a change of the settings');
 
@@ -80,9 +81,9 @@ select results_eq(
             ('pgtap-st-2', '7f1e0000-0000-4000-8000-0000000000f1'::uuid, 1, false) $$,
   'ai_conversation_recent lists the conversations with their message counts'
 );
-reset role;
+select tests.clear_authentication();
 update public.ai_conversations set expires_at = now() - interval '1 second' where conversation_id = 'pgtap-st-2';
-set local role service_role;
+select tests.authenticate_as_service();
 select results_eq(
   $$ select conversation_id::text, expired from public.ai_conversation_recent where conversation_id like 'pgtap-st-%' order by 1 $$,
   $$ values ('pgtap-st-1', false), ('pgtap-st-2', true) $$,
@@ -94,9 +95,9 @@ select results_eq(
   $$ values ('pgtap-st-1', 4, interval '0') $$,
   'ai_conversation_most_active lists live conversations only, with their message counts'
 );
-reset role;
+select tests.clear_authentication();
 update public.ai_conversations set expires_at = now() + interval '1 hour' where conversation_id = 'pgtap-st-2';
-set local role service_role;
+select tests.authenticate_as_service();
 select results_eq(
   $$ select conversation_id::text from (
        select conversation_id, row_number() over () as n from public.ai_conversation_most_active) v
@@ -172,6 +173,6 @@ select ok(
   'ai_conversation_role_distribution lists the most frequent role first'
 );
 
-reset role;
+select tests.clear_authentication();
 select * from finish();
 rollback;
