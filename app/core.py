@@ -20,9 +20,13 @@ from app.config import Settings
 from app.controllers.admin import AdminController, ImportController
 from app.controllers.chat import ChatController
 from app.controllers.conversations import ConversationController
+from app.controllers.erasure import ErasureController
 from app.controllers.events import EventsController
+from app.controllers.feedback import FeedbackController
 from app.controllers.health import HealthController
 from app.controllers.messages import MessageController
+from app.controllers.search import SearchController
+from app.controllers.usage import UsageController
 from app.dependencies import provide_settings, provide_store
 from app.errors import create_exception_handlers
 from app.llm import ToolRegistry, create_tools
@@ -56,7 +60,11 @@ class ApplicationCore(InitPluginProtocol):
                 HealthController,
                 ConversationController,
                 MessageController,
+                FeedbackController,
+                SearchController,
+                UsageController,
                 AdminController,
+                ErasureController,
                 ChatController,
                 EventsController,
                 Router(

@@ -278,9 +278,7 @@ class ConversationManager:
 
     async def erase_user_data(self, user_id: UUID | str, batch_size: int | None = None) -> Erasure:
         """Erase a user's conversations (legal holds kept) and return the erasure record."""
-        return await self._call(
-            "erase_user_data", Erasure, p_user_id=str(user_id), p_batch_size=batch_size
-        )
+        return await self._call("erase_user_data", Erasure, p_user_id=str(user_id), p_batch_size=batch_size)
 
     async def list_erasures(self, user_id: UUID | str | None = None, limit: int = 50) -> list[Erasure]:
         return await self._call(

@@ -10,16 +10,6 @@ import msgspec
 
 __all__ = [
     "AppendResult",
-    "Erasure",
-    "Feedback",
-    "FeedbackDeleted",
-    "FeedbackResult",
-    "LastMessage",
-    "ListedConversation",
-    "SearchHit",
-    "SearchResult",
-    "Usage",
-    "UsageRow",
     "ChatTurn",
     "ClearResult",
     "Conversation",
@@ -27,11 +17,21 @@ __all__ = [
     "ConversationList",
     "ConversationPage",
     "DeleteResult",
+    "Erasure",
     "ExportMessage",
     "ExtendResult",
+    "Feedback",
+    "FeedbackDeleted",
+    "FeedbackResult",
+    "LastMessage",
+    "ListedConversation",
     "Message",
     "Role",
+    "SearchHit",
+    "SearchResult",
     "Stats",
+    "Usage",
+    "UsageRow",
 ]
 
 Role = Literal["user", "assistant", "system", "tool"]

@@ -90,9 +90,9 @@ begin
        where %1$s
        group by 1, 2
     ), rows as (
-      select %2$s sum(per.messages)::bigint as messages,
-             sum(per.prompt_tokens)::bigint as prompt_tokens,
-             sum(per.completion_tokens)::bigint as completion_tokens,
+      select %2$s coalesce(sum(per.messages), 0)::bigint as messages,
+             coalesce(sum(per.prompt_tokens), 0)::bigint as prompt_tokens,
+             coalesce(sum(per.completion_tokens), 0)::bigint as completion_tokens,
              round(sum((per.prompt_tokens * p.prompt_per_million + per.completion_tokens * p.completion_per_million)
                        / 1000000), 6) as cost
         from per left join public.ai_model_prices p on p.model = per.model
