@@ -634,7 +634,8 @@ async def test_search_fork_feedback_usage(store: ConversationManager, as_user: U
     assert (await as_user(bob).search(word)).hits == []
     fork = await alices.fork_conversation(cid, 1, title="Fork")
     assert fork.metadata["forked_from"] == {"conversation_id": cid, "seq": 1}
-    assert fork.message_count == 1 and fork.user_id == alice.user_id
+    assert fork.message_count == 1
+    assert fork.user_id == alice.user_id
     rated = await alices.set_feedback(cid, 2, -1, "wrong")
     assert (rated.message.seq, rated.feedback.rating, rated.feedback.comment) == (2, -1, "wrong")
     assert (await alices.delete_feedback(cid, 2)).deleted
@@ -657,7 +658,8 @@ async def test_erasure_keeps_legal_holds(store: ConversationManager, as_user: Us
     kept = await with_messages(store, 1, user_id=alice.user_id)
     gone = await with_messages(store, 2, user_id=alice.user_id)
     held = await store.update_conversation(kept, {"legal_hold": True})
-    assert held.legal_hold and held.expires_at.year == 9999
+    assert held.legal_hold
+    assert held.expires_at.year == 9999
     with pytest.raises(ForbiddenError):
         await as_user(alice).erase_user_data(alice.user_id)
     erasure = await store.erase_user_data(alice.user_id)
