@@ -55,13 +55,15 @@ select 'conv-' || g,
 
 # The lateral reference to s makes every conversation's message s come before any message s+1.
 _MESSAGES = """
-insert into public.ai_conversation_messages (conversation_id, seq, role, content, metadata, created_at)
+insert into public.ai_conversation_messages
+  (conversation_id, seq, role, content, metadata, user_id, created_at)
 select 'conv-' || g,
        s,
        case when s %% 2 = 1 then 'user' else 'assistant' end,
        'message ' || s || ' of conversation ' || g || ': ' || repeat('lorem ipsum dolor sit amet ', 4),
        case when s %% 2 = 1 then '{}'::jsonb
             else '{"model": "bench-model", "tokens": 42, "duration_ms": 800}'::jsonb end,
+       md5((g %% %(users)s)::text)::uuid,  -- the owner, as the append trigger copies it
        now() - interval '1 day' + s * interval '1 minute'
   from generate_series(1, %(messages)s) s,
        lateral generate_series(%(first)s::bigint + 0 * s, %(last)s::bigint) g

@@ -22,6 +22,7 @@ begin
         ('public.erase_user_data(uuid, integer)', 'service_role'),
         ('public.list_erasures(uuid, integer)', 'service_role'),
         ('private.erase_user(uuid, text, integer)', 'service_role'),
+        ('private.search_hits(text, text, uuid, real, uuid, integer)', 'authenticated, service_role'),
         -- private helpers the store functions, policies and checks call as the caller
         ('private.tags_are_valid(text[])', 'authenticated, service_role'),
         ('private.title_from_content(text)', 'authenticated, service_role'),

@@ -198,7 +198,7 @@ select results_eq(
       where p.pronamespace = 'private'::regnamespace and p.prosecdef order by 1 $$,
   $$ values ('after_conversations_change'), ('after_messages_delete'), ('before_message_insert'),
             ('delete_feedback_of_deleted_messages'), ('erase_deleted_auth_user'), ('forbid_held_messages_delete'),
-            ('purge_expired_conversation'), ('rebuild_search_index'), ('recount_totals') $$,
+            ('purge_expired_conversation'), ('rebuild_search_index'), ('recount_totals'), ('search_hits') $$,
   'the only security definer functions are the private helpers that write counters or purge expired rows'
 );
 select is_empty(
