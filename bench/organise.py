@@ -88,8 +88,10 @@ EXPLAINS = {
        join public.ai_conversations c on c.conversation_id = m.conversation_id
        where to_tsvector('simple'::regconfig, m.content) @@ websearch_to_tsquery('simple'::regconfig, 'w500')
          and c.expires_at > now() and m.user_id = '{u}' and c.user_id = '{u}'""",
-    "usage, one user, a week": """select count(*) from public.ai_conversation_messages m
-       where m.user_id = '{u}' and m.created_at >= now() - interval '7 days'""",
+    "usage, one user, a week (ledger)": """select * from public.ai_usage_daily u
+       where u.user_id = '{u}' and u.day >= current_date - 7""",
+    "usage, one user (messages since the roll-up)": """select count(*) from public.ai_conversation_messages m
+       where m.created_at >= (select r.rolled_up_to from private.usage_rollup r) and m.user_id = '{u}'""",
 }
 
 
@@ -118,6 +120,8 @@ def _load(url: str, config: Config) -> tuple[int, int, int]:
             if group.messages:
                 conn.execute(_MESSAGES, params)
         conn.execute(data.RECOUNT)
+        # What the minute's pg_cron job does: the loaded messages go into the usage ledger.
+        conn.execute("select private.roll_up_usage()")
     data.vacuum(url)
     return mine.count, *data.totals(url)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -108,9 +108,11 @@ SearchLimit = Annotated[
     int, QueryParameter(ge=0, le=INT32_MAX, description="Hits per page (the database caps it).")
 ]
 FromQuery = Annotated[
-    datetime | None, QueryParameter(query="from", description="Start of the period (inclusive, ISO 8601).")
+    date | None, QueryParameter(query="from", description="First UTC day of the period (YYYY-MM-DD).")
 ]
-ToQuery = Annotated[datetime | None, QueryParameter(description="End of the period (exclusive, ISO 8601).")]
+ToQuery = Annotated[
+    date | None, QueryParameter(description="UTC day after the period (exclusive, YYYY-MM-DD).")
+]
 GroupByQuery = Annotated[
     list[Literal["day", "model"]] | None,
     QueryParameter(description="Repeatable: day (UTC) and/or model; none: one total row."),

@@ -20,9 +20,10 @@ class UsageController(Controller):
         "/",
         summary="Messages, tokens and cost",
         description="Messages, prompt and completion tokens (metadata.tokens of each message) and "
-        "cost (where ai_model_prices has the model) in [from, to), as one row or per day (UTC) "
-        "and/or model. A user reads its own (403 for another user_id); the service one user's "
-        "or, without user_id, everyone's.",
+        "cost (where ai_model_prices has the model) over the UTC days [from, to), as one row or "
+        "per day and/or model. Usage is a ledger: messages removed later stay counted, fork "
+        "copies never count. A user reads its own (403 for another user_id); the service one "
+        "user's or, without user_id, everyone's.",
         responses=errors(403),
     )
     async def usage(

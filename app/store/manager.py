@@ -8,7 +8,7 @@ decodes the JSON answer into typed structs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
@@ -248,11 +248,12 @@ class ConversationManager:
         self,
         user_id: UUID | str | None = None,
         *,
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: date | None = None,
+        end: date | None = None,
         group_by: Sequence[Literal["day", "model"]] = (),
     ) -> Usage:
-        """Messages, tokens and cost in [start, end), in one row or per day and/or model."""
+        """Messages, tokens and cost over the UTC days [start, end), in one row or per day
+        and/or model (the usage ledger plus the messages since its last roll-up)."""
         return await self._call(
             "get_usage",
             Usage,

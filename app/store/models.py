@@ -148,8 +148,8 @@ class Usage(msgspec.Struct, frozen=True):
     user_id: UUID | None
     group_by: list[str]
     rows: list[UsageRow]
-    from_: datetime | None = msgspec.field(default=None, name="from")
-    to: datetime | None = None
+    from_: date | None = msgspec.field(default=None, name="from")
+    to: date | None = None
 
 
 class Erasure(msgspec.Struct, frozen=True):

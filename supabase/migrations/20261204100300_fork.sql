@@ -30,10 +30,13 @@ begin
      set title = coalesce(nullif(btrim(p_title), ''), v_source.title), tags = v_source.tags
    where c.conversation_id = v_id;
   -- One insert: the append trigger numbers the copies 1, 2, ... in seq order, so a source without
-  -- a gap (one that was never cleared) keeps its seq numbers. Idempotency keys are not copied:
+  -- a gap (one that was never cleared) keeps its seq numbers. Each copy's metadata says what it
+  -- copies (forked_from), which also keeps copies out of usage. Idempotency keys are not copied:
   -- they belong to the original's retries.
   insert into public.ai_conversation_messages (conversation_id, role, content, metadata)
-  select v_id, m.role, m.content, m.metadata
+  select v_id, m.role, m.content,
+         m.metadata || jsonb_build_object('forked_from',
+                                          jsonb_build_object('conversation_id', p_conversation_id, 'seq', m.seq))
     from public.ai_conversation_messages m
    where m.conversation_id = p_conversation_id and m.seq <= p_at_seq
    order by m.seq;
@@ -42,6 +45,7 @@ end
 $$;
 comment on function public.fork_conversation(text, bigint, text, text) is
   'Creates a conversation of the same owner (id p_new_conversation_id, or generated) with copies of '
-  'messages 1..p_at_seq, the source''s metadata plus forked_from {conversation_id, seq}, its tags, '
+  'messages 1..p_at_seq (each with metadata.forked_from {conversation_id, seq}), the source''s '
+  'metadata plus forked_from {conversation_id, seq}, its tags, '
   'and p_title or the source''s title. P0002 when the source is not the caller''s live conversation; '
   '22023 when p_at_seq is outside 1..last_seq; 23505 when the new id is taken.';

@@ -72,6 +72,8 @@ begin
     get diagnostics v_n = row_count;
     v_conversations := v_conversations + v_n;
   end loop;
+  -- The usage ledger is about the user too (counts, no content): it goes as well.
+  delete from public.ai_usage_daily u where u.user_id = p_user_id;
   select count(*) into v_kept from public.ai_conversations c where c.user_id = p_user_id and c.legal_hold;
   insert into public.ai_erasures (user_id, requested_by, conversations_removed, messages_removed,
                                   feedback_removed, conversations_kept, kept_reason)

@@ -17,11 +17,12 @@ begin
         ('public.fork_conversation(text, bigint, text, text)', 'authenticated, service_role'),
         ('public.set_message_feedback(text, bigint, integer, text)', 'authenticated, service_role'),
         ('public.delete_message_feedback(text, bigint)', 'authenticated, service_role'),
-        ('public.get_usage(uuid, timestamp with time zone, timestamp with time zone, text[])', 'authenticated, service_role'),
+        ('public.get_usage(uuid, date, date, text[])', 'authenticated, service_role'),
         -- admin: the service only
         ('public.erase_user_data(uuid, integer)', 'service_role'),
         ('public.list_erasures(uuid, integer)', 'service_role'),
         ('private.erase_user(uuid, text, integer)', 'service_role'),
+        ('private.roll_up_usage()', 'service_role'),
         ('private.search_hits(text, text, uuid, real, uuid, integer)', 'authenticated, service_role'),
         -- private helpers the store functions, policies and checks call as the caller
         ('private.tags_are_valid(text[])', 'authenticated, service_role'),

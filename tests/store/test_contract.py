@@ -645,12 +645,12 @@ async def test_search_fork_feedback_usage(store: ConversationManager, as_user: U
         await as_user(bob).fork_conversation(cid, 1)
     usage = await alices.get_usage(group_by=["model"])
     assert {r.model: (r.messages, r.prompt_tokens, r.completion_tokens) for r in usage.rows} == {
-        "": (2, 0, 0),  # the user message and the fork's copy of it
+        "": (1, 0, 0),  # the user message; the fork's copy of it is not usage
         "m": (1, 3, 4),
     }
     with pytest.raises(ForbiddenError):
         await alices.get_usage(bob.user_id)
-    assert (await store.get_usage(alice.user_id)).rows[0].messages == 3
+    assert (await store.get_usage(alice.user_id)).rows[0].messages == 2
 
 
 async def test_erasure_keeps_legal_holds(store: ConversationManager, as_user: UserStore) -> None:
