@@ -26,6 +26,29 @@ comment on function private.title_from_content(text) is
   'A title from a message: its first non-blank line, trimmed, at most 80 characters (null when blank). '
   'Inlined by the planner.';
 
+-- Whose rows a listing, search or report covers: a user only its own (naming anyone else is
+-- 42501; a token without sub gets the nil uuid, which owns nothing, never "everyone"), the
+-- service the user it names, or everyone (null).
+create function private.scope_user(p_user_id uuid, p_what text)
+returns uuid
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  if auth.role() in ('anon', 'authenticated') then
+    if p_user_id is not null and p_user_id is distinct from auth.uid() then
+      raise exception 'a user may only % its own conversations', p_what using errcode = '42501';
+    end if;
+    return coalesce(auth.uid(), '00000000-0000-0000-0000-000000000000');
+  end if;
+  return p_user_id;
+end
+$$;
+comment on function private.scope_user(uuid, text) is
+  'The user whose rows a call covers: the caller for users (42501 when naming another), p_user_id '
+  'for the service (null: everyone).';
+
 alter table public.ai_conversations
   add column title text
     constraint ai_conversations_title_length check (char_length(title) between 1 and 200),
@@ -196,7 +219,7 @@ security invoker
 set search_path = ''
 as $$
 declare
-  v_user uuid := p_user_id;
+  v_user uuid;
   v_pinned boolean;
   v_ts timestamptz;
   v_id uuid;
@@ -207,12 +230,7 @@ declare
 begin
   perform private.check_limit('limit', p_limit, 1, s.max_page_size)
      from public.ai_conversation_settings s where s.id;
-  if auth.role() in ('anon', 'authenticated') then
-    if p_user_id is not null and p_user_id is distinct from auth.uid() then
-      raise exception 'a user may only list its own conversations' using errcode = '42501';
-    end if;
-    v_user := auth.uid();
-  end if;
+  v_user := private.scope_user(p_user_id, 'list');
   if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
     raise exception 'metadata must be a JSON object' using errcode = '22023';
   end if;

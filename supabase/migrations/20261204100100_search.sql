@@ -141,7 +141,7 @@ security invoker
 set search_path = ''
 as $$
 declare
-  v_user uuid := p_user_id;
+  v_user uuid;
   v_config text;
   v_rank real;
   v_id uuid;
@@ -154,15 +154,7 @@ begin
   if p_query is null or btrim(p_query) = '' or char_length(p_query) > 1000 then
     raise exception 'q must be 1 to 1000 characters, not blank' using errcode = '22023';
   end if;
-  if auth.role() in ('anon', 'authenticated') then
-    if p_user_id is not null and p_user_id is distinct from auth.uid() then
-      raise exception 'a user may only search its own conversations' using errcode = '42501';
-    end if;
-    v_user := auth.uid();
-    if v_user is null then
-      return json_build_object('hits', '[]'::json, 'next_cursor', null);
-    end if;
-  end if;
+  v_user := private.scope_user(p_user_id, 'search');
   if p_cursor is not null then
     begin
       v_rank := split_part(p_cursor, ':', 1)::real;

@@ -132,7 +132,7 @@ security invoker
 set search_path = ''
 as $$
 declare
-  v_user uuid := p_user_id;
+  v_user uuid;
   v_group text[] := coalesce(p_group_by, '{}');
   v_mark timestamptz;
   v_keys text := '';
@@ -146,12 +146,7 @@ begin
   if p_from is not null and p_to is not null and p_from >= p_to then
     raise exception 'from must be before to' using errcode = '22023';
   end if;
-  if auth.role() in ('anon', 'authenticated') then
-    if p_user_id is not null and p_user_id is distinct from auth.uid() then
-      raise exception 'a user may only read its own usage' using errcode = '42501';
-    end if;
-    v_user := coalesce(auth.uid(), '00000000-0000-0000-0000-000000000000');
-  end if;
+  v_user := private.scope_user(p_user_id, 'read the usage of');
   select r.rolled_up_to into v_mark from private.usage_rollup r where r.id;
   if v_user is not null then
     v_ledger := v_ledger || ' and u.user_id = $1';

@@ -25,6 +25,7 @@ begin
         ('private.roll_up_usage()', 'service_role'),
         ('private.search_hits(text, text, uuid, real, uuid, integer)', 'authenticated, service_role'),
         -- private helpers the store functions, policies and checks call as the caller
+        ('private.scope_user(uuid, text)', 'authenticated, service_role'),
         ('private.tags_are_valid(text[])', 'authenticated, service_role'),
         ('private.title_from_content(text)', 'authenticated, service_role'),
         ('private.message_tokens(jsonb, text)', 'authenticated, service_role'),
