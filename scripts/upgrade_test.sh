@@ -82,12 +82,24 @@ select public.clear_conversation('upg-cleared');
 select public.append_message('upg-cleared', 'user', 'after the clear', '{"tool_calls": [{"name": "search"}]}');
 SQL
 
-# Rows, by content (ids, seq, timestamps, counters included), in a stable order.
+# Rows, by content (ids, seq, timestamps, counters included), in a stable order: the columns the
+# release has, so a later release may add columns (with their defaults or a backfill) but never
+# change what a released column holds.
+released_columns() {
+  q -c "select string_agg(quote_literal(a.attname), ', ' order by a.attnum) from pg_attribute a
+         where a.attrelid = '$1'::regclass and a.attnum > 0 and not a.attisdropped"
+}
+conversation_columns="$(released_columns public.ai_conversations)"
+message_columns="$(released_columns public.ai_conversation_messages)"
 snapshot() {
-  q <<'SQL'
-select 'conversations', count(*), md5(coalesce(string_agg(c::text, '|' order by c.conversation_id), ''))
+  q <<SQL
+select 'conversations', count(*), md5(coalesce(string_agg(
+         (select jsonb_object_agg(e.key, e.value) from jsonb_each(to_jsonb(c)) e
+           where e.key in (${conversation_columns}))::text, '|' order by c.conversation_id), ''))
   from public.ai_conversations c;
-select 'messages', count(*), md5(coalesce(string_agg(m::text, '|' order by m.conversation_id, m.seq), ''))
+select 'messages', count(*), md5(coalesce(string_agg(
+         (select jsonb_object_agg(e.key, e.value) from jsonb_each(to_jsonb(m)) e
+           where e.key in (${message_columns}))::text, '|' order by m.conversation_id, m.seq), ''))
   from public.ai_conversation_messages m;
 select 'totals', sum(t.conversations), sum(t.messages) from private.conversation_totals t;
 SQL

@@ -66,6 +66,18 @@ comment on column public.ai_conversations.legal_hold is
   'Set and cleared by the service only: a held conversation never expires and is never deleted '
   '(not by its user, cleanup or erasure).';
 
+-- Conversations stored before this release get the title their first user message gives (the
+-- touch trigger is off for it: a backfill is not a change, updated_at stays).
+alter table public.ai_conversations disable trigger touch_conversation;
+update public.ai_conversations c
+   set title = private.title_from_content(f.content)
+  from (select distinct on (m.conversation_id) m.conversation_id, m.content
+          from public.ai_conversation_messages m
+         where m.role = 'user'
+         order by m.conversation_id, m.seq) f
+ where f.conversation_id = c.conversation_id and c.title is null;
+alter table public.ai_conversations enable trigger touch_conversation;
+
 -- The listing's order (pinned first, then most recently updated) as index order, for one user
 -- and for the service's all-users listing; both replace the two listing indexes of release 1.
 create index ai_conversations_user_list_idx
