@@ -108,7 +108,7 @@ SearchLimit = Annotated[
     int, QueryParameter(ge=0, le=INT32_MAX, description="Hits per page (the database caps it).")
 ]
 FromQuery = Annotated[
-    date | None, QueryParameter(query="from", description="First UTC day of the period (YYYY-MM-DD).")
+    date | None, QueryParameter(name="from", description="First UTC day of the period (YYYY-MM-DD).")
 ]
 ToQuery = Annotated[
     date | None, QueryParameter(description="UTC day after the period (exclusive, YYYY-MM-DD).")
