@@ -19,6 +19,12 @@ comment on table public.ai_message_feedback is
   'key: a cascade would cost cleanup one lookup per deleted message).';
 comment on column public.ai_message_feedback.user_id is 'Who rated: the calling user; null for the service.';
 comment on column public.ai_message_feedback.rating is '+1 (thumbs up) or -1 (thumbs down).';
+comment on column public.ai_message_feedback.id is 'Internal id.';
+comment on column public.ai_message_feedback.conversation_id is 'The rated message''s conversation (with seq: the message).';
+comment on column public.ai_message_feedback.seq is 'The rated message''s seq.';
+comment on column public.ai_message_feedback.comment is 'Optional free text, 1 to 2000 characters.';
+comment on column public.ai_message_feedback.created_at is 'When the rater first rated this message.';
+comment on column public.ai_message_feedback.updated_at is 'When the rating was last replaced.';
 
 alter table public.ai_message_feedback enable row level security;
 create policy "service_role manages feedback" on public.ai_message_feedback

@@ -19,6 +19,11 @@ create table public.ai_model_prices (
 comment on table public.ai_model_prices is
   'Price per million tokens for each model (metadata.model of a message), edited from the dashboard; '
   'usage reports a cost only for models listed here.';
+comment on column public.ai_model_prices.model is 'The model name as messages carry it in metadata.model.';
+comment on column public.ai_model_prices.prompt_per_million is 'Price of a million prompt tokens.';
+comment on column public.ai_model_prices.completion_per_million is 'Price of a million completion tokens.';
+comment on column public.ai_model_prices.currency is 'Currency of both prices (informative: costs are summed as numbers).';
+comment on column public.ai_model_prices.updated_at is 'When the price row was written.';
 
 alter table public.ai_model_prices enable row level security;
 create policy "service_role manages prices" on public.ai_model_prices
@@ -59,6 +64,12 @@ create table public.ai_usage_daily (
 comment on table public.ai_usage_daily is
   'The usage ledger: messages and tokens per user (null: anonymous conversations), UTC day and model '
   '(metadata.model; empty when none), rolled up every minute by private.roll_up_usage().';
+comment on column public.ai_usage_daily.user_id is 'The conversations'' owner (null: anonymous conversations).';
+comment on column public.ai_usage_daily.day is 'UTC day of the messages'' created_at.';
+comment on column public.ai_usage_daily.model is 'metadata.model of the messages; empty string when they have none.';
+comment on column public.ai_usage_daily.messages is 'Messages counted.';
+comment on column public.ai_usage_daily.prompt_tokens is 'Sum of metadata.tokens.prompt (non-numbers count 0).';
+comment on column public.ai_usage_daily.completion_tokens is 'Sum of metadata.tokens.completion (non-numbers count 0).';
 
 create table private.usage_rollup (
   id boolean primary key default true check (id),
@@ -66,6 +77,8 @@ create table private.usage_rollup (
 );
 comment on table private.usage_rollup is
   'How far the ledger goes: messages created before rolled_up_to are in ai_usage_daily.';
+comment on column private.usage_rollup.id is 'Always true: the table has one row.';
+comment on column private.usage_rollup.rolled_up_to is 'Messages created before this are in the ledger; those since are read directly.';
 insert into private.usage_rollup (id) values (true);
 
 alter table public.ai_usage_daily enable row level security;

@@ -20,6 +20,16 @@ comment on table public.ai_erasures is
   'One row per erasure of a user''s data: whose, who asked (the caller''s role and JWT sub, or '
   '"auth.users delete"), when, how many rows were removed and how many conversations were kept and '
   'why (legal hold). Never any content.';
+comment on column public.ai_erasures.id is 'The erasure record''s id.';
+comment on column public.ai_erasures.user_id is 'Whose data was erased.';
+comment on column public.ai_erasures.requested_by is 'Who asked: the caller''s role and JWT sub, or "auth.users delete".';
+comment on column public.ai_erasures.requested_at is 'When the erasure was asked for (its transaction''s start).';
+comment on column public.ai_erasures.finished_at is 'When the erasure finished.';
+comment on column public.ai_erasures.conversations_removed is 'Conversations deleted.';
+comment on column public.ai_erasures.messages_removed is 'Messages deleted with them.';
+comment on column public.ai_erasures.feedback_removed is 'Ratings the user gave elsewhere that were deleted.';
+comment on column public.ai_erasures.conversations_kept is 'Conversations of the user kept (under legal hold).';
+comment on column public.ai_erasures.kept_reason is 'Why conversations were kept (legal hold), null when none were.';
 create index ai_erasures_recent_idx on public.ai_erasures (requested_at, id);
 create index ai_erasures_user_idx on public.ai_erasures (user_id, requested_at);
 
