@@ -179,8 +179,10 @@ declare
   v_row public.ai_conversations;
   v_messages json;
   v_oldest bigint;
+  v_next bigint;
 begin
-  -- Read on every page view: the helpers are inlined, no nested call; JSON built as text.
+  -- Read on every page view: the helpers are inlined, no nested call; JSON built as text. The
+  -- cursor has its own statement so that the return is a simple expression, planned once.
   perform private.check_limit('limit', p_message_limit, 0, s.max_page_size)
      from public.ai_conversation_settings s where s.id;
   select * into v_row from public.ai_conversations c
@@ -195,14 +197,14 @@ begin
                and (p_before_seq is null or m.seq < p_before_seq)
              order by m.seq desc
              limit p_message_limit) h;
-  end if;
-  return private.json_concat(private.conversation_json(v_row), json_build_object(
-    'messages', coalesce(v_messages, '[]'::json),
     -- seq numbers are gapless but a clear leaves a hole below: ask the index, not arithmetic.
-    'next_cursor', case when v_oldest > 1 and exists (
-        select 1 from public.ai_conversation_messages m
-         where m.conversation_id = p_conversation_id and m.seq < v_oldest)
-      then v_oldest end));
+    if v_oldest > 1 and exists (select 1 from public.ai_conversation_messages m
+                                 where m.conversation_id = p_conversation_id and m.seq < v_oldest) then
+      v_next := v_oldest;
+    end if;
+  end if;
+  return private.json_concat(private.conversation_json(v_row),
+                             json_build_object('messages', coalesce(v_messages, '[]'::json), 'next_cursor', v_next));
 end
 $$;
 
