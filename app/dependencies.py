@@ -58,4 +58,5 @@ def provide_chat(
     services: NamedDependency[Services], store: NamedDependency[ConversationManager]
 ) -> ChatService:
     """Chat turns as the request's principal, with the configured model and tools."""
-    return ChatService(store, services.running.provider, services.tools, services.settings.llm)
+    running = services.running
+    return ChatService(store, running.provider, services.tools, services.settings.llm, running.compactor)

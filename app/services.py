@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.auth import TokenVerifier
 from app.config import Settings
-from app.llm import Provider, ToolRegistry, create_provider
+from app.llm import Compactor, Provider, ToolRegistry, create_provider
 from app.realtime import Hub, create_hub
 from app.store import ConversationManager
 from app.store.factory import open_store
@@ -37,6 +37,7 @@ class Running:
     store: ConversationManager
     provider: Provider
     hub: Hub
+    compactor: Compactor
 
 
 class Services:
@@ -75,12 +76,14 @@ class Services:
             # The hub reads as the service; each stream is authorized as its caller first.
             hub = create_hub(settings, store)
             await hub.start()  # returns at once: the feed connects (and reconnects) in the background
-            self._running = Running(pool, store, provider, hub)
+            compactor = Compactor()
+            self._running = Running(pool, store, provider, hub, compactor)
             try:
                 yield
             finally:
                 self._running = None
                 await hub.stop()  # ends every stream with a `shutdown` event
+                await compactor.aclose()  # summaries in flight are still due on a later turn
                 await provider.aclose()
                 await self.verifier.close()
 

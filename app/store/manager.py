@@ -17,6 +17,7 @@ from app.store.models import (
     AppendResult,
     ChatTurn,
     ClearResult,
+    Context,
     Conversation,
     ConversationExport,
     ConversationList,
@@ -26,6 +27,7 @@ from app.store.models import (
     Message,
     Role,
     Stats,
+    SummaryInput,
 )
 from app.store.transport import SERVICE, Principal, Transport
 
@@ -116,7 +118,11 @@ class ConversationManager:
         metadata: dict[str, Any] | None = None,
         *,
         idempotency_key: str | None = None,
+        turn_key: str | None = None,
+        tool_index: int | None = None,
     ) -> AppendResult:
+        """Append one message. A chat turn's tool result (its `tool_index`-th) or reply passes
+        the turn's idempotency key as `turn_key`: the database derives the message's own."""
         return await self._call(
             "append_message",
             AppendResult,
@@ -125,6 +131,8 @@ class ConversationManager:
             p_content=content,
             p_metadata=metadata,
             p_idempotency_key=idempotency_key,
+            p_turn_key=turn_key,
+            p_tool_index=tool_index,
         )
 
     async def get_messages(
@@ -149,9 +157,11 @@ class ConversationManager:
         history_limit: int = 10,
         conversation_metadata: dict[str, Any] | None = None,
         create_if_missing: bool = False,
+        token_budget: int | None = None,
     ) -> ChatTurn:
         """Append the user's message (creating the conversation when needed) and return the
-        history window ending with it: the first of a chat turn's two round trips."""
+        history window ending with it (the last `history_limit` messages, or with a
+        `token_budget` the context window): the first of a chat turn's two round trips."""
         return await self._call(
             "begin_chat_turn",
             ChatTurn,
@@ -163,6 +173,48 @@ class ConversationManager:
             p_history_limit=history_limit,
             p_conversation_metadata=conversation_metadata,
             p_create_if_missing=create_if_missing or None,
+            p_token_budget=token_budget,
+        )
+
+    async def get_context(self, conversation_id: str, token_budget: int, limit: int | None = None) -> Context:
+        """What the next turn with this token budget would send (its new message aside)."""
+        return await self._call(
+            "get_context",
+            Context,
+            p_conversation_id=conversation_id,
+            p_token_budget=token_budget,
+            p_limit=limit,
+        )
+
+    async def get_summary_input(self, conversation_id: str, first_seq: int, last_seq: int) -> SummaryInput:
+        return await self._call(
+            "get_summary_input",
+            SummaryInput,
+            p_conversation_id=conversation_id,
+            p_first_seq=first_seq,
+            p_last_seq=last_seq,
+        )
+
+    async def append_summary(
+        self,
+        conversation_id: str,
+        content: str,
+        first_seq: int,
+        last_seq: int,
+        *,
+        model: str | None = None,
+        tokens: int | None = None,
+    ) -> AppendResult:
+        """Store a summary of seqs first_seq..last_seq (once per range: a second is a replay)."""
+        return await self._call(
+            "append_summary",
+            AppendResult,
+            p_conversation_id=conversation_id,
+            p_content=content,
+            p_first_seq=first_seq,
+            p_last_seq=last_seq,
+            p_model=model,
+            p_tokens=tokens,
         )
 
     # -- admin ---------------------------------------------------------------------------

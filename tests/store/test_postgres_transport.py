@@ -144,6 +144,8 @@ async def test_signatures_come_from_the_catalog(
         "p_content": "text",
         "p_metadata": "jsonb",
         "p_idempotency_key": "text",
+        "p_turn_key": "text",
+        "p_tool_index": "integer",
     }
     assert signatures["conversation_stats"] == {}
     with pytest.raises(StoreError, match="unknown store function"):
@@ -154,6 +156,8 @@ async def test_signatures_come_from_the_catalog(
         f"create function public.{name}(p_n bigint) returns json"
         " language sql as $$ select json_build_object('n', p_n) $$"
     )
+    # New functions are closed by default (the migrations' default privileges): grant it.
+    await admin.execute(f"grant execute on function public.{name}(bigint) to service_role")
     try:
         assert json.loads(await transport.call(name, {"p_n": 7}, SERVICE)) == {"n": 7}
     finally:
