@@ -1,19 +1,24 @@
 """Command line for operators: `python -m app <command>` (also the `conversations` script).
 
-Every command but `serve` is one or more store calls as the service, over the transport the
-configuration selects (a Supabase project, or DATABASE_URL).
+The commands are click commands that the `ConversationsCLI` plugin adds to Litestar's own
+CLI group, at the top level, next to Litestar's `run`, `routes` and `schema`. Every command
+but `serve` is one or more store calls as the service, over the transport the configuration
+selects (a Supabase project, or DATABASE_URL). JSON goes to stdout; messages and progress
+bars to stderr.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import functools
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import click
 import msgspec
+from litestar.plugins import CLIPluginProtocol
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -22,10 +27,22 @@ from app.store import ConflictError, ConversationManager, StoreError
 from app.store.factory import open_store
 from app.store.models import ConversationExport
 
-__all__ = ["main"]
+__all__ = ["ConversationsCLI", "err"]
 
 err = Console(stderr=True)
 _json = msgspec.json.Encoder()
+
+
+class ConversationsCLI(CLIPluginProtocol):
+    """Adds the operator commands to the Litestar CLI (`serve`, `stats`, `cleanup`, `extend`,
+    `export`, `import`). It touches nothing but the CLI group: the app it is registered on
+    serves exactly as without it."""
+
+    __slots__ = ()
+
+    def on_cli_init(self, cli: click.Group) -> None:
+        for command in (serve, stats, cleanup, extend, export, import_):
+            cli.add_command(command)
 
 
 def _progress(total: int | None = None) -> Progress:
@@ -44,21 +61,79 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(msgspec.json.format(_json.encode(value)).decode() + "\n")
 
 
-# -- commands ------------------------------------------------------------------------------
-async def _stats(store: ConversationManager, args: argparse.Namespace) -> int:
+StoreCommand = Callable[..., Coroutine[Any, Any, int | None]]
+
+
+def _with_store(command: StoreCommand) -> Callable[..., None]:
+    """Run `command(store, **options)` on a store opened as the service (waiting for the
+    database); a store error prints `code: message` and exits 1, a nonzero result exits with it."""
+
+    async def run(options: dict[str, Any]) -> int | None:
+        async with open_store(get_settings(), wait=True) as (_, store):
+            return await command(store, **options)
+
+    @functools.wraps(command)
+    def sync(**options: Any) -> None:
+        try:
+            code = asyncio.run(run(options))
+        except StoreError as exc:
+            err.print(f"[red]{exc.code}: {exc.message}")
+            code = 1
+        if code:
+            raise click.exceptions.Exit(code)
+
+    return sync
+
+
+@click.command()
+@click.option("--host", help="address to bind (default API_HOST)")
+@click.option("--port", type=int, help="port to bind (default API_PORT)")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    from app.auth import check_auth_mode
+
+    settings = get_settings()
+    host = host or settings.server.host
+    try:
+        check_auth_mode(settings.server.auth, host)
+    except RuntimeError as exc:
+        err.print(f"[red]{exc}")
+        raise click.exceptions.Exit(2) from exc
+    uvicorn.run(
+        "app.server:create_app",
+        factory=True,
+        host=host,
+        port=port or settings.server.port,
+        log_level=settings.server.log_level,
+        proxy_headers=False,
+    )
+
+
+@click.command()
+@_with_store
+async def stats(store: ConversationManager) -> None:
+    """Print conversation statistics."""
     _print_json(await store.stats())
-    return 0
 
 
-async def _cleanup(store: ConversationManager, args: argparse.Namespace) -> int:
-    removed = await store.cleanup_expired(args.batch_size)
+@click.command()
+@click.option("--batch-size", type=int, default=None, help="conversations per batch")
+@_with_store
+async def cleanup(store: ConversationManager, batch_size: int | None) -> None:
+    """Delete expired conversations now."""
+    removed = await store.cleanup_expired(batch_size)
     _print_json({"removed": removed})
-    return 0
 
 
-async def _extend(store: ConversationManager, args: argparse.Namespace) -> int:
-    _print_json(await store.extend_ttl(args.conversation_id, args.hours))
-    return 0
+@click.command()
+@click.argument("conversation_id", metavar="ID")
+@click.option("--hours", type=int, default=24, help="hours to add (default 24)")
+@_with_store
+async def extend(store: ConversationManager, conversation_id: str, hours: int) -> None:
+    """Extend a conversation's lifetime."""
+    _print_json(await store.extend_ttl(conversation_id, hours))
 
 
 async def _all_ids(store: ConversationManager) -> AsyncIterator[str]:
@@ -72,12 +147,17 @@ async def _all_ids(store: ConversationManager) -> AsyncIterator[str]:
         cursor = page.next_cursor
 
 
-async def _export(store: ConversationManager, args: argparse.Namespace) -> int:
-    if args.conversation_id:
-        _print_json(await store.export_conversation(args.conversation_id))
-        return 0
+@click.command()
+@click.argument("conversation_id", metavar="[ID]", required=False)
+@click.option("-o", "--output", help="file for JSON lines (default stdout)")
+@_with_store
+async def export(store: ConversationManager, conversation_id: str | None, output: str | None) -> None:
+    """Export one conversation (JSON), or every live one (JSON lines)."""
+    if conversation_id:
+        _print_json(await store.export_conversation(conversation_id))
+        return
     # A CLI writing its own output file: blocking writes are what we want here.
-    out: IO[str] = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: ASYNC230, SIM115
+    out: IO[str] = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: ASYNC230, SIM115
     ids = [cid async for cid in _all_ids(store)]
     exported = 0
     try:
@@ -96,7 +176,6 @@ async def _export(store: ConversationManager, args: argparse.Namespace) -> int:
         if out is not sys.stdout:
             out.close()
     err.print(f"exported {exported} conversation(s)")
-    return 0
 
 
 def _lines(path: str) -> Iterator[tuple[int, str]]:
@@ -110,8 +189,12 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
             stream.close()
 
 
-async def _import(store: ConversationManager, args: argparse.Namespace) -> int:
-    lines = list(_lines(args.file))
+@click.command("import")
+@click.argument("file")
+@_with_store
+async def import_(store: ConversationManager, file: str) -> int:
+    """Import JSON lines written by export (FILE, or - for stdin); re-runs skip existing."""
+    lines = list(_lines(file))
     imported = skipped = failed = 0
     decoder = msgspec.json.Decoder(ConversationExport)
     with _progress(len(lines)) as progress:
@@ -128,84 +211,3 @@ async def _import(store: ConversationManager, args: argparse.Namespace) -> int:
             progress.advance(task)
     err.print(f"imported {imported}, already present {skipped}, failed {failed}")
     return 1 if failed else 0
-
-
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from app.auth import check_auth_mode
-
-    settings = get_settings()
-    host = args.host or settings.server.host
-    try:
-        check_auth_mode(settings.server.auth, host)
-    except RuntimeError as exc:
-        err.print(f"[red]{exc}")
-        return 2
-    uvicorn.run(
-        "app.server:create_app",
-        factory=True,
-        host=host,
-        port=args.port or settings.server.port,
-        log_level=settings.server.log_level,
-        proxy_headers=False,
-    )
-    return 0
-
-
-Command = Callable[[ConversationManager, argparse.Namespace], Coroutine[Any, Any, int]]
-
-
-def _with_store(command: Command) -> Callable[[argparse.Namespace], int]:
-    async def run(args: argparse.Namespace) -> int:
-        async with open_store(get_settings(), wait=True) as (_, store):
-            return await command(store, args)
-
-    def sync(args: argparse.Namespace) -> int:
-        try:
-            return asyncio.run(run(args))
-        except StoreError as exc:
-            err.print(f"[red]{exc.code}: {exc.message}")
-            return 1
-
-    return sync
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="conversations", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    serve = sub.add_parser("serve", help="serve the HTTP API")
-    serve.add_argument("--host", help="address to bind (default API_HOST)")
-    serve.add_argument("--port", type=int, help="port to bind (default API_PORT)")
-    serve.set_defaults(func=_serve)
-
-    sub.add_parser("stats", help="print conversation statistics").set_defaults(func=_with_store(_stats))
-
-    cleanup = sub.add_parser("cleanup", help="delete expired conversations now")
-    cleanup.add_argument("--batch-size", type=int, default=None, help="conversations per batch")
-    cleanup.set_defaults(func=_with_store(_cleanup))
-
-    extend = sub.add_parser("extend", help="extend a conversation's lifetime")
-    extend.add_argument("conversation_id")
-    extend.add_argument("--hours", type=int, default=24, help="hours to add (default 24)")
-    extend.set_defaults(func=_with_store(_extend))
-
-    export = sub.add_parser("export", help="export one conversation (JSON) or all (JSON lines)")
-    export.add_argument("conversation_id", nargs="?", help="omit to export every live conversation")
-    export.add_argument("-o", "--output", help="file for JSON lines (default stdout)")
-    export.set_defaults(func=_with_store(_export))
-
-    imp = sub.add_parser("import", help="import JSON lines written by export (re-runs skip existing)")
-    imp.add_argument("file", help="JSON lines file, or - for stdin")
-    imp.set_defaults(func=_with_store(_import))
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -208,13 +208,15 @@ class LLMSettings(_Base):
         ge=0,
         le=10,
         validation_alias="LLM_MAX_RETRIES",
-        description="Retries after the first attempt on 408/409/429/5xx answers and connection errors.",
+        description="Retries after the first attempt (the openai SDK's) on 408/409/429/5xx answers, "
+        "connection errors and connect timeouts; a read timeout is not retried.",
     )
     retry_max_wait_seconds: float = Field(
         20.0,
         ge=0,
         validation_alias="LLM_RETRY_MAX_WAIT_SECONDS",
-        description="Longest wait between two attempts, whatever the backoff or Retry-After says.",
+        description="Longest wait between two attempts, whatever the backoff or Retry-After says "
+        "(a Retry-After over two minutes is not retried at all).",
     )
     temperature: float | None = Field(
         None,

@@ -46,7 +46,7 @@ import psycopg
 
 from app.config import DatabaseSettings
 from app.db import create_pool
-from app.realtime import Backoff, Hub, MessageEvent, PostgresFeed, StoreSource, Subscription, encode_event
+from app.realtime import Backoff, Hub, MessageEvent, PostgresFeed, StoreSource, Subscription
 from app.store import ConversationManager
 from app.store.postgres import PostgresTransport
 from bench import pgbench
@@ -193,12 +193,13 @@ def _rss_mib() -> float:
 
 
 async def _consume(sub: Subscription, receipts: Receipts) -> None:
-    """A subscriber as the SSE endpoint will be: take each event, build its frame."""
+    """A subscriber as the SSE endpoint is: take each event, encode its frame the way
+    Litestar's ServerSentEvent does (`event.sse.encode()`, shared by every subscriber)."""
     while True:
         event = await sub.get()
         if event is None:
             continue
-        encode_event(event)
+        event.sse.encode()
         if not isinstance(event, MessageEvent):
             return
         receipts.count += 1

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from app.config import LOCAL_DATABASE_URL
+from tests import respx_httpx2  # noqa: F401  (registers respx.mock(using="httpx2"))
 
 DATABASE_URL = os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
 

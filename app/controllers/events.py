@@ -7,12 +7,12 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, QueryParameter
-from litestar.response import Stream
+from litestar.response import ServerSentEvent
 
 from app.config import Settings
 from app.controllers.params import ConversationIdPath, errors
 from app.dependencies import provide_hub
-from app.realtime import SSE_HEADERS, Hub, parse_last_event_id, sse_stream
+from app.realtime import SSE_HEADERS, Hub, parse_last_event_id, sse_events
 from app.store import ConversationManager
 
 __all__ = ["EventsController"]
@@ -60,13 +60,11 @@ class EventsController(Controller):
         conversation_id: ConversationIdPath,
         after: After = None,
         last_event_id: LastEventId = None,
-    ) -> Stream:
+    ) -> ServerSentEvent:
         # Authorize as the caller (404 when not theirs); the hub then reads as the service.
         await store.get_conversation(conversation_id, limit=0)
         start = parse_last_event_id(last_event_id) if last_event_id is not None else after
         subscription = await hub.subscribe(conversation_id, start)
-        return Stream(
-            sse_stream(subscription, heartbeat=settings.realtime.heartbeat_seconds),
-            media_type="text/event-stream",
-            headers=SSE_HEADERS,
+        return ServerSentEvent(
+            sse_events(subscription, heartbeat=settings.realtime.heartbeat_seconds), headers=SSE_HEADERS
         )

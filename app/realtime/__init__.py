@@ -4,7 +4,8 @@
   `SupabaseFeed` (Realtime postgres_changes), behind the `Feed` interface;
 - the `Hub` fans them out per conversation: `await hub.subscribe(conversation_id, after_seq)`
   replays from the database, then continues live, without gap or duplicate;
-- `sse_stream()` turns a subscription into server-sent events with heartbeats.
+- `sse_events()` turns a subscription into Litestar `ServerSentEventMessage`s with heartbeats,
+  for `ServerSentEvent(sse_events(subscription), headers=SSE_HEADERS)`.
 
 Lifespan: `hub = create_hub(settings, store); await hub.start()` ... `await hub.stop()`.
 """
@@ -22,9 +23,9 @@ from app.realtime.factory import create_feed, create_hub
 from app.realtime.feed import Feed, FeedSink, SupervisedFeed
 from app.realtime.hub import Hub, HubStats
 from app.realtime.postgres_feed import PostgresFeed
-from app.realtime.source import MessageSource, StoreSource
-from app.realtime.sse import SSE_HEADERS, encode_event, parse_last_event_id, sse_stream
-from app.realtime.subscription import Subscription
+from app.realtime.source import MessageSource, Page, Pages, StoreSource
+from app.realtime.sse import SSE_HEADERS, parse_last_event_id, sse_events
+from app.realtime.subscription import Subscription, TopicLink
 from app.realtime.supabase_feed import SupabaseFeed
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "HubStats",
     "MessageEvent",
     "MessageSource",
+    "Page",
+    "Pages",
     "PostgresFeed",
     "RealtimeError",
     "StoreSource",
@@ -50,9 +53,9 @@ __all__ = [
     "SupabaseFeed",
     "SupervisedFeed",
     "TooManySubscribersError",
+    "TopicLink",
     "create_feed",
     "create_hub",
-    "encode_event",
     "parse_last_event_id",
-    "sse_stream",
+    "sse_events",
 ]

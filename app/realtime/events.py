@@ -3,7 +3,20 @@
 A feed reports `FeedEvent`s (conversation and seq, the message when the transport carried
 it). A subscriber receives `MessageEvent`s in seq order and, last, at most one `EndEvent`
 that says why its stream ended. A `MessageEvent` is shared by every subscriber of its
-conversation, so its JSON is encoded once, not once per subscriber.
+conversation, so its JSON and its server-sent event frame are encoded once, not once per
+subscriber.
+
+Each event is also its own server-sent event (`.sse`, a Litestar `ServerSentEventMessage`):
+
+    id: 42                            one per message; a browser sends it back as
+    event: message                    Last-Event-ID when it reconnects
+    data: {"id": ..., "seq": 42, ...}
+
+    event: overflow | gone | shutdown the last event, then the stream ends
+    data: {"reason": ..., "conversation_id": ..., "last_seq": 41, "message": ...}
+
+End events carry no `id`, so Last-Event-ID stays the last message's seq. Lines end in a bare
+LF (JSON never contains a raw newline, so `data` is always one line).
 """
 
 from __future__ import annotations
@@ -12,10 +25,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 import msgspec
+from litestar.response import ServerSentEventMessage
 
 from app.store.models import Message
 
-__all__ = ["END_REASONS", "EndEvent", "EndReason", "Event", "FeedEvent", "MessageEvent"]
+__all__ = ["END_REASONS", "SSE_SEPARATOR", "EndEvent", "EndReason", "Event", "FeedEvent", "MessageEvent"]
+
+SSE_SEPARATOR = "\n"
 
 EndReason = Literal["overflow", "gone", "shutdown"]
 
@@ -36,15 +52,28 @@ class FeedEvent:
     message: Message | None = None
 
 
-class MessageEvent:
-    """One stored message for subscribers; `data` is its JSON, encoded on first use."""
+class _SharedFrame(ServerSentEventMessage):
+    """A ServerSentEventMessage encoded on first use only: Litestar encodes every message it
+    streams, and one message event is streamed to every subscriber of its conversation."""
 
-    __slots__ = ("_data", "message")
+    def encode(self) -> bytes:
+        frame: bytes | None = self.__dict__.get("_frame")
+        if frame is None:
+            frame = self.__dict__["_frame"] = super().encode()
+        return frame
+
+
+class MessageEvent:
+    """One stored message for subscribers; `data` is its JSON, `sse` its server-sent event,
+    each encoded on first use."""
+
+    __slots__ = ("_data", "_sse", "message")
     kind: Literal["message"] = "message"
 
     def __init__(self, message: Message) -> None:
         self.message = message
         self._data: bytes | None = None
+        self._sse: ServerSentEventMessage | None = None
 
     @property
     def seq(self) -> int:
@@ -60,6 +89,13 @@ class MessageEvent:
         if self._data is None:
             self._data = msgspec.json.encode(self.message)
         return self._data
+
+    @property
+    def sse(self) -> ServerSentEventMessage:
+        """`id: <seq>`, `event: message`, the JSON as `data`; shared by every subscriber."""
+        if self._sse is None:
+            self._sse = _SharedFrame(data=self.data, event="message", id=self.seq, sep=SSE_SEPARATOR)
+        return self._sse
 
     def __repr__(self) -> str:
         return f"MessageEvent({self.message.conversation_id!r}, seq={self.message.seq})"
@@ -89,6 +125,11 @@ class EndEvent:
     @property
     def data(self) -> bytes:
         return msgspec.json.encode(_EndBody(self.reason, self.conversation_id, self.last_seq, self.message))
+
+    @property
+    def sse(self) -> ServerSentEventMessage:
+        """`event: <reason>` and the body as `data`, with no `id`."""
+        return ServerSentEventMessage(data=self.data, event=self.reason, sep=SSE_SEPARATOR)
 
 
 Event = MessageEvent | EndEvent

@@ -17,6 +17,12 @@ A subscription is `replay, then live`:
    the topic after registration: the union has no gap, and deduplication by seq removes the
    overlap.
 
+The topic's catch-up and the subscription's replay read the database the same way
+(`app.realtime.source.Pages`: window by window, a failed read retried with backoff and
+jitter). Catch-up reads share `read_concurrency` slots across topics; a slot is held for one
+read, never across a backoff delay. The subscription sees its topic only as a `TopicLink`,
+and the topic drives it only through `begin()`, `offer()` and `finish()`.
+
 Memory is bounded. A live subscriber's queue holds at most `queue_size` events; a consumer
 that falls further behind is disconnected with an `overflow` end event carrying the last
 seq it received (it resumes from there). While replaying, the live buffer is only a
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +49,7 @@ from app.realtime.backoff import Backoff
 from app.realtime.errors import HubClosedError, TooManySubscribersError
 from app.realtime.events import EndReason, FeedEvent, MessageEvent
 from app.realtime.feed import Feed
-from app.realtime.source import MessageSource
+from app.realtime.source import MessageSource, Pages
 from app.realtime.subscription import Subscription
 from app.store.errors import NotFoundError
 from app.store.models import Message
@@ -171,15 +178,13 @@ class Hub:
         topic = self._topics.get(conversation_id)
         if topic is None:
             topic = self._topics[conversation_id] = Topic(self, conversation_id)
-        sub = Subscription(self, topic, after_seq, queue_size or self.queue_size)
-        topic.subs.add(sub)
-        self.subscribers += 1
+        sub = topic.join(after_seq, queue_size or self.queue_size)
         try:
             head = topic.head if topic.head is not None else await asyncio.shield(topic.ready)
         except BaseException:
             sub.close()
             raise
-        sub._begin(head)
+        sub.begin(head)
         return sub
 
     # -- FeedSink ------------------------------------------------------------------------
@@ -201,6 +206,10 @@ class Hub:
             self._reads = asyncio.Semaphore(self.read_concurrency)
         return self._reads
 
+    def _forget(self, topic: Topic) -> None:
+        if self._topics.get(topic.conversation_id) is topic:
+            del self._topics[topic.conversation_id]
+
     async def _check_loop(self) -> None:
         """Re-reads every topic's position now and then: finds deleted and expired
         conversations, and anything a feed failed to deliver."""
@@ -212,7 +221,9 @@ class Hub:
 
 
 class Topic:
-    """The subscribers of one conversation and the position published to them (internal)."""
+    """The subscribers of one conversation and the position published to them (internal).
+
+    It is the `TopicLink` of its subscriptions: `pages()`, `overflowed()`, `leave()`."""
 
     __slots__ = (
         "_init_task",
@@ -294,9 +305,8 @@ class Topic:
         self.head = message.seq
         self.hub.published += 1
         event = MessageEvent(message)
-        dropped = [sub for sub in self.subs if not sub._offer(event)]
-        for sub in dropped:
-            sub._detach()
+        for sub in tuple(self.subs):  # an overflowing subscriber leaves meanwhile
+            sub.offer(event)
 
     def _ensure_sync(self) -> None:
         if self.closed or (self._sync_task is not None and not self._sync_task.done()):
@@ -304,66 +314,87 @@ class Topic:
         self._sync_task = asyncio.create_task(self._sync(), name=f"realtime-sync-{self.conversation_id}")
 
     async def _sync(self) -> None:
-        backoff = self.hub.new_backoff()
         while not self.closed and self.head is not None and (self.stale or self.target > self.head):
             self.stale = False
             try:
-                async with self.hub._read_slot():
-                    await self._catch_up(self.head)
-                backoff.reset()
+                await self._catch_up(self.head)
             except (NotFoundError, _Recreated):
                 self.end("gone")
                 return
-            except Exception as exc:  # the database is away: try again, the feed may be too
-                self.stale = True
-                delay = backoff.next()
-                log.warning(
-                    "catching up %s failed (%s); retrying in %.2f s", self.conversation_id, exc, delay
-                )
-                await asyncio.sleep(delay)
 
     async def _catch_up(self, head: int) -> None:
         """Publishes every stored message after head, in windows of the source's page size."""
-        source = self.hub.source
-        goal = max(self.target, head + 1)
-        while self.head is not None and self.head < goal and not self.closed:
-            after = self.head
-            upto = min(goal, after + source.page_size)
-            target_before = self.target
-            self.hub.catch_up_reads += 1
-            messages, last = await source.window(self.conversation_id, after, upto)
-            if last < after:
+        pages = Pages(
+            self._read,
+            head,
+            max(self.target, head + 1),
+            step=self.hub.source.page_size,
+            backoff=self.hub.new_backoff(),
+            what=f"catching up {self.conversation_id}",
+        )
+        async for page in pages:
+            if self.closed or self.head is None:
+                return
+            if page.last < page.after:
                 raise _Recreated(self.conversation_id)
-            for message in messages:
-                if self.head is not None and message.seq > self.head:
+            for message in page.messages:
+                if message.seq > self.head:
                     self._publish(message)
             # Every seq <= min(upto, last) is committed and was read: the ones not returned
             # were deleted (a cleared conversation) and are skipped.
-            reached = min(upto, last)
-            if self.head is not None and reached > self.head:
-                self.head = reached
-            if target_before > last and self.target == target_before:
-                self.target = last  # a report that no read can confirm; drop it
-            goal = last
+            self.head = max(self.head, min(page.upto, page.last))
+            pages.after, pages.upto = self.head, page.last
+
+    async def _read(self, after: int, upto: int) -> tuple[list[Message], int]:
+        """One window of the catch-up, in one of the hub's read slots. A report of a seq that
+        no read can confirm (the conversation ends before it) is dropped."""
+        target = self.target
+        self.hub.catch_up_reads += 1
+        async with self.hub._read_slot():
+            messages, last = await self.hub.source.window(self.conversation_id, after, upto)
+        if target > last and self.target == target:
+            self.target = last
+        return messages, last
+
+    # -- TopicLink -----------------------------------------------------------------------
+    def join(self, after_seq: int | None, queue_size: int) -> Subscription:
+        """A new subscription, registered at once: it is offered every message from now on."""
+        sub = Subscription(self, after_seq, queue_size)
+        self.subs.add(sub)
+        self.hub.subscribers += 1
+        return sub
+
+    def pages(self, after: int, upto: int, *, step: int) -> Pages:
+        source = self.hub.source
+        return Pages(
+            functools.partial(source.window, self.conversation_id),
+            after,
+            upto,
+            step=min(step, source.page_size),
+            backoff=self.hub.new_backoff(),
+            what=f"replay of {self.conversation_id}",
+        )
+
+    def overflowed(self, subscription: Subscription) -> None:
+        self.hub.overflows += 1
+
+    def leave(self, subscription: Subscription) -> None:
+        self.hub.subscribers -= 1
+        self.subs.discard(subscription)
+        if not self.subs:
+            self.close()
 
     def end(self, reason: EndReason) -> None:
         """Ends every subscriber's stream with `reason` and forgets the topic."""
-        for sub in list(self.subs):
-            sub._finish(reason)
-            sub._detach()
+        for sub in tuple(self.subs):
+            sub.finish(reason)
         self.close()
-
-    def remove(self, sub: Subscription) -> None:
-        self.subs.discard(sub)
-        if not self.subs:
-            self.close()
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
-        if self.hub._topics.get(self.conversation_id) is self:
-            del self.hub._topics[self.conversation_id]
+        self.hub._forget(self)
         if not self.ready.done():
             self.ready.set_exception(HubClosedError("the conversation's stream was closed"))
         current = asyncio.current_task()

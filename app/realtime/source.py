@@ -9,16 +9,30 @@ not. The same call returns the conversation's last_seq from the same snapshot, w
 the reader where the conversation ends and that everything up to it is committed.
 
 Both raise NotFoundError when the conversation was deleted or has expired.
+
+`Pages` is the one loop that reads a range (after, upto] window by window, retrying a failed
+read with backoff: the topic's catch-up and the subscription's replay both use it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
+from app.realtime.backoff import Backoff
+from app.store.errors import NotFoundError
 from app.store.manager import ConversationManager
 from app.store.models import Message
 
-__all__ = ["MessageSource", "StoreSource"]
+__all__ = ["MessageSource", "Page", "Pages", "StoreSource", "WindowRead"]
+
+log = logging.getLogger("app.realtime")
+
+WindowRead = Callable[[int, int], Awaitable[tuple[list[Message], int]]]
+"""(after, upto) -> the messages with after < seq <= upto and the conversation's last_seq."""
 
 
 class MessageSource(Protocol):
@@ -58,3 +72,60 @@ class StoreSource:
             raise ValueError(f"window ({after}, {upto}] must hold 1 to {self.page_size} seqs")
         page = await self.manager.get_conversation(conversation_id, limit=size, before=upto + 1)
         return [m for m in page.messages if m.seq > after], page.last_seq
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One window read: the messages with after < seq <= upto, and the conversation's
+    last_seq seen by the same read (every seq <= min(upto, last) is committed)."""
+
+    after: int
+    upto: int
+    messages: list[Message]
+    last: int
+
+
+class Pages:
+    """Reads (after, upto] page by page, oldest first, in windows of at most `step` seqs.
+
+    The reader moves the bounds between pages: `after` to where it now stands (past what it
+    has, including what arrived by other means meanwhile), `upto` to a new end (further, or
+    the conversation's last_seq). Without a move, the next page starts where the last ended.
+    A read that fails is retried after the backoff's next delay, for as long as the reader
+    iterates; NotFoundError (the conversation is gone) is not retried but raised.
+    """
+
+    __slots__ = ("_backoff", "_read", "after", "step", "upto", "what")
+
+    def __init__(
+        self, read: WindowRead, after: int, upto: int, *, step: int, backoff: Backoff, what: str
+    ) -> None:
+        if step < 1:
+            raise ValueError("step must be at least 1")
+        self._read = read
+        self._backoff = backoff
+        self.after = after
+        self.upto = upto
+        self.step = step
+        self.what = what
+
+    def __aiter__(self) -> Pages:
+        return self
+
+    async def __anext__(self) -> Page:
+        while self.after < self.upto:
+            after = self.after
+            upto = min(self.upto, after + self.step)
+            try:
+                messages, last = await self._read(after, upto)
+            except NotFoundError:
+                raise
+            except Exception as exc:  # the database is away: try the same window again
+                delay = self._backoff.next()
+                log.warning("%s failed (%s); retrying in %.2f s", self.what, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            self._backoff.reset()
+            self.after = max(self.after, upto)
+            return Page(after, upto, messages, last)
+        raise StopAsyncIteration

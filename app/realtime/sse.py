@@ -1,49 +1,36 @@
 """Server-sent events for a subscription: what GET /conversations/{id}/events streams.
 
 Kept here, next to the hub, so the controller only authorizes, subscribes and returns
-`Stream(sse_stream(subscription), media_type="text/event-stream", headers=SSE_HEADERS)`.
-
-The wire format (https://html.spec.whatwg.org/multipage/server-sent-events.html):
+`ServerSentEvent(sse_events(subscription), headers=SSE_HEADERS)`. Litestar writes the wire
+format; each event renders itself (`Event.sse`, see app.realtime.events). The stream is
 
     retry: 2000                       first, how long a browser waits before reconnecting
-
-    id: 42                            one per message; a browser sends it back as
-    event: message                    Last-Event-ID when it reconnects
-    data: {"id": ..., "seq": 42, ...}
-
+    <message events>                  one per message, `id` = its seq
     : heartbeat                       a comment after `heartbeat` seconds of silence
+    <one end event>                   overflow | gone | shutdown, then the stream ends
 
-    event: overflow | gone | shutdown the last event, then the stream ends
-    data: {"reason": ..., "conversation_id": ..., "last_seq": 41, "message": ...}
-
-End events carry no `id`, so Last-Event-ID stays the last message's seq.
+(https://html.spec.whatwg.org/multipage/server-sent-events.html).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
+from litestar.response import ServerSentEventMessage
+
 from app.realtime.errors import SubscriptionClosedError
-from app.realtime.events import EndEvent, Event, MessageEvent
+from app.realtime.events import SSE_SEPARATOR, EndEvent
 from app.realtime.subscription import Subscription
 
-__all__ = ["HEARTBEAT", "SSE_HEADERS", "encode_event", "parse_last_event_id", "sse_stream"]
+__all__ = ["HEARTBEAT", "SSE_HEADERS", "parse_last_event_id", "sse_events"]
 
-HEARTBEAT = b": heartbeat\n\n"
+HEARTBEAT = ServerSentEventMessage(data=None, comment="heartbeat", sep=SSE_SEPARATOR)
 
 # No caching, no proxy buffering (nginx honours X-Accel-Buffering), no transformation.
 SSE_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
     "X-Accel-Buffering": "no",
 }
-
-
-def encode_event(event: Event) -> bytes:
-    """One event in the SSE wire format (JSON never contains a raw newline)."""
-    if isinstance(event, MessageEvent):
-        return b"id: %d\nevent: message\ndata: %s\n\n" % (event.seq, event.data)
-    assert isinstance(event, EndEvent)
-    return b"event: %s\ndata: %s\n\n" % (event.reason.encode(), event.data)
 
 
 def parse_last_event_id(value: str | None) -> int | None:
@@ -55,13 +42,14 @@ def parse_last_event_id(value: str | None) -> int | None:
     return int(value) if value.isdigit() and len(value) <= 19 else None
 
 
-async def sse_stream(
+async def sse_events(
     subscription: Subscription, *, heartbeat: float = 15.0, retry_ms: int | None = 2000
-) -> AsyncGenerator[bytes, None]:
-    """The subscription as SSE chunks; closes it when the client goes away or the stream ends."""
+) -> AsyncGenerator[ServerSentEventMessage, None]:
+    """The subscription as server-sent events; closes it when the client goes away or the
+    stream ends."""
     try:
         if retry_ms is not None:
-            yield b"retry: %d\n\n" % retry_ms
+            yield ServerSentEventMessage(data=None, retry=retry_ms, sep=SSE_SEPARATOR)
         while True:
             try:
                 event = await subscription.get(timeout=heartbeat)
@@ -70,7 +58,7 @@ async def sse_stream(
             if event is None:
                 yield HEARTBEAT
                 continue
-            yield encode_event(event)
+            yield event.sse
             if isinstance(event, EndEvent):
                 return
     finally:

@@ -5,6 +5,11 @@ its consumer sees: it registers before the topic's position is read, replays (af
 position] page by page as the consumer reads, holds back live messages meanwhile, then
 appends those with a higher seq and stays live. See the hub's docstring for why that is
 gap-free and duplicate-free, and how memory stays bounded.
+
+The seam between the two is narrow and public. A subscription sees its topic only as a
+`TopicLink` (its conversation, a way to page through stored messages, where to report an
+overflow and its leaving); the topic drives a subscription only through `begin()`,
+`offer()` and `finish()`.
 """
 
 from __future__ import annotations
@@ -13,18 +18,33 @@ import asyncio
 import logging
 from collections import deque
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from app.realtime.errors import SubscriptionClosedError
 from app.realtime.events import EndEvent, EndReason, Event, MessageEvent
+from app.realtime.source import Pages
 from app.store.errors import NotFoundError
 
-if TYPE_CHECKING:
-    from app.realtime.hub import Hub, Topic
-
-__all__ = ["Subscription"]
+__all__ = ["Subscription", "TopicLink"]
 
 log = logging.getLogger("app.realtime")
+
+
+class TopicLink(Protocol):
+    """What a subscription needs from the topic it belongs to."""
+
+    @property
+    def conversation_id(self) -> str: ...
+
+    def pages(self, after: int, upto: int, *, step: int) -> Pages:
+        """The stored messages (after, upto], page by page, at most `step` seqs a page."""
+        ...
+
+    def overflowed(self, subscription: Subscription) -> None:
+        """The subscriber fell too far behind and is being disconnected (for the counters)."""
+
+    def leave(self, subscription: Subscription) -> None:
+        """The subscription ended: publish nothing more to it. Called once per subscription."""
 
 
 class Subscription:
@@ -40,26 +60,24 @@ class Subscription:
         "_buf",
         "_closed",
         "_ended",
-        "_hub",
         "_last_queued",
         "_last_taken",
+        "_link",
         "_out",
         "_queue_size",
         "_replay_task",
         "_replay_upto",
         "_space",
-        "_topic",
         "_waiter",
         "conversation_id",
         "replayed",
     )
 
-    def __init__(self, hub: Hub, topic: Topic, after_seq: int | None, queue_size: int) -> None:
+    def __init__(self, link: TopicLink, after_seq: int | None, queue_size: int) -> None:
         if queue_size < 2:
             raise ValueError("queue_size must be at least 2")
-        self.conversation_id = topic.conversation_id
-        self._hub = hub
-        self._topic = topic
+        self.conversation_id = link.conversation_id
+        self._link = link
         self._after = after_seq
         self._queue_size = queue_size
         self._out: deque[Event] = deque()
@@ -168,9 +186,10 @@ class Subscription:
             f"last_seq={self._last_taken} queued={len(self._out)}>"
         )
 
-    # -- hub side ------------------------------------------------------------------------
-    def _begin(self, head: int) -> None:
-        """Positions the stream: replay (after_seq, head] first when needed, else go live."""
+    # -- topic side ----------------------------------------------------------------------
+    def begin(self, head: int) -> None:
+        """Positions the stream once the topic knows its head: replay (after_seq, head]
+        first when needed, else go live. Messages offered before are held back meanwhile."""
         if self._ended:
             return
         start = head if self._after is None else self._after
@@ -184,10 +203,11 @@ class Subscription:
         else:
             self._go_live()
 
-    def _offer(self, event: MessageEvent) -> bool:
-        """A message the topic published; False when this subscriber must be dropped."""
+    def offer(self, event: MessageEvent) -> None:
+        """A message the topic published (in seq order). A consumer too far behind is
+        disconnected with an `overflow` end event, and leaves the topic."""
         if self._ended:
-            return False
+            return
         buf = self._buf
         if buf is not None:
             if len(buf) >= self._queue_size:
@@ -196,16 +216,21 @@ class Subscription:
                 self._replay_upto = max(self._replay_upto, event.seq)
             else:
                 buf.append(event)
-            return True
+            return
         if event.seq <= self._last_queued:
-            return True
+            return
         if len(self._out) >= self._queue_size:
             self._overflow()
-            return False
+            return
         self._out.append(event)
         self._last_queued = event.seq
         self._wake()
-        return True
+
+    def finish(self, reason: EndReason) -> None:
+        """Ends the stream after what is already queued (gone, shutdown), and leaves the topic."""
+        if not self._ended:
+            self._end(EndEvent(reason, self.conversation_id, self._last_queued))
+        self._detach()
 
     def _go_live(self) -> None:
         buf, self._buf = self._buf, None
@@ -221,42 +246,32 @@ class Subscription:
         events, and goes live once the consumer has room for what was buffered meanwhile
         (else those are read from the database too): going live with a full queue would
         overflow a consumer that is merely busy replaying."""
-        source = self._hub.source
-        backoff = self._hub.new_backoff()
         low = self._queue_size // 2
-        step = max(1, min(source.page_size, self._queue_size - low))
-        position = self._last_queued
-        while not self._ended:
-            await self._room(low)
-            if position >= self._replay_upto:
+        pages = self._link.pages(self._last_queued, self._replay_upto, step=max(1, self._queue_size - low))
+        try:
+            while not self._ended:
+                async for page in pages:
+                    for message in page.messages:
+                        if message.seq > self._last_queued:
+                            self._out.append(MessageEvent(message))
+                            self._last_queued = message.seq
+                            self.replayed += 1
+                    if page.messages:
+                        self._wake()
+                    await self._room(low)
+                    if self._ended:
+                        return
+                    pages.upto = self._replay_upto  # raised when the live buffer was dropped
                 buf = self._buf
                 if buf is None or len(self._out) + len(buf) <= low:
                     break
-                self._replay_upto = max(self._replay_upto, buf[-1].seq)
+                self._replay_upto = pages.upto = max(self._replay_upto, buf[-1].seq)
                 buf.clear()
-                continue
-            upto = min(self._replay_upto, position + step)
-            try:
-                messages, _ = await source.window(self.conversation_id, position, upto)
-            except NotFoundError:
-                self._finish("gone")
-                self._detach()
-                return
-            except Exception as exc:
-                delay = backoff.next()
-                log.warning("replay of %s failed (%s); retrying in %.2f s", self.conversation_id, exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            backoff.reset()
-            for message in messages:
-                if message.seq > self._last_queued:
-                    self._out.append(MessageEvent(message))
-                    self._last_queued = message.seq
-                    self.replayed += 1
-            position = upto
-            if messages:
-                self._wake()
-        self._replay_task = None
+        except NotFoundError:
+            self.finish("gone")
+            return
+        finally:
+            self._replay_task = None
         if not self._ended:
             self._go_live()
 
@@ -268,7 +283,7 @@ class Subscription:
             await self._space.wait()
 
     def _overflow(self) -> None:
-        self._hub.overflows += 1
+        self._link.overflowed(self)
         log.info(
             "subscriber of %s overflowed (%d queued); disconnecting at seq %d",
             self.conversation_id,
@@ -277,11 +292,7 @@ class Subscription:
         )
         self._out.clear()
         self._end(EndEvent("overflow", self.conversation_id, self._last_taken))
-
-    def _finish(self, reason: EndReason) -> None:
-        """Ends the stream after what is already queued (gone, shutdown)."""
-        if not self._ended:
-            self._end(EndEvent(reason, self.conversation_id, self._last_queued))
+        self._detach()
 
     def _end(self, event: EndEvent) -> None:
         self._ended = True
@@ -298,8 +309,7 @@ class Subscription:
     def _detach(self) -> None:
         if self._attached:
             self._attached = False
-            self._hub.subscribers -= 1
-            self._topic.remove(self)
+            self._link.leave(self)
 
     def _wake(self) -> None:
         waiter = self._waiter

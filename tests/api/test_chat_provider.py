@@ -116,14 +116,14 @@ async def api(llm_env: None) -> AsyncIterator[Client]:
     async with api_client(create_app(make_settings())) as client:
         provider = services_of(client.app).running.provider
         assert isinstance(provider, OpenAICompatProvider)
-        assert provider.url == f"{BASE_URL}/chat/completions"
+        assert str(provider.client.base_url) == f"{BASE_URL}/"
         yield client
 
 
 @pytest.fixture
 def llm() -> Iterator[respx.Route]:
     """The provider's endpoint (answers set per test)."""
-    with respx.mock(base_url=BASE_URL, assert_all_called=False) as router:
+    with respx.mock(base_url=BASE_URL, assert_all_called=False, using="httpx2") as router:
         yield router.post("/chat/completions", name="completions")
 
 
@@ -421,6 +421,7 @@ async def test_an_unreachable_provider_is_502(api: Client, llm: respx.Route, adm
     response = await api.post("/chat", json={"message": "hello?", "conversation_id": cid}, headers=SERVICE)
     assert response.status_code == 502
     assert response.json()["error"] == "provider_unavailable"
+    assert llm.call_count == 2  # LLM_MAX_RETRIES=1
     assert roles(await stored(admin, cid)) == ["user"]
 
 
@@ -473,7 +474,8 @@ async def test_a_streamed_answer(api: Client, llm: respx.Route, admin: Admin) ->
     body = sent(llm)
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
-    assert llm.calls.last.request.headers["accept"] == "text/event-stream"
+    # The SDK asks for a stream by the body alone; its Accept stays application/json.
+    assert llm.calls.last.request.headers["accept"] == "application/json"
     events = sse_events(response.text)
     assert [name for name, _ in events] == ["start", "delta", "delta", "delta", "done"]
     assert [data["text"] for name, data in events if name == "delta"] == ["Line ", "999 ", "is on time."]
@@ -526,6 +528,78 @@ async def test_a_stream_that_fails_before_its_first_token_is_an_error_event(
     assert [name for name, _ in events] == ["start", "error"]
     assert events[-1][1]["error"] == "provider_timeout"
     assert roles(await stored(admin, cid)) == ["user"]
+
+
+def sse_chunks(*chunks: dict[str, Any]) -> httpx.Response:
+    body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    return httpx.Response(200, content=body.encode(), headers={"content-type": "text/event-stream"})
+
+
+def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    return {
+        "model": ANSWERED_MODEL,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
+
+
+async def test_a_streamed_tool_round_from_fragments_to_a_keyless_local_server(
+    llm_env: None, llm: respx.Route, admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A local server (no LLM_API_KEY), sampling settings set: the tool call arrives in
+    # fragments split across chunks, is run and stored, then the answer streams.
+    monkeypatch.delenv("LLM_API_KEY")
+    monkeypatch.setenv("LLM_TEMPERATURE", "0.3")
+    monkeypatch.setenv("LLM_MAX_TOKENS", "200")
+    call = {
+        "index": 0,
+        "id": "call_7",
+        "type": "function",
+        "function": {"name": "calculator", "arguments": ""},
+    }
+    llm.mock(
+        side_effect=[
+            sse_chunks(
+                chunk({"role": "assistant", "tool_calls": [call]}),
+                chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"expr'}}]}),
+                chunk({"tool_calls": [{"index": 0, "function": {"arguments": 'ession": "6*7"}'}}]}),
+                chunk({}, "tool_calls"),
+            ),
+            sse_chunks(chunk({"content": "It is "}), chunk({"content": "42."}, "stop")),
+        ]
+    )
+    async with api_client(create_app(make_settings())) as client:
+        response = await client.post("/chat", json={"message": "6*7?", "stream": True}, headers=SERVICE)
+    events = sse_events(response.text)
+    assert [name for name, _ in events] == ["start", "tool", "delta", "delta", "done"]
+    assert events[1][1]["args"] == {"expression": "6*7"}
+    assert events[1][1]["content"] == "6*7 = 42"
+    assert events[-1][1]["response"] == "It is 42."
+    assert llm.call_count == 2
+    for n in (0, 1):
+        assert "authorization" not in llm.calls[n].request.headers
+        body = sent(llm, n)
+        assert (body["temperature"], body["max_tokens"], body["stream"]) == (0.3, 200, True)
+        assert body["stream_options"] == {"include_usage": True}
+    assert sent(llm, 1)["messages"][-2:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_7",
+                    "type": "function",
+                    "function": {"name": "calculator", "arguments": '{"expression":"6*7"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_7", "content": "6*7 = 42"},
+    ]
+    rows = await stored(admin, events[0][1]["conversation_id"])
+    assert [(r[0], r[1]) for r in rows] == [
+        ("user", "6*7?"),
+        ("tool", "6*7 = 42"),
+        ("assistant", "It is 42."),
+    ]
 
 
 # -- the seed's usage flow, against a model ------------------------------------------------------

@@ -18,7 +18,7 @@ import uvicorn
 
 from app.config import RealtimeSettings
 from app.server import create_app
-from tests.api.helpers import DATABASE_URL, SERVICE, as_user, make_settings, mint, new_id, user_claims
+from tests.api.helpers import SERVICE, as_user, make_settings, mint, new_id, user_claims
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -119,7 +119,9 @@ async def _stream(
         yield response, Events(response)
 
 
-async def test_api_append_and_plain_sql_insert_both_reach_the_client(http: httpx.AsyncClient) -> None:
+async def test_api_append_and_plain_sql_insert_both_reach_the_client(
+    http: httpx.AsyncClient, admin: psycopg.AsyncConnection[Any]
+) -> None:
     cid = await _create(http)
     async with _stream(http, cid, SERVICE) as (response, events):
         assert response.status_code == 200
@@ -129,14 +131,22 @@ async def test_api_append_and_plain_sql_insert_both_reach_the_client(http: httpx
         first = await events.message()
         assert (first["seq"], first["content"]) == (1, "through the API")
 
-        async with await psycopg.AsyncConnection.connect(DATABASE_URL, autocommit=True) as admin:
-            await admin.execute(
-                "insert into public.ai_conversation_messages (conversation_id, role, content)"
-                " values (%s, 'assistant', 'by plain SQL')",
-                (cid,),
-            )
+        await admin.execute(
+            "insert into public.ai_conversation_messages (conversation_id, role, content)"
+            " values (%s, 'assistant', 'by plain SQL')",
+            (cid,),
+        )
         second = await events.message()
         assert (second["seq"], second["role"], second["content"]) == (2, "assistant", "by plain SQL")
+
+
+async def test_the_stream_starts_with_retry_and_is_never_cached_or_buffered(http: httpx.AsyncClient) -> None:
+    cid = await _create(http)
+    async with _stream(http, cid, SERVICE) as (response, _):
+        assert response.headers["cache-control"] == "no-cache, no-transform"
+        assert response.headers["x-accel-buffering"] == "no"
+        first = await anext(response.aiter_bytes())
+        assert first.startswith(b"retry: 2000\n\n")
 
 
 async def test_resume_replays_exactly_what_was_missed(http: httpx.AsyncClient) -> None:

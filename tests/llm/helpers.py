@@ -34,10 +34,3 @@ async def stored(admin: psycopg.AsyncConnection[Any], conversation_id: str) -> l
         (conversation_id,),
     )
     return await cur.fetchall()
-
-
-class Sleeps(list[float]):
-    """An injectable sleep that records the waits instead of waiting."""
-
-    async def __call__(self, seconds: float) -> None:
-        self.append(seconds)

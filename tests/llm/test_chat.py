@@ -46,7 +46,7 @@ from app.llm.provider import (
 from app.llm.tools import ToolRegistry, builtin_tools
 from app.store.errors import NotFoundError
 from app.store.manager import ConversationManager
-from tests.llm.helpers import CountingTransport, Sleeps, stored
+from tests.llm.helpers import CountingTransport, stored
 
 BASE = "http://llm.test/v1"
 URL = f"{BASE}/chat/completions"
@@ -139,7 +139,7 @@ def sse(*contents: str, finish: bool = True) -> bytes:
 @pytest.fixture
 async def openai() -> AsyncIterator[OpenAICompatProvider]:
     provider = OpenAICompatProvider(
-        base_url=BASE, model="gpt-test", api_key="sk-test", max_retries=2, sleep=Sleeps()
+        base_url=BASE, model="gpt-test", api_key="sk-test", max_retries=2, max_retry_wait=0.01
     )
     yield provider
     await provider.aclose()
@@ -176,7 +176,7 @@ async def test_plain_turn_request_storage_and_two_store_calls(
     admin: psycopg.AsyncConnection[Any],
     conversation: str,
 ) -> None:
-    with respx.mock() as mock:
+    with respx.mock(using="httpx2") as mock:
         route = mock.post(URL).mock(return_value=ok_json())
         result = await run_turn(
             store,
@@ -281,7 +281,7 @@ async def test_tool_round_trip_over_http(
     admin: psycopg.AsyncConnection[Any],
     conversation: str,
 ) -> None:
-    with respx.mock() as mock:
+    with respx.mock(using="httpx2") as mock:
         route = mock.post(URL).mock(
             side_effect=[
                 tool_json(
@@ -470,7 +470,7 @@ async def test_provider_failure_keeps_user_message_only(
     error: type[ProviderError],
     status: int,
 ) -> None:
-    with respx.mock() as mock:
+    with respx.mock(using="httpx2") as mock:
         route = mock.post(URL).mock(side_effect=responses)
         with pytest.raises(error) as info:
             await run_turn(
@@ -489,7 +489,7 @@ async def test_provider_failure_keeps_user_message_only(
 
     # The client retries with the same key: the user message is not stored twice.
     transport.calls.clear()
-    with respx.mock() as mock:
+    with respx.mock(using="httpx2") as mock:
         mock.post(URL).mock(side_effect=[httpx.Response(429, headers={"Retry-After": "0"}), ok_json()])
         result = await run_turn(
             store,
@@ -513,7 +513,7 @@ async def test_retry_after_success_returns_the_stored_reply(
     admin: psycopg.AsyncConnection[Any],
     conversation: str,
 ) -> None:
-    with respx.mock() as mock:
+    with respx.mock(using="httpx2") as mock:
         route = mock.post(URL).mock(return_value=ok_json())
         first = await run_turn(
             store, openai, None, message="And line 1000?", conversation_id=conversation, idempotency_key="k"
@@ -641,7 +641,7 @@ async def test_stream_turn_stores_once_at_the_end(
     conversation: str,
 ) -> None:
     events: list[ChatEvent] = []
-    with respx.mock() as mock:
+    with respx.mock(using="httpx2") as mock:
         route = mock.post(URL).mock(
             return_value=httpx.Response(200, content=sse("Line ", "1000 ", "is fine."))
         )
@@ -673,7 +673,7 @@ async def test_stream_cut_off_stores_no_reply(
     conversation: str,
 ) -> None:
     into: list[ChatEvent] = []
-    with respx.mock() as mock:
+    with respx.mock(using="httpx2") as mock:
         route = mock.post(URL).mock(
             return_value=httpx.Response(200, content=sse("Line ", "10", finish=False))
         )

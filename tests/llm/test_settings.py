@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from openai import omit
 from pydantic import ValidationError
 
 from app.config import OPENAI_BASE_URL, LLMSettings
@@ -50,11 +51,11 @@ async def test_base_url_selects_openai_compatible(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("LLM_MAX_RETRIES", "4")
     provider = create_provider(LLMSettings())
     assert isinstance(provider, OpenAICompatProvider)
-    assert provider.url == "http://localhost:11434/v1/chat/completions"
+    assert str(provider.client.base_url) == "http://localhost:11434/v1/"
     assert provider.model == "llama3.2"
-    assert provider.max_retries == 4
-    assert provider.timeout.read == 12.5
-    assert "authorization" not in provider.headers
+    assert provider.client.max_retries == 4
+    assert provider.client.timeout.read == 12.5  # type: ignore[union-attr]
+    assert provider.extra_headers["Authorization"] is omit  # no key: no Authorization header
     await provider.aclose()
 
 
@@ -64,8 +65,9 @@ async def test_api_key_alone_means_openai(monkeypatch: pytest.MonkeyPatch) -> No
     assert "sk-secret" not in repr(settings)
     provider = create_provider(settings)
     assert isinstance(provider, OpenAICompatProvider)
-    assert provider.base_url == OPENAI_BASE_URL
-    assert provider.headers["authorization"] == "Bearer sk-secret"
+    assert str(provider.client.base_url) == f"{OPENAI_BASE_URL}/"
+    assert provider.client.api_key == "sk-secret"
+    assert "Authorization" not in provider.extra_headers
     await provider.aclose()
 
 

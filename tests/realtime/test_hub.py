@@ -20,9 +20,8 @@ from app.realtime import (
     MessageEvent,
     SubscriptionClosedError,
     TooManySubscribersError,
-    encode_event,
     parse_last_event_id,
-    sse_stream,
+    sse_events,
 )
 from app.store.errors import NotFoundError, UnavailableError
 from tests.realtime.fakes import FakeSource, announce, seqs, take
@@ -313,19 +312,19 @@ async def test_async_iteration_and_context_manager(hub: Hub, source: FakeSource)
 
 async def test_sse_stream_frames_heartbeats_and_end(hub: Hub, source: FakeSource) -> None:
     sub = await hub.subscribe(CID, queue_size=2)
-    stream = sse_stream(sub, heartbeat=0.05, retry_ms=1500)
-    assert await anext(stream) == b"retry: 1500\n\n"
-    assert await anext(stream) == b": heartbeat\n\n"
+    stream = sse_events(sub, heartbeat=0.05, retry_ms=1500)
+    assert (await anext(stream)).encode() == b"retry: 1500\n\n"
+    assert (await anext(stream)).encode() == b": heartbeat\n\n"
     message = source.append(CID, 'line one\nline "two"')
     announce(hub, message)
-    frame = await anext(stream)
+    frame = (await anext(stream)).encode()
     assert frame.startswith(b"id: 1\nevent: message\ndata: {")
     assert frame.endswith(b"\n\n")
     assert frame.count(b"\n") == 4
     assert b'"content":"line one\\nline \\"two\\""' in frame
     source.delete(CID)
     hub.feed_resumed()
-    frame = await anext(stream)
+    frame = (await anext(stream)).encode()
     assert frame.startswith(b"event: gone\ndata: {")
     assert b'"last_seq":1' in frame
     with pytest.raises(StopAsyncIteration):
@@ -335,16 +334,24 @@ async def test_sse_stream_frames_heartbeats_and_end(hub: Hub, source: FakeSource
 
 async def test_sse_stream_closes_the_subscription_when_the_client_leaves(hub: Hub) -> None:
     sub = await hub.subscribe(CID)
-    stream = sse_stream(sub, heartbeat=10)
+    stream = sse_events(sub, heartbeat=10)
     await anext(stream)
     await stream.aclose()
     assert sub.closed
     assert hub.subscribers == 0
 
 
+def test_a_message_frame_is_encoded_once_for_every_subscriber(source: FakeSource) -> None:
+    event = MessageEvent(source.append(CID))
+    frame = event.sse.encode()
+    assert frame == b"id: 1\nevent: message\ndata: " + event.data + b"\n\n"
+    assert event.sse is event.sse
+    assert event.sse.encode() is frame
+
+
 def test_encode_and_parse_helpers() -> None:
     end = EndEvent("overflow", CID, 41)
-    assert encode_event(end) == b"event: overflow\ndata: " + end.data + b"\n\n"
+    assert end.sse.encode() == b"event: overflow\ndata: " + end.data + b"\n\n"
     assert b'"reason":"overflow"' in end.data
     assert b'"last_seq":41' in end.data
     assert parse_last_event_id("42") == 42

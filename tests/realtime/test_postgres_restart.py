@@ -39,10 +39,12 @@ async def _stack(command: str) -> None:
 
 @pytest.fixture
 async def restart_hub(database_url: str, store: ConversationManager) -> AsyncIterator[Hub]:
-    # This test stops and starts a cluster: only ever the local stack's own (make test's).
-    assert "127.0.0.1:54322" in database_url or "localhost:54322" in database_url, (
-        "this test restarts the local stack's cluster; run it against the local stack (make test), "
-        f"not {database_url!r}"
+    # This test stops and starts a cluster: only ever the local stack's own (make test's), on
+    # the port scripts/stack.sh serves it (STACK_PORT, 54322 by default).
+    port = os.environ.get("STACK_PORT") or "54322"
+    assert f"127.0.0.1:{port}/" in database_url or f"localhost:{port}/" in database_url, (
+        f"this test restarts the local stack's cluster (port {port}); run it against the local "
+        f"stack (make test), not {database_url!r}"
     )
     hub = make_hub(database_url, store, check_interval=1.0)
     await hub.start()
