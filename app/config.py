@@ -306,12 +306,16 @@ class LLMSettings(_Base):
 
     @property
     def default_token_budget(self) -> int:
-        """The budget a context read uses when neither the request nor the settings set one."""
-        return self.token_budget or 8000
+        """The budget a context read uses when the request sets none: CHAT_TOKEN_BUDGET, or
+        its default where that is 0 (a context is always read for a budget)."""
+        return self.token_budget or int(type(self).model_fields["token_budget"].default)
 
     def token_window(self, requested: int | None = None) -> int | None:
-        """The token budget of a request: its own, else CHAT_TOKEN_BUDGET; None for none (0)."""
-        return requested or self.token_budget or None
+        """The token budget of a request: its own, else CHAT_TOKEN_BUDGET; None for none (0:
+        the count window)."""
+        if requested is not None:
+            return requested or None
+        return self.token_budget or None
 
 
 class RealtimeSettings(_Base):

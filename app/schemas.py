@@ -138,10 +138,11 @@ StartMetadata = Annotated[
 TokenBudget = Annotated[
     int,
     msgspec.Meta(
-        ge=1,
+        ge=0,
         le=INT32_MAX,
         description="Tokens of history to send (default CHAT_TOKEN_BUDGET): the newest messages whose "
-        "token counts fit, this one always in, and the latest summary of what they leave out.",
+        "token counts fit, this one always in, and the latest summary of what they leave out; 0: no "
+        "budget, the last history_limit messages.",
     ),
 ]
 IncludeHistory = Annotated[

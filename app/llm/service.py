@@ -108,7 +108,7 @@ class ChatService:
 
     async def context(self, conversation_id: str, token_budget: int | None = None) -> Context:
         """What the next turn with this budget (else CHAT_TOKEN_BUDGET) would send."""
-        budget = self.settings.token_window(token_budget) or self.settings.default_token_budget
+        budget = token_budget or self.settings.default_token_budget
         return await self.store.get_context(conversation_id, budget, self.settings.history_window())
 
     def _compact(self, start: TurnStart) -> None:
