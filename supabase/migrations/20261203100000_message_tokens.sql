@@ -48,12 +48,14 @@ returns integer
 language sql
 stable
 begin atomic
-  select coalesce(
+  -- At least 1: then tokens_before strictly grows with seq (summaries aside), and orders a
+  -- conversation's messages exactly as seq does.
+  select greatest(1, coalesce(
            private.reported_tokens(p_role, p_metadata),
-           greatest(1, private.estimate_tokens(p_content)
-                       -- a tool result is sent with the call it answers, rebuilt from its args
-                       + (p_role = 'tool')::integer
-                         * coalesce(private.estimate_tokens((p_metadata -> 'args')::text), 0)));
+           private.estimate_tokens(p_content)
+             -- a tool result is sent with the call it answers, rebuilt from its args
+             + (p_role = 'tool')::integer
+               * coalesce(private.estimate_tokens((p_metadata -> 'args')::text), 0)));
 end;
 comment on function private.message_tokens(text, text, jsonb) is
   'A message''s token count: the reported one if any, else the estimate of its content (and, for a '
@@ -86,7 +88,7 @@ comment on column public.ai_conversations.tokens_appended is
   'last_seq it only grows). The next message''s tokens_before.';
 
 alter table public.ai_conversation_messages
-  add column tokens integer not null default 1 check (tokens >= 0),
+  add column tokens integer not null default 1 check (tokens >= 1),
   add column tokens_before bigint not null default 0 check (tokens_before >= 0);
 comment on column public.ai_conversation_messages.tokens is
   'Tokens of this message: the provider''s count when the metadata reports one, else an estimate '

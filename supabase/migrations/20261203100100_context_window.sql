@@ -26,98 +26,91 @@ stable
 set search_path = ''
 as $$
 declare
-  v_last public.ai_conversation_messages;
-  v_summary public.ai_conversation_messages;
-  v_covered bigint := 0;   -- seqs up to this are what the summary stands for
-  v_budget bigint := p_token_budget;
-  v_floor bigint;
+  v_last_seq bigint;
+  v_summary json;
+  v_summary_tokens integer;
+  v_covers jsonb;
+  v_covered bigint;
   v_start bigint;
+  v_threshold integer;
   v_messages json;
   v_tokens bigint;
   v_first bigint;
   v_first_before bigint;
-  v_uncovered_seq bigint;
-  v_uncovered_before bigint;
-  v_threshold integer;
+  v_u_seq bigint;
+  v_u_before bigint;
 begin
-  select * into v_last from public.ai_conversation_messages m
-   where m.conversation_id = p_conversation_id and m.seq <= coalesce(p_last_seq, 9223372036854775807)
-     and not private.is_summary(m.role, m.metadata)
-   order by m.seq desc limit 1;
-  if not found then
-    return json_build_object('token_budget', p_token_budget, 'tokens', 0, 'summary', null,
-      'messages', '[]'::json, 'first_seq', null, 'last_seq', null, 'left_out', null,
-      'compaction', json_build_object('due', false));
+  -- Two statements (each costs an executor start), their probes as sub-selects.
+  -- 1: the newest message (p_last_seq, or the conversation's newest), the latest summary if it
+  -- fits with it, and where the window starts: the oldest message whose tokens_before reaches
+  -- the floor (the messages from x to the newest hold its running sum minus tokens_before(x)).
+  select l.seq, row_to_json(s), s.tokens, s.metadata -> 'covers', coalesce((s.metadata -> 'covers' ->> 1)::bigint, 0),
+         (select m.seq from public.ai_conversation_messages m
+           where m.conversation_id = p_conversation_id
+             and m.tokens_before >= least(l.tokens_before + l.tokens - p_token_budget + coalesce(s.tokens, 0),
+                                          l.tokens_before)
+           order by m.tokens_before limit 1),
+         t.compaction_threshold_tokens
+    into v_last_seq, v_summary, v_summary_tokens, v_covers, v_covered, v_start, v_threshold
+    from public.ai_conversation_settings t
+    cross join lateral (
+      select m.seq, m.tokens, m.tokens_before from public.ai_conversation_messages m
+       where m.conversation_id = p_conversation_id and m.seq <= coalesce(p_last_seq, 9223372036854775807)
+         and not private.is_summary(m.role, m.metadata)
+       order by m.seq desc limit 1) l
+    left join lateral (
+      select m.* from public.ai_conversation_messages m
+       where m.conversation_id = p_conversation_id and m.seq <= coalesce(p_last_seq, 9223372036854775807)
+         and m.role = 'system' and m.metadata @> '{"kind": "summary"}'
+       order by m.seq desc limit 1) s on s.tokens + l.tokens <= p_token_budget
+   where t.id;
+  if v_last_seq is null then
+    v_covered := 0;
   end if;
 
-  select * into v_summary from public.ai_conversation_messages m
-   where m.conversation_id = p_conversation_id and m.seq <= coalesce(p_last_seq, 9223372036854775807)
-     and m.role = 'system' and m.metadata @> '{"kind": "summary"}'
-   order by m.seq desc limit 1;
-  if found and v_summary.tokens + v_last.tokens <= p_token_budget then
-    v_covered := (v_summary.metadata -> 'covers' ->> 1)::bigint;
-    v_budget := p_token_budget - v_summary.tokens;
-  else
-    v_summary := null;
+  -- 2: the window, one range scan of (conversation_id, seq) after what the summary covers,
+  -- never starting with a tool result; and the first message left out that no summary covers.
+  select json_agg(h order by h.seq) filter (where h.seq >= h.start), sum(h.tokens) filter (where h.seq >= h.start),
+         min(h.seq) filter (where h.seq >= h.start), min(h.tokens_before) filter (where h.seq >= h.start),
+         min(u.seq), min(u.tokens_before)
+    into v_messages, v_tokens, v_first, v_first_before, v_u_seq, v_u_before
+    from (select x.*, coalesce(min(x.seq) filter (where x.role <> 'tool') over (), v_last_seq) as start
+            from (select m.* from public.ai_conversation_messages m
+                   where m.conversation_id = p_conversation_id
+                     and m.seq between greatest(v_start, v_covered + 1) and v_last_seq
+                   order by m.seq desc limit p_limit) x
+           where not private.is_summary(x.role, x.metadata)) h
+    left join lateral (
+      select m.seq, m.tokens_before from public.ai_conversation_messages m
+       where m.conversation_id = p_conversation_id and m.seq > v_covered
+       order by m.seq limit 1) u on true;
+  if v_u_seq >= v_first then
+    v_u_seq := null;  -- nothing left out beyond the summary
   end if;
-
-  -- The messages from seq s to v_last hold v_last's running sum minus tokens_before(s): the
-  -- window starts at the oldest s whose tokens_before reaches the floor (v_last itself at worst).
-  v_floor := least(v_last.tokens_before + v_last.tokens - v_budget, v_last.tokens_before);
-  select m.seq into v_start from public.ai_conversation_messages m
-   where m.conversation_id = p_conversation_id and m.tokens_before >= v_floor
-   order by m.tokens_before limit 1;
-  v_start := greatest(v_start, v_covered + 1);
-
-  with w as (
-    select m.* from public.ai_conversation_messages m
-     where m.conversation_id = p_conversation_id and m.seq between v_start and v_last.seq
-     order by m.seq desc
-     limit p_limit
-  ), r as (
-    select w.* from w where not private.is_summary(w.role, w.metadata)
-  ), s as (
-    select coalesce(min(r.seq) filter (where r.role <> 'tool'), v_last.seq) as seq from r
-  )
-  select json_agg(r order by r.seq), sum(r.tokens), min(r.seq), min(r.tokens_before)
-    into v_messages, v_tokens, v_first, v_first_before
-    from r, s where r.seq >= s.seq;
-
-  -- What was left out and no summary covers: from the first message after the summary's range.
-  select m.seq, m.tokens_before into v_uncovered_seq, v_uncovered_before
-    from public.ai_conversation_messages m
-   where m.conversation_id = p_conversation_id and m.seq > v_covered and m.seq < v_first
-     and not private.is_summary(m.role, m.metadata)
-   order by m.seq limit 1;
-  select s.compaction_threshold_tokens into v_threshold
-    from public.ai_conversation_settings s where s.id;
 
   return json_build_object(
     'token_budget', p_token_budget,
-    'tokens', coalesce(v_tokens, 0) + coalesce(v_summary.tokens, 0),
-    'summary', case when v_summary.id is not null then row_to_json(v_summary) end,
+    'tokens', coalesce(v_tokens, 0) + coalesce(v_summary_tokens, 0),
+    'summary', v_summary,
     'messages', coalesce(v_messages, '[]'::json),
     'first_seq', v_first,
-    'last_seq', v_last.seq,
-    'left_out', case when v_summary.id is not null or v_uncovered_seq is not null then
-      json_build_object(
-        'summarized', case when v_summary.id is not null then v_summary.metadata -> 'covers' end,
-        'unsummarized', case when v_uncovered_seq is not null then json_build_array(v_uncovered_seq, v_first - 1) end,
-        'unsummarized_tokens', coalesce(v_first_before - v_uncovered_before, 0))
-      end,
+    'last_seq', v_last_seq,
+    'left_out', case when v_summary is not null or v_u_seq is not null then json_build_object(
+        'summarized', v_covers,
+        'unsummarized', case when v_u_seq is not null then json_build_array(v_u_seq, v_first - 1) end,
+        'unsummarized_tokens', coalesce(v_first_before - v_u_before, 0)) end,
     'compaction', json_build_object(
-      'due', v_uncovered_seq is not null and v_threshold > 0
-             and v_first_before - v_uncovered_before > v_threshold,
-      'first_seq', coalesce((v_summary.metadata -> 'covers' ->> 0)::bigint, v_uncovered_seq),
-      'last_seq', case when v_uncovered_seq is not null then v_first - 1 end,
-      'tokens', coalesce(v_first_before - v_uncovered_before, 0)));
+      'due', coalesce(v_u_seq is not null and v_threshold > 0 and v_first_before - v_u_before > v_threshold, false),
+      'first_seq', coalesce((v_covers ->> 0)::bigint, v_u_seq),
+      'last_seq', case when v_u_seq is not null then v_first - 1 end,
+      'tokens', coalesce(v_first_before - v_u_before, 0)));
 end
 $$;
 comment on function private.context_window(text, bigint, integer, integer) is
   'The context for a token budget, up to and including message p_last_seq (the newest when null): '
   'the latest summary if it fits, the newest messages after what it covers that fit the rest '
   '(at most p_limit; never starting with a tool result; p_last_seq always in), their seqs and '
-  'tokens, what was left out, and whether compaction is due.';
+  'tokens, what was left out, and whether compaction is due. One statement.';
 
 -- read the context ------------------------------------------------------------------------------
 create function public.get_context(
@@ -133,13 +126,17 @@ set search_path = ''
 as $$
 declare
   v_limit integer;
+  v_live boolean;
 begin
-  select coalesce(p_limit, s.max_page_size) into v_limit from public.ai_conversation_settings s where s.id;
-  perform private.check_limit('limit', v_limit, 1, s.max_page_size)
-     from public.ai_conversation_settings s where s.id;
-  perform private.check_limit('token_budget', p_token_budget, 1, 2147483647);
-  if not exists (select 1 from public.ai_conversations c
-                  where c.conversation_id = p_conversation_id and c.expires_at > now()) then
+  -- Hot: the checks in one statement (inlined helpers), then the window in one more.
+  select coalesce(p_limit, s.max_page_size),
+         private.check_limit('limit', coalesce(p_limit, s.max_page_size), 1, s.max_page_size)
+           and private.check_limit('token_budget', p_token_budget, 1, 2147483647)
+           and exists (select 1 from public.ai_conversations c
+                        where c.conversation_id = p_conversation_id and c.expires_at > now())
+    into v_limit, v_live
+    from public.ai_conversation_settings s where s.id;
+  if not v_live then
     perform private.not_found(p_conversation_id);
   end if;
   return private.json_concat(json_build_object('conversation_id', p_conversation_id),

@@ -316,7 +316,8 @@ select results_eq(
   $$ select a.attname::text collate "default" from pg_attribute a
       where a.attrelid = 'public.ai_conversation_settings'::regclass and a.attnum > 0 and not a.attisdropped
         and has_column_privilege('service_role', a.attrelid, a.attnum, 'update') order by 1 $$,
-  $$ values ('max_content_chars'), ('max_metadata_bytes'), ('max_page_size'), ('max_ttl_hours'), ('ttl_hours') $$,
+  $$ values ('compaction_threshold_tokens'), ('max_content_chars'), ('max_metadata_bytes'), ('max_page_size'),
+            ('max_ttl_hours'), ('ttl_hours') $$,
   'service_role may update the settings values, not id nor updated_at'
 );
 select results_eq(
