@@ -24,6 +24,9 @@ returns json
 language plpgsql
 stable
 set search_path = ''
+-- Its statements' plans are the same for every conversation (index probes by equality, ranges
+-- by parameters): planned once per session, not per call (a custom plan costs more than the call).
+set plan_cache_mode = force_generic_plan
 as $$
 declare
   v_last_seq bigint;
@@ -42,16 +45,17 @@ declare
 begin
   -- Two statements (each costs an executor start), their probes as sub-selects.
   -- 1: the newest message (p_last_seq, or the conversation's newest), the latest summary if it
-  -- fits with it, and where the window starts: the oldest message whose tokens_before reaches
-  -- the floor (the messages from x to the newest hold its running sum minus tokens_before(x)).
+  -- fits with it, where the window starts: the oldest message whose tokens_before reaches the
+  -- floor (the messages from x to the newest hold its running sum minus tokens_before(x)), and
+  -- the first message after what the summary covers.
   select l.seq, row_to_json(s), s.tokens, s.metadata -> 'covers', coalesce((s.metadata -> 'covers' ->> 1)::bigint, 0),
          (select m.seq from public.ai_conversation_messages m
            where m.conversation_id = p_conversation_id
              and m.tokens_before >= least(l.tokens_before + l.tokens - p_token_budget + coalesce(s.tokens, 0),
                                           l.tokens_before)
            order by m.tokens_before limit 1),
-         t.compaction_threshold_tokens
-    into v_last_seq, v_summary, v_summary_tokens, v_covers, v_covered, v_start, v_threshold
+         u.seq, u.tokens_before, t.compaction_threshold_tokens
+    into v_last_seq, v_summary, v_summary_tokens, v_covers, v_covered, v_start, v_u_seq, v_u_before, v_threshold
     from public.ai_conversation_settings t
     cross join lateral (
       select m.seq, m.tokens, m.tokens_before from public.ai_conversation_messages m
@@ -63,32 +67,35 @@ begin
        where m.conversation_id = p_conversation_id and m.seq <= coalesce(p_last_seq, 9223372036854775807)
          and m.role = 'system' and m.metadata @> '{"kind": "summary"}'
        order by m.seq desc limit 1) s on s.tokens + l.tokens <= p_token_budget
+    -- the first message after what the summary covers (the first left out, if the window
+    -- does not start there); a summary's tokens_before is the next message's
+    left join lateral (
+      select m.seq, m.tokens_before from public.ai_conversation_messages m
+       where m.conversation_id = p_conversation_id
+         and m.seq > coalesce((s.metadata -> 'covers' ->> 1)::bigint, 0)
+       order by m.seq limit 1) u on true
    where t.id;
   if v_last_seq is null then
     v_covered := 0;
   end if;
 
   -- 2: the window, one range scan of (conversation_id, seq) after what the summary covers,
-  -- never starting with a tool result; and the first message left out that no summary covers.
+  -- never starting with a tool result.
   select json_agg(h order by h.seq) filter (where h.seq >= h.start), sum(h.tokens) filter (where h.seq >= h.start),
-         min(h.seq) filter (where h.seq >= h.start), min(h.tokens_before) filter (where h.seq >= h.start),
-         min(u.seq), min(u.tokens_before)
-    into v_messages, v_tokens, v_first, v_first_before, v_u_seq, v_u_before
+         min(h.seq) filter (where h.seq >= h.start), min(h.tokens_before) filter (where h.seq >= h.start)
+    into v_messages, v_tokens, v_first, v_first_before
     from (select x.*, coalesce(min(x.seq) filter (where x.role <> 'tool') over (), v_last_seq) as start
             from (select m.* from public.ai_conversation_messages m
                    where m.conversation_id = p_conversation_id
                      and m.seq between greatest(v_start, v_covered + 1) and v_last_seq
                    order by m.seq desc limit p_limit) x
-           where not private.is_summary(x.role, x.metadata)) h
-    left join lateral (
-      select m.seq, m.tokens_before from public.ai_conversation_messages m
-       where m.conversation_id = p_conversation_id and m.seq > v_covered
-       order by m.seq limit 1) u on true;
+           where not private.is_summary(x.role, x.metadata)) h;
   if v_u_seq >= v_first then
     v_u_seq := null;  -- nothing left out beyond the summary
   end if;
 
   return json_build_object(
+    'conversation_id', p_conversation_id,
     'token_budget', p_token_budget,
     'tokens', coalesce(v_tokens, 0) + coalesce(v_summary_tokens, 0),
     'summary', v_summary,
@@ -123,6 +130,7 @@ language plpgsql
 stable
 security invoker
 set search_path = ''
+set plan_cache_mode = force_generic_plan  -- see private.context_window()
 as $$
 declare
   v_limit integer;
@@ -139,8 +147,7 @@ begin
   if not v_live then
     perform private.not_found(p_conversation_id);
   end if;
-  return private.json_concat(json_build_object('conversation_id', p_conversation_id),
-    private.context_window(p_conversation_id, null, p_token_budget, v_limit));
+  return private.context_window(p_conversation_id, null, p_token_budget, v_limit);
 end
 $$;
 comment on function public.get_context(text, integer, integer) is

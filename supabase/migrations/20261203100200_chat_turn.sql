@@ -85,6 +85,8 @@ returns json
 language plpgsql
 security invoker
 set search_path = ''
+-- Plans once per session, not per call: see private.context_window().
+set plan_cache_mode = force_generic_plan
 as $$
 declare
   v_id text := p_conversation_id;
