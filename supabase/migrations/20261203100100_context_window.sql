@@ -174,10 +174,7 @@ begin
   if p_first_seq is null or p_last_seq is null or p_first_seq < 1 or p_first_seq > p_last_seq then
     raise exception 'first_seq and last_seq must satisfy 1 <= first_seq <= last_seq' using errcode = '22023';
   end if;
-  if not exists (select 1 from public.ai_conversations c
-                  where c.conversation_id = p_conversation_id and c.expires_at > now()) then
-    perform private.not_found(p_conversation_id);
-  end if;
+  perform private.live_conversation(p_conversation_id);
   -- The summary the new one extends: the latest one covering a range that starts at p_first_seq.
   select * into v_summary from public.ai_conversation_messages m
    where m.conversation_id = p_conversation_id
