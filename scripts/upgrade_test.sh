@@ -82,12 +82,17 @@ select public.clear_conversation('upg-cleared');
 select public.append_message('upg-cleared', 'user', 'after the clear', '{"tool_calls": [{"name": "search"}]}');
 SQL
 
-# Rows, by content (ids, seq, timestamps, counters included), in a stable order.
+# Rows, by content (ids, seq, timestamps, counters included), in a stable order: the columns of
+# the release, which later ones never change (they may add columns, and backfill them).
 snapshot() {
   q <<'SQL'
-select 'conversations', count(*), md5(coalesce(string_agg(c::text, '|' order by c.conversation_id), ''))
+select 'conversations', count(*), md5(coalesce(string_agg(
+         (c.id, c.conversation_id, c.user_id, c.metadata, c.ttl_hours, c.message_count, c.last_seq,
+          c.created_at, c.updated_at, c.expires_at)::text, '|' order by c.conversation_id), ''))
   from public.ai_conversations c;
-select 'messages', count(*), md5(coalesce(string_agg(m::text, '|' order by m.conversation_id, m.seq), ''))
+select 'messages', count(*), md5(coalesce(string_agg(
+         (m.id, m.conversation_id, m.seq, m.role, m.content, m.metadata, m.idempotency_key,
+          m.created_at)::text, '|' order by m.conversation_id, m.seq), ''))
   from public.ai_conversation_messages m;
 select 'totals', sum(t.conversations), sum(t.messages) from private.conversation_totals t;
 SQL
@@ -108,6 +113,19 @@ if [[ "${before}" != "${after}" ]]; then
   failed=1
 else
   log "every row is still there ($(echo "${before}" | awk -F'|' 'NR < 3 { printf "%s%s %s", sep, $2, $1; sep = ", " }'))"
+fi
+# The backfilled token counts are what the insert trigger sets: the count, the running sum.
+off="$(q <<'SQL'
+select count(*) from public.ai_conversation_messages m
+ where m.tokens <> private.message_tokens(m.role, m.content, m.metadata)
+    or m.tokens_before <> (select coalesce(sum(p.tokens), 0) from public.ai_conversation_messages p
+                            where p.conversation_id = m.conversation_id and p.seq < m.seq
+                              and not private.is_summary(p.role, p.metadata));
+SQL
+)"
+if [[ "${off}" != "0" ]]; then
+  log "${off} messages have token counts the trigger would not have set"
+  failed=1
 fi
 
 # Normalised schema: no comments, blank lines or SET lines; not what legitimately differs

@@ -111,12 +111,15 @@ update public.ai_conversation_messages m
                   from public.ai_conversation_messages m2) x) t
  where m.id = t.id;
 alter table public.ai_conversation_messages enable trigger forbid_message_update;
+-- A counter, not a change of the conversation: updated_at stays (its trigger steps aside too).
+alter table public.ai_conversations disable trigger touch_conversation;
 update public.ai_conversations c
    set tokens_appended = coalesce((
          select max(m.tokens_before + m.tokens * (not private.is_summary(m.role, m.metadata))::integer)
            from public.ai_conversation_messages m
           where m.conversation_id = c.conversation_id), 0)
  where exists (select 1 from public.ai_conversation_messages m where m.conversation_id = c.conversation_id);
+alter table public.ai_conversations enable trigger touch_conversation;
 
 -- The window's range: (conversation_id, tokens_before) orders a conversation like seq does.
 create index ai_conversation_messages_tokens_before_idx
