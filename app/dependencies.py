@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.config import Settings
 from app.llm import ChatService
+from app.observability import measured_provider
 from app.realtime import Hub
 from app.services import Services
 from app.store import ConversationManager, Principal
@@ -57,6 +58,8 @@ def provide_hub(services: NamedDependency[Services]) -> Hub:
 def provide_chat(
     services: NamedDependency[Services], store: NamedDependency[ConversationManager]
 ) -> ChatService:
-    """Chat turns as the request's principal, with the configured model and tools."""
+    """Chat turns as the request's principal, with the configured model (its calls measured
+    for /metrics), tools, and the process's summaries in the background."""
     running = services.running
-    return ChatService(store, running.provider, services.tools, services.settings.llm, running.compactor)
+    provider = measured_provider(running.provider)
+    return ChatService(store, provider, services.tools, services.settings.llm, running.compactor)

@@ -156,7 +156,7 @@ async def test_signatures_come_from_the_catalog(
         f"create function public.{name}(p_n bigint) returns json"
         " language sql as $$ select json_build_object('n', p_n) $$"
     )
-    # New functions are closed by default (the migrations' default privileges): grant it.
+    # New functions are closed by default (the migrations' default privileges).
     await admin.execute(f"grant execute on function public.{name}(bigint) to service_role")
     try:
         assert json.loads(await transport.call(name, {"p_n": 7}, SERVICE)) == {"n": 7}
