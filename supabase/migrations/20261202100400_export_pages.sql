@@ -3,7 +3,7 @@
 -- export_conversation() builds one document holding every message: a 200 MB conversation is a
 -- 200 MB value in the backend and in the API. export_conversation_page() returns the same
 -- document's parts, one page at a time: the conversation's export fields, then messages after
--- a seq, at most p_limit of them and about p_max_bytes of content and metadata (always at least
+-- a seq, at most p_limit of them (default: max_page_size) and about p_max_bytes of content and metadata (always at least
 -- one message), with the seq to continue after. Concatenated, the pages are the document
 -- export_conversation() returns and import_conversation() reads. Pages are separate
 -- statements: messages appended meanwhile appear in a later page, never twice.
@@ -62,7 +62,7 @@ $$;
 create function public.export_conversation_page(
   p_conversation_id text,
   p_after_seq bigint default 0,
-  p_limit integer default 1000,
+  p_limit integer default null,
   p_max_bytes integer default 4194304
 )
 returns json
@@ -76,8 +76,10 @@ declare
   v_messages text;
   v_last bigint;
   v_next bigint;
+  v_limit integer;
 begin
-  perform private.check_limit('limit', p_limit, 1, s.max_page_size)
+  select coalesce(p_limit, s.max_page_size) into v_limit from public.ai_conversation_settings s where s.id;
+  perform private.check_limit('limit', v_limit, 1, s.max_page_size)
      from public.ai_conversation_settings s where s.id;
   perform private.check_limit('max_bytes', p_max_bytes, 1, 1073741824);
   v_row := private.live_conversation(p_conversation_id);
@@ -90,7 +92,7 @@ begin
                     from public.ai_conversation_messages m
                    where m.conversation_id = p_conversation_id and m.seq > coalesce(p_after_seq, 0)
                    order by m.seq
-                   limit p_limit) w) p
+                   limit v_limit) w) p
    where p.bytes_before < p_max_bytes;
   if v_last is not null and exists (select 1 from public.ai_conversation_messages m
                                      where m.conversation_id = p_conversation_id and m.seq > v_last) then
@@ -104,5 +106,5 @@ end
 $$;
 comment on function public.export_conversation_page(text, bigint, integer, integer) is
   'One page of a conversation''s export: {conversation: the export fields, messages: up to p_limit '
-  'messages after seq p_after_seq (and about p_max_bytes of content and metadata, at least one), '
+  '(default max_page_size) messages after seq p_after_seq (and about p_max_bytes of content and metadata, at least one), '
   'next_after_seq: the p_after_seq of the next page, or null after the last}.';

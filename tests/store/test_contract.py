@@ -518,8 +518,10 @@ async def test_malformed_cursor(store: ConversationManager) -> None:
 async def test_user_owns_what_it_creates(as_user: UserStore) -> None:
     alice = new_user()
     store = as_user(alice)
-    conversation = await store.create_conversation(conversation_id=new_id())
+    conversation = await store.create_conversation()
     assert conversation.user_id == alice.user_id
+    with pytest.raises(ConflictError):  # its own id: the owner may know it is taken
+        await store.create_conversation(conversation_id=conversation.conversation_id)
     await store.add_message(conversation.conversation_id, "user", "mine")
     page = await store.get_conversation(conversation.conversation_id)
     assert [m.content for m in page.messages] == ["mine"]
@@ -556,8 +558,12 @@ async def test_user_never_sees_other_users_or_anonymous(
         for call in calls:
             with pytest.raises(NotFoundError):
                 await call
-        with pytest.raises(ConflictError):  # the id exists, whoever owns it
+        # Users do not choose ids: a taken id answers exactly like a free one (no oracle).
+        with pytest.raises(ForbiddenError) as taken:
             await alices.create_conversation(conversation_id=cid)
+        with pytest.raises(ForbiddenError) as free:
+            await alices.create_conversation(conversation_id=new_id())
+        assert (taken.value.sqlstate, taken.value.message) == (free.value.sqlstate, free.value.message)
     listed = await alices.get_user_conversations(limit=100)
     assert {c.user_id for c in listed.conversations} == {alice.user_id}
     # Nothing changed for the owners.
