@@ -2,11 +2,11 @@
 
 The document is the one export_conversation() builds and import_conversation() reads,
 `{<conversation fields>, "messages": [...]}`, written as it is read: the conversation's fields,
-then each page's messages, then the closing brackets. At most one page (export_conversation_page's
-limits: 1,000 messages, about 4 MB) is held at a time, whatever the conversation's size. The
-pages are separate store calls: a message appended meanwhile may appear at the end, none twice;
-if the conversation is deleted in between, the stream stops with the store's error (the
-document is then incomplete, which a JSON reader notices).
+then each page's messages, then the closing brackets. At most one page is held at a time
+(export_conversation_page's limits: max_page_size messages, about 1 MB of content), whatever
+the conversation's size. The pages are separate store calls: a message appended meanwhile may
+appear at the end, none twice; if the conversation is deleted in between, the stream stops
+with the store's error (the document is then incomplete, which a JSON reader notices).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ async def _chunks(store: ConversationManager, conversation_id: str, page: Export
     while True:
         messages = bytes(page.messages).strip()[1:-1].strip()  # the array's elements
         if messages:
-            yield separator + messages
+            yield separator
+            yield messages
             separator = b", "
         if page.next_after_seq is None:
             break

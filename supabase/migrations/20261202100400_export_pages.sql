@@ -63,7 +63,7 @@ create function public.export_conversation_page(
   p_conversation_id text,
   p_after_seq bigint default 0,
   p_limit integer default null,
-  p_max_bytes integer default 4194304
+  p_max_bytes integer default 1048576
 )
 returns json
 language plpgsql
