@@ -33,6 +33,7 @@ from app.store.models import (
     ConversationList,
     ConversationPage,
     DeleteResult,
+    ExportMessage,
     ExtendResult,
     Message,
     Stats,
@@ -329,6 +330,28 @@ async def test_export_import_round_trip(store: ConversationManager) -> None:
     replay = await store.add_message(cid, "tool", "result", idempotency_key="x")
     assert replay.replayed
     assert replay.message.seq == 4
+
+
+async def test_export_pages_are_the_export(store: ConversationManager) -> None:
+    cid = await with_messages(store, 5, metadata={"source": "paged"})
+    export = await store.export_conversation(cid)
+    pages = [await store.export_conversation_page(cid, limit=2)]
+    while pages[-1].next_after_seq is not None:
+        pages.append(await store.export_conversation_page(cid, pages[-1].next_after_seq, limit=2))
+    assert [p.next_after_seq for p in pages] == [2, 4, None]
+    fields = msgspec.json.decode(bytes(pages[0].conversation), type=ConversationExport)
+    assert fields == msgspec.structs.replace(export, messages=[])
+    messages = [m for p in pages for m in msgspec.json.decode(bytes(p.messages), type=list[ExportMessage])]
+    assert messages == export.messages
+    # A byte budget smaller than one message still makes progress, one message a page.
+    assert (
+        len(msgspec.json.decode(bytes((await store.export_conversation_page(cid, max_bytes=1)).messages)))
+        == 1
+    )
+    with pytest.raises(InvalidInputError):
+        await store.export_conversation_page(cid, limit=0)
+    with pytest.raises(NotFoundError):
+        await store.export_conversation_page(new_id())
 
 
 async def test_import_from_a_plain_document(store: ConversationManager) -> None:
