@@ -43,7 +43,9 @@ class ConversationController(Controller):
         "/",
         summary="Create a conversation",
         description="Every field is optional. A user token creates conversations it owns; naming "
-        "another user_id is 403. A live conversation with the same id is 409.",
+        "another user_id is 403. Only the service chooses conversation_id (409 if a live "
+        "conversation has it); a user's is generated, and a user naming one gets 409 for its own "
+        "live conversation, 403 for any other id, taken or free.",
         status_code=HTTP_201_CREATED,
         dto=StrictBody[CreateConversationIn],
         return_dto=None,
