@@ -31,7 +31,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import append, cleanup, counters, data, http, pgbench, read, scale, stats
+from bench import append, cleanup, counters, data, export, http, pgbench, read, scale, stats
 from bench.cluster import ROOT, BenchCluster
 from bench.config import Config
 from bench.pgbench import Run
@@ -274,6 +274,8 @@ def main() -> int:
             served = run_http(url, config, drifts) if config.selected("http") else []
             # The counters' check covers both: it goes with the database's outcomes.
             outcomes += db + ([counters.outcome(drifts)] if drifts else []) + served
+            if config.selected("export"):
+                outcomes += _guarded("E export", export.GOAL, lambda: export.run(url, config))
             if config.selected("chat"):
                 outcomes += run_chat(url, config)
             if config.selected("transport"):

@@ -23,6 +23,7 @@ from app.store.models import (
     ConversationList,
     ConversationPage,
     DeleteResult,
+    ExportPage,
     ExtendResult,
     Message,
     Role,
@@ -226,6 +227,24 @@ class ConversationManager:
 
     async def export_conversation(self, conversation_id: str) -> ConversationExport:
         return await self._call("export_conversation", ConversationExport, p_conversation_id=conversation_id)
+
+    async def export_conversation_page(
+        self,
+        conversation_id: str,
+        after_seq: int | None = None,
+        *,
+        limit: int | None = None,
+        max_bytes: int | None = None,
+    ) -> ExportPage:
+        """One page of the export, messages after seq `after_seq` (see app.store.export)."""
+        return await self._call(
+            "export_conversation_page",
+            ExportPage,
+            p_conversation_id=conversation_id,
+            p_after_seq=after_seq,
+            p_limit=limit,
+            p_max_bytes=max_bytes,
+        )
 
     async def import_conversation(self, export: ConversationExport | dict[str, Any]) -> Conversation:
         document = msgspec.to_builtins(export) if isinstance(export, ConversationExport) else export

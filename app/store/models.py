@@ -20,6 +20,7 @@ __all__ = [
     "ConversationPage",
     "DeleteResult",
     "ExportMessage",
+    "ExportPage",
     "ExtendResult",
     "LeftOut",
     "Message",
@@ -185,3 +186,13 @@ class ConversationExport(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     expires_at: datetime | None = None
     user_id: UUID | None = None
     ttl_hours: int | None = None
+
+
+class ExportPage(msgspec.Struct, frozen=True):
+    """One page of a conversation's export (export_conversation_page): the conversation's export
+    fields and a page of messages, kept as the database wrote them (raw JSON, never decoded, so
+    a page costs its bytes once), and the seq the next page starts after (None: the last page)."""
+
+    conversation: msgspec.Raw
+    messages: msgspec.Raw
+    next_after_seq: int | None = None

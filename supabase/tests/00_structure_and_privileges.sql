@@ -234,8 +234,8 @@ select results_eq(
         and has_function_privilege('authenticated', p.oid, 'execute') order by 1 $$,
   $$ values ('append_message'), ('append_summary'), ('begin_chat_turn'), ('clear_conversation'),
             ('create_conversation'), ('delete_conversation'), ('export_conversation'),
-            ('extend_conversation'), ('get_context'), ('get_conversation'), ('get_messages'),
-            ('get_summary_input'), ('list_conversations') $$,
+            ('export_conversation_page'), ('extend_conversation'), ('get_context'), ('get_conversation'),
+            ('get_messages'), ('get_summary_input'), ('list_conversations') $$,
   'authenticated may execute exactly the user-facing store functions'
 );
 select function_privs_are('public', 'conversation_stats', array[]::text[], 'authenticated', array[]::text[],
@@ -316,7 +316,8 @@ select results_eq(
   $$ select a.attname::text collate "default" from pg_attribute a
       where a.attrelid = 'public.ai_conversation_settings'::regclass and a.attnum > 0 and not a.attisdropped
         and has_column_privilege('service_role', a.attrelid, a.attnum, 'update') order by 1 $$,
-  $$ values ('compaction_threshold_tokens'), ('max_content_chars'), ('max_metadata_bytes'), ('max_page_size'),
+  $$ values ('compaction_threshold_tokens'), ('max_content_chars'), ('max_messages_per_conversation'),
+            ('max_metadata_bytes'), ('max_page_size'),
             ('max_ttl_hours'), ('ttl_hours') $$,
   'service_role may update the settings values, not id nor updated_at'
 );

@@ -34,6 +34,7 @@ from app.store.models import (
     ConversationList,
     ConversationPage,
     DeleteResult,
+    ExportMessage,
     ExtendResult,
     Message,
     Stats,
@@ -386,6 +387,28 @@ async def test_export_import_round_trip(store: ConversationManager) -> None:
     assert replay.message.seq == 4
 
 
+async def test_export_pages_are_the_export(store: ConversationManager) -> None:
+    cid = await with_messages(store, 5, metadata={"source": "paged"})
+    export = await store.export_conversation(cid)
+    pages = [await store.export_conversation_page(cid, limit=2)]
+    while pages[-1].next_after_seq is not None:
+        pages.append(await store.export_conversation_page(cid, pages[-1].next_after_seq, limit=2))
+    assert [p.next_after_seq for p in pages] == [2, 4, None]
+    fields = msgspec.json.decode(bytes(pages[0].conversation), type=ConversationExport)
+    assert fields == msgspec.structs.replace(export, messages=[])
+    messages = [m for p in pages for m in msgspec.json.decode(bytes(p.messages), type=list[ExportMessage])]
+    assert messages == export.messages
+    # A byte budget smaller than one message still makes progress, one message a page.
+    assert (
+        len(msgspec.json.decode(bytes((await store.export_conversation_page(cid, max_bytes=1)).messages)))
+        == 1
+    )
+    with pytest.raises(InvalidInputError):
+        await store.export_conversation_page(cid, limit=0)
+    with pytest.raises(NotFoundError):
+        await store.export_conversation_page(new_id())
+
+
 async def test_import_from_a_plain_document(store: ConversationManager) -> None:
     cid = new_id()
     document = {
@@ -573,8 +596,10 @@ async def test_malformed_cursor(store: ConversationManager) -> None:
 async def test_user_owns_what_it_creates(as_user: UserStore) -> None:
     alice = new_user()
     store = as_user(alice)
-    conversation = await store.create_conversation(conversation_id=new_id())
+    conversation = await store.create_conversation()
     assert conversation.user_id == alice.user_id
+    with pytest.raises(ConflictError):  # its own id: the owner may know it is taken
+        await store.create_conversation(conversation_id=conversation.conversation_id)
     await store.add_message(conversation.conversation_id, "user", "mine")
     page = await store.get_conversation(conversation.conversation_id)
     assert [m.content for m in page.messages] == ["mine"]
@@ -615,8 +640,12 @@ async def test_user_never_sees_other_users_or_anonymous(
         for call in calls:
             with pytest.raises(NotFoundError):
                 await call
-        with pytest.raises(ConflictError):  # the id exists, whoever owns it
+        # Users do not choose ids: a taken id answers exactly like a free one (no oracle).
+        with pytest.raises(ForbiddenError) as taken:
             await alices.create_conversation(conversation_id=cid)
+        with pytest.raises(ForbiddenError) as free:
+            await alices.create_conversation(conversation_id=new_id())
+        assert (taken.value.sqlstate, taken.value.message) == (free.value.sqlstate, free.value.message)
     listed = await alices.get_user_conversations(limit=100)
     assert {c.user_id for c in listed.conversations} == {alice.user_id}
     # Nothing changed for the owners.
