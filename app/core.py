@@ -20,6 +20,7 @@ from app.auth import BearerAuthMiddleware, check_auth_mode
 from app.config import Settings
 from app.controllers.admin import AdminController, ImportController
 from app.controllers.chat import ChatController
+from app.controllers.context import ContextController
 from app.controllers.conversations import ConversationController
 from app.controllers.erasure import ErasureController
 from app.controllers.events import EventsController
@@ -66,6 +67,7 @@ class ApplicationCore(InitPluginProtocol):
             [
                 HealthController,
                 ConversationController,
+                ContextController,
                 MessageController,
                 FeedbackController,
                 SearchController,

@@ -41,14 +41,14 @@ create index ai_conversation_messages_created_brin
   on public.ai_conversation_messages using brin (created_at);
 
 -- The tokens of a message, tolerant of metadata written by other clients (non-numbers count 0).
-create function private.message_tokens(p_metadata jsonb, p_kind text)
+create function private.usage_tokens(p_metadata jsonb, p_kind text)
 returns bigint
 language sql
 immutable
 begin atomic
   select coalesce(floor(jsonb_path_query_first(p_metadata -> 'tokens' -> p_kind, '$ ? (@.type() == "number")')::numeric)::bigint, 0);
 end;
-comment on function private.message_tokens(jsonb, text) is
+comment on function private.usage_tokens(jsonb, text) is
   'metadata.tokens.<p_kind> (prompt or completion) as a whole number, 0 when absent or not a number. '
   'Inlined by the planner.';
 
@@ -112,8 +112,8 @@ begin
   end if;
   insert into public.ai_usage_daily as u (user_id, day, model, messages, prompt_tokens, completion_tokens)
   select m.user_id, (m.created_at at time zone 'UTC')::date, coalesce(m.metadata ->> 'model', ''),
-         count(*), sum(private.message_tokens(m.metadata, 'prompt')),
-         sum(private.message_tokens(m.metadata, 'completion'))
+         count(*), sum(private.usage_tokens(m.metadata, 'prompt')),
+         sum(private.usage_tokens(m.metadata, 'completion'))
     from public.ai_conversation_messages m
    where m.created_at >= v_from and m.created_at < v_to and not m.metadata ? 'forked_from'
    group by 1, 2, 3
@@ -186,7 +186,7 @@ begin
        where %1$s
       union all
       select (m.created_at at time zone 'UTC')::date, coalesce(m.metadata ->> 'model', ''), count(*),
-             sum(private.message_tokens(m.metadata, 'prompt')), sum(private.message_tokens(m.metadata, 'completion'))
+             sum(private.usage_tokens(m.metadata, 'prompt')), sum(private.usage_tokens(m.metadata, 'completion'))
         from public.ai_conversation_messages m
        where %2$s
        group by 1, 2

@@ -36,9 +36,8 @@ begin
       using errcode = '22023';
   end if;
   if new.metadata is distinct from old.metadata
-     and octet_length(new.metadata::text) > v_settings.max_metadata_bytes then
-    raise exception 'metadata is % bytes; the limit is %', octet_length(new.metadata::text), v_settings.max_metadata_bytes
-      using errcode = '22023';
+     and not private.metadata_fits(new.metadata, v_settings.max_metadata_bytes) then
+    perform private.metadata_too_large(new.metadata, v_settings.max_metadata_bytes);
   end if;
   return new;
 end

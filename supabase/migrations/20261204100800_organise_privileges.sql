@@ -28,7 +28,7 @@ begin
         ('private.scope_user(uuid, text)', 'authenticated, service_role'),
         ('private.tags_are_valid(text[])', 'authenticated, service_role'),
         ('private.title_from_content(text)', 'authenticated, service_role'),
-        ('private.message_tokens(jsonb, text)', 'authenticated, service_role'),
+        ('private.usage_tokens(jsonb, text)', 'authenticated, service_role'),
         ('private.held_until()', 'authenticated, service_role')
       ) g(fn, roles)
   loop

@@ -183,15 +183,17 @@ async def test_fork_copies_the_first_messages(client: Client, create: Create) ->
     user = uuid.uuid4()
     me = as_user(user)
     cid = (await create(user, messages=4))["conversation_id"]
-    fork_id = new_id("fork")
+    named = await client.post(
+        f"/conversations/{cid}/fork", json={"at_seq": 2, "conversation_id": new_id("fork")}, headers=me
+    )
+    assert named.status_code == 403, named.text  # only the service chooses conversation ids
     response = await client.post(
-        f"/conversations/{cid}/fork",
-        json={"at_seq": 2, "conversation_id": fork_id, "title": "Branch"},
-        headers=me,
+        f"/conversations/{cid}/fork", json={"at_seq": 2, "title": "Branch"}, headers=me
     )
     assert response.status_code == 201, response.text
     fork = response.json()
-    assert (fork["conversation_id"], fork["user_id"], fork["title"]) == (fork_id, str(user), "Branch")
+    fork_id = fork["conversation_id"]
+    assert (fork["user_id"], fork["title"]) == (str(user), "Branch")
     assert fork["metadata"]["forked_from"] == {"conversation_id": cid, "seq": 2}
     messages = (await client.get(f"/conversations/{fork_id}", headers=me)).json()["messages"]
     assert [(m["seq"], m["content"]) for m in messages] == [(1, "message 1"), (2, "message 2")]
