@@ -149,7 +149,8 @@ class ResponsesService:
                     status_code=409,
                 )
             return record.conversation.conversation_id, False
-        return (f"conv_{uuid.uuid4().hex}", True) if data.store else (None, False)
+        # A new conversation's id is the database's to choose (users never choose ids).
+        return None, data.store
 
     async def begin(self, data: CreateResponseIn) -> Begun:
         """Store the input (unless `store` is false) and read the history window."""
@@ -169,7 +170,7 @@ class ResponsesService:
                     "input",
                     code="context_length_exceeded",
                 )
-        history = await self._store_input(conversation_id, create, items, window, data.store)
+        history, conversation_id = await self._store_input(conversation_id, create, items, window, data.store)
         envelope: dict[str, Any] = {
             "created_at": int(time.time()),
             "model": self.provider.model,
@@ -196,18 +197,20 @@ class ResponsesService:
 
     async def _store_input(
         self, cid: str | None, create: bool, items: list[NewMessage], window: int, store: bool
-    ) -> list[Message]:
+    ) -> tuple[list[Message], str | None]:
+        """The history window after storing the input, and the conversation's id (created here
+        when `create`: by begin_chat_turn itself when the input ends with a user message)."""
         if not store:
             earlier = await self.store.get_messages(cid, limit=window) if cid else []
             fresh = [in_memory(m, cid or "") for m in items]
-            return [*earlier, *fresh][-window:]
-        assert cid is not None
+            return [*earlier, *fresh][-window:], cid
         last = items[-1]
         if last.role == "user":
             if items[:-1]:
                 if create:
-                    await self.store.create_conversation(conversation_id=cid)
+                    cid = (await self.store.create_conversation()).conversation_id
                     create = False
+                assert cid is not None
                 await self.store.append_messages(cid, items[:-1])
             turn = await self.store.begin_chat_turn(
                 last.content,
@@ -217,11 +220,12 @@ class ResponsesService:
                 history_limit=window,
                 create_if_missing=create,
             )
-            return list(turn.history)
+            return list(turn.history), turn.conversation_id
         if create:
-            await self.store.create_conversation(conversation_id=cid)
+            cid = (await self.store.create_conversation()).conversation_id
+        assert cid is not None
         await self.store.append_messages(cid, items)
-        return await self.store.get_messages(cid, limit=window)
+        return await self.store.get_messages(cid, limit=window), cid
 
     @staticmethod
     def _tools(data: CreateResponseIn) -> list[ToolSpec]:

@@ -193,28 +193,6 @@ comment on function public.delete_message(text, text) is
   'Deletes one message (its seq is never reused) and returns the conversation; P0002 for an '
   'unknown conversation or message.';
 
--- Replace the metadata --------------------------------------------------------------------------
-create function public.update_conversation(p_conversation_id text, p_metadata jsonb)
-returns json
-language plpgsql
-security invoker
-set search_path = ''
-as $$
-declare
-  v_row public.ai_conversations;
-begin
-  update public.ai_conversations c set metadata = coalesce(p_metadata, '{}'::jsonb)
-   where c.conversation_id = p_conversation_id and c.expires_at > now()
-  returning c.* into v_row;
-  if not found then
-    perform private.not_found(p_conversation_id);
-  end if;
-  return private.conversation_json(v_row);
-end
-$$;
-comment on function public.update_conversation(text, jsonb) is
-  'Replaces a live conversation''s metadata and returns the conversation.';
-
 -- Responses ---------------------------------------------------------------------------------------
 create function public.get_response(p_response_id text)
 returns json
@@ -290,7 +268,6 @@ begin
         ('public.get_message(text, text)', 'authenticated, service_role'),
         ('public.list_messages(text, integer, text, text)', 'authenticated, service_role'),
         ('public.delete_message(text, text)', 'authenticated, service_role'),
-        ('public.update_conversation(text, jsonb)', 'authenticated, service_role'),
         ('public.get_response(text)', 'authenticated, service_role'),
         ('public.delete_response(text)', 'authenticated, service_role'),
         ('private.item_not_found(text, text)', 'authenticated, service_role'),

@@ -53,7 +53,7 @@ select is((public.append_message('pgtap-items-a', 'user', 'four') -> 'message' -
   'the next message gets seq 4: a deleted seq is never reused');
 select throws_ok($$ update public.ai_conversation_messages set content = 'changed' where conversation_id = 'pgtap-items-a' $$,
   '42501', null, 'messages are never updated');
-select is((public.update_conversation('pgtap-items-a', '{"topic": "t"}') -> 'metadata' ->> 'topic'), 't', 'A replaces its metadata');
+select is((public.update_conversation('pgtap-items-a', '{"metadata": {"topic": "t"}}') -> 'metadata' ->> 'topic'), 't', 'A replaces its metadata');
 
 -- B's conversation and response, as A
 select throws_ok($$ select public.get_message('pgtap-items-b', 'msg_b1') $$, 'P0002', null, 'A cannot read B''s item');

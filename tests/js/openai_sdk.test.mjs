@@ -17,7 +17,7 @@ test('conversations and items', async () => {
     metadata: { from: 'js' },
     items: [{ type: 'message', role: 'user', content: 'hello from node' }],
   });
-  assert.match(conversation.id, /^conv_/);
+  assert.match(conversation.id, /^[0-9a-f]{8}-[0-9a-f]{4}-/);  // the database chose it
   assert.deepEqual((await client.conversations.retrieve(conversation.id)).metadata, { from: 'js' });
   await client.conversations.items.create(conversation.id, {
     items: Array.from({ length: 5 }, (_, n) => ({ type: 'message', role: 'user', content: `m${n}` })),
