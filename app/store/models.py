@@ -47,8 +47,10 @@ Role = Literal["user", "assistant", "system", "tool"]
 
 
 class Message(msgspec.Struct, frozen=True):
-    """One stored message; `seq` orders a conversation (1, 2, 3, ... without gaps). `tokens`:
-    the provider's count when its metadata reports one, else the database's estimate."""
+    """One stored message; `seq` orders a conversation (1, 2, 3, ...; a deleted message leaves
+    a hole, never reused). `tokens`: the provider's count when its metadata reports one, else
+    the database's estimate. `feedback`: the caller's own rating of it, when it has rated it
+    (the message readers return it; another rater's is never shown)."""
 
     id: UUID
     conversation_id: str
@@ -60,6 +62,7 @@ class Message(msgspec.Struct, frozen=True):
     idempotency_key: str | None = None
     tokens: int = 0
     user_id: UUID | None = None
+    feedback: Feedback | None = None
 
     @property
     def is_summary(self) -> bool:
@@ -144,6 +147,9 @@ class SearchResult(msgspec.Struct, frozen=True):
 
 
 class Feedback(msgspec.Struct, frozen=True):
+    """A rating of a message by `user_id` (null: the service), as the feedback routes answer it
+    and the message readers return it with the caller's messages."""
+
     rating: Literal[1, -1]
     comment: str | None
     user_id: UUID | None

@@ -10,7 +10,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(112);
+select plan(113);
 
 -- Tables --------------------------------------------------------------------------------------
 select has_table('public', 'ai_conversations', 'table public.ai_conversations exists');
@@ -183,6 +183,8 @@ select has_function('public', 'export_conversation', array['text'], 'export_conv
 select has_function('public', 'conversation_stats', array[]::text[], 'conversation_stats exists');
 select has_function('public', 'cleanup_expired_conversations', array['integer'], 'cleanup_expired_conversations exists');
 select has_function('public', 'import_conversation', array['jsonb'], 'import_conversation exists');
+select has_function('private', 'copy_messages_for_fork', array['text', 'text', 'bigint'],
+                    'copy_messages_for_fork exists (the fork''s copies, seq kept)');
 select function_returns('public', 'cleanup_expired_conversations', array['integer'], 'integer',
                         'cleanup_expired_conversations returns the number removed (integer)');
 
@@ -197,9 +199,9 @@ select results_eq(
   $$ select p.proname::text collate "default" from pg_proc p
       where p.pronamespace = 'private'::regnamespace and p.prosecdef order by 1 $$,
   $$ values ('after_conversations_change'), ('after_messages_delete'), ('before_message_insert'),
-            ('delete_feedback_of_deleted_messages'), ('erase_deleted_auth_user'), ('forbid_held_messages_delete'),
-            ('purge_expired_conversation'), ('rebuild_search_index'), ('recount_totals'), ('search_hits') $$,
-  'the only security definer functions are the private helpers that write counters or purge expired rows'
+            ('copy_messages_for_fork'), ('delete_feedback_of_deleted_messages'), ('erase_deleted_auth_user'),
+            ('forbid_held_messages_delete'), ('purge_expired_conversation'), ('rebuild_search_index'), ('recount_totals'), ('search_hits') $$,
+  'the only security definer functions are the private helpers that write counters, purge expired rows or copy a fork''s seqs'
 );
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p

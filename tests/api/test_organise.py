@@ -206,6 +206,24 @@ async def test_fork_copies_the_first_messages(client: Client, create: Create) ->
     ).status_code == 404
 
 
+async def test_a_fork_keeps_the_seq_of_a_cleared_source(client: Client, create: Create) -> None:
+    user = uuid.uuid4()
+    me = as_user(user)
+    cid = (await create(user, messages=2))["conversation_id"]
+    assert (await client.post(f"/conversations/{cid}/clear", headers=me)).status_code < 300
+    for n in (3, 4, 5):
+        await append(client, cid, "user", f"after clear {n}", me)
+    response = await client.post(f"/conversations/{cid}/fork", json={"at_seq": 4}, headers=me)
+    assert response.status_code == 201, response.text
+    fork = response.json()
+    assert fork["last_seq"] == 4
+    fork_id = fork["conversation_id"]
+    messages = (await client.get(f"/conversations/{fork_id}", headers=me)).json()["messages"]
+    assert [(m["seq"], m["metadata"]["forked_from"]["seq"]) for m in messages] == [(3, 3), (4, 4)]
+    edited = await append(client, fork_id, "user", "edited 5", me)
+    assert edited["seq"] == 5
+
+
 # -- feedback --------------------------------------------------------------------------------------
 
 
@@ -226,6 +244,30 @@ async def test_feedback_put_replace_delete(client: Client, create: Create) -> No
     missing = f"/conversations/{cid}/messages/99/feedback"
     assert (await client.put(missing, json={"rating": 1}, headers=me)).status_code == 404
     assert (await client.delete(url, headers=me)).status_code == 204
+
+
+async def test_feedback_comes_back_with_the_message(client: Client, create: Create) -> None:
+    user = uuid.uuid4()
+    me = as_user(user)
+    cid = (await create(user, messages=3))["conversation_id"]
+    before = (await client.get(f"/conversations/{cid}", headers=me)).json()["messages"]
+    assert [m["feedback"] for m in before] == [None, None, None]
+    url = f"/conversations/{cid}/messages/2/feedback"
+    assert (await client.put(url, json={"rating": -1, "comment": "wrong"}, headers=me)).status_code == 200
+    assert (await client.put(url, json={"rating": 1}, headers=SERVICE)).status_code == 200
+    mine = (await client.get(f"/conversations/{cid}", headers=me)).json()["messages"]
+    assert [m["feedback"] and (m["feedback"]["rating"], m["feedback"]["comment"]) for m in mine] == [
+        None,
+        (-1, "wrong"),
+        None,
+    ]
+    assert mine[1]["feedback"]["user_id"] == str(user)
+    # The service sees its own rating there, never the user's.
+    theirs = (await client.get(f"/conversations/{cid}", headers=SERVICE)).json()["messages"]
+    assert [m["feedback"] and m["feedback"]["rating"] for m in theirs] == [None, 1, None]
+    assert (await client.delete(url, headers=me)).status_code == 204
+    after = (await client.get(f"/conversations/{cid}", headers=me)).json()["messages"]
+    assert [m["feedback"] for m in after] == [None, None, None]
 
 
 # -- usage -----------------------------------------------------------------------------------------
