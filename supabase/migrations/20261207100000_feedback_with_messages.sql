@@ -8,10 +8,11 @@
 -- (user_id null) for the service. Other raters' ratings are never merged into a message: the
 -- service reads them all in ai_message_feedback and ai_feedback_by_model_day.
 --
--- The hot read stays as it was when the caller rated nothing in the conversation: one index probe
--- (ai_message_feedback_one_per_user, by conversation_id) decides, and only a conversation with
--- ratings takes the branch that reads the caller's ratings there once (one index range scan,
--- materialized) and joins the page to them in memory.
+-- The hot read stays as it was when nobody rated anything in the conversation: one index probe
+-- (ai_message_feedback_one_per_user, by conversation_id; no auth.uid() call) decides, and only a
+-- conversation with ratings (the caller sees only its own under RLS) takes the branch that reads
+-- the caller's ratings there once (one index range scan, materialized) and joins the page to
+-- them in memory.
 -- Export is unchanged: it is the restorable shape that import_conversation reads, and ratings
 -- belong to their raters, not to the conversation being moved.
 -- Otherwise as in release 2 (20261201100200).
@@ -35,9 +36,7 @@ begin
                   where c.conversation_id = p_conversation_id and c.expires_at > now()) then
     perform private.not_found(p_conversation_id);
   end if;
-  if not exists (select 1 from public.ai_message_feedback f
-                  where f.conversation_id = p_conversation_id
-                    and f.user_id is not distinct from (select auth.uid())) then
+  if not exists (select 1 from public.ai_message_feedback f where f.conversation_id = p_conversation_id) then
     return (
       select coalesce(json_agg(h order by h.seq), '[]'::json)
         from (select * from public.ai_conversation_messages m
@@ -94,9 +93,7 @@ begin
     perform private.not_found(p_conversation_id);
   end if;
   if p_message_limit > 0 then
-    if not exists (select 1 from public.ai_message_feedback f
-                    where f.conversation_id = p_conversation_id
-                      and f.user_id is not distinct from (select auth.uid())) then
+    if not exists (select 1 from public.ai_message_feedback f where f.conversation_id = p_conversation_id) then
       select json_agg(h order by h.seq), min(h.seq) into v_messages, v_oldest
         from (select * from public.ai_conversation_messages m
                where m.conversation_id = p_conversation_id
