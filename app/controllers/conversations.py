@@ -124,8 +124,9 @@ class ConversationController(Controller):
         "/{conversation_id:str}/fork",
         summary="Fork a conversation at a message (edit and regenerate)",
         description="Creates a conversation of the same owner holding copies of messages "
-        "1..at_seq; its metadata records forked_from {conversation_id, seq}. To edit message k, "
-        "fork at k - 1 and POST /chat the new text to the fork.",
+        "1..at_seq, each keeping its seq; its metadata records forked_from {conversation_id, seq} "
+        "and its next message is at_seq + 1. To edit message k, fork at k - 1 and POST /chat the "
+        "new text to the fork.",
         status_code=HTTP_201_CREATED,
         dto=StrictBody[ForkIn],
         return_dto=None,
@@ -144,7 +145,8 @@ class ConversationController(Controller):
     @get(
         "/{conversation_id:str}",
         summary="A conversation with its newest messages",
-        description="Messages oldest to newest; next_cursor (a seq) passed as before gives the page before.",
+        description="Messages oldest to newest, each with the caller's own feedback (null when it "
+        "has not rated it); next_cursor (a seq) passed as before gives the page before.",
         responses=errors(404),
     )
     async def get_conversation(
