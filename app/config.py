@@ -50,6 +50,14 @@ class DatabaseSettings(_Base):
     pool_timeout: float = Field(
         5.0, gt=0, validation_alias="DB_POOL_TIMEOUT", description="Seconds to wait for a free connection."
     )
+    per_conversation: int = Field(
+        4,
+        ge=1,
+        validation_alias="DB_CONVERSATION_CONCURRENCY",
+        description="Calls of one conversation that may hold a pooled connection at once; the rest "
+        "queue in the API. When a call finds the conversation locked (lock_timeout), those queued "
+        "behind it answer 409 conversation_busy at once.",
+    )
     transaction_pooler: bool = Field(
         False,
         validation_alias="DB_TRANSACTION_POOLER",

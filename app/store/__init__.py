@@ -2,10 +2,13 @@
 
 from app.store.errors import (
     AuthenticationError,
+    BusyError,
     ConflictError,
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    PoolExhaustedError,
+    StatementTimeoutError,
     StoreError,
     UnavailableError,
 )
@@ -15,12 +18,15 @@ from app.store.transport import SERVICE, Principal, Transport
 __all__ = [
     "SERVICE",
     "AuthenticationError",
+    "BusyError",
     "ConflictError",
     "ConversationManager",
     "ForbiddenError",
     "InvalidInputError",
     "NotFoundError",
+    "PoolExhaustedError",
     "Principal",
+    "StatementTimeoutError",
     "StoreError",
     "Transport",
     "UnavailableError",
