@@ -87,12 +87,11 @@ def _with_store(command: StoreCommand) -> Callable[..., None]:
 
 @click.command()
 @click.option("--host", help="address to bind (default API_HOST)")
-@click.option("--port", type=int, help="port to bind (default API_PORT)")
+@click.option("--port", type=int, help="port to bind (default API_PORT; 0: any free port, logged)")
 def serve(host: str | None, port: int | None) -> None:
-    """Serve the HTTP API."""
-    import uvicorn
-
+    """Serve the HTTP API (SIGTERM: graceful, within API_SHUTDOWN_TIMEOUT_SECONDS)."""
     from app.auth import check_auth_mode
+    from app.server import Server, create_app  # the server module imports this one
 
     settings = get_settings()
     host = host or settings.server.host
@@ -101,14 +100,8 @@ def serve(host: str | None, port: int | None) -> None:
     except RuntimeError as exc:
         err.print(f"[red]{exc}")
         raise click.exceptions.Exit(2) from exc
-    uvicorn.run(
-        "app.server:create_app",
-        factory=True,
-        host=host,
-        port=port or settings.server.port,
-        log_level=settings.server.log_level,
-        proxy_headers=False,
-    )
+    app = create_app(settings)
+    Server.for_app(app, settings, host=host, port=settings.server.port if port is None else port).run()
 
 
 @click.command()

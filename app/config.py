@@ -101,7 +101,15 @@ class ServerSettings(_Base):
         1,
         ge=0,
         validation_alias="API_RETRY_AFTER_SECONDS",
-        description="Retry-After sent with 503 when the database is unreachable.",
+        description="Retry-After sent with 503 (database unreachable, pool exhausted) and 409 "
+        "conversation_busy.",
+    )
+    shutdown_timeout_seconds: int = Field(
+        10,
+        ge=1,
+        validation_alias="API_SHUTDOWN_TIMEOUT_SECONDS",
+        description="On SIGTERM: event streams end at once (a `shutdown` event), requests in flight "
+        "get this long to finish before they are cancelled; then the process exits.",
     )
 
 
