@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import select
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -12,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.config import DatabaseSettings
 
-__all__ = ["HealthProbe", "check_stale", "create_pool"]
+__all__ = ["HealthProbe", "closed_by_server", "connection", "connection_kwargs", "create_pool"]
 
 
 def create_pool(settings: DatabaseSettings) -> AsyncConnectionPool:
@@ -25,7 +27,6 @@ def create_pool(settings: DatabaseSettings) -> AsyncConnectionPool:
         timeout=settings.pool_timeout,
         open=False,
         name="conversations",
-        check=check_stale,
         kwargs=connection_kwargs(settings),
     )
 
@@ -40,22 +41,34 @@ def connection_kwargs(settings: DatabaseSettings) -> dict[str, Any]:
     }
 
 
-async def check_stale(conn: psycopg.AsyncConnection[Any]) -> None:
-    """The pool's test of a connection it is about to hand out; raises when it is broken, and
-    the pool then discards it and hands out another.
+def closed_by_server(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle connection was closed by the server meanwhile, without a round trip.
 
-    An idle connection has nothing to read unless the server closed it meanwhile (a restart,
+    An idle connection has nothing to read unless the server closed it (a restart,
     pg_terminate_backend, an idle timeout: the server sends its FATAL error and closes) or
     sent a notification, which the API never listens for. So a healthy connection costs one
-    poll() and no round trip, and only one with something to read is tested with a query
-    (psycopg_pool's check_connection). After a database restart every pooled connection is
-    such a one: none reaches a request."""
+    poll() and nothing else."""
     if conn.closed:
-        raise psycopg.OperationalError("the connection is closed")
+        return True
     poller = select.poll()
     poller.register(conn.pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
-    if poller.poll(0):
-        await AsyncConnectionPool.check_connection(conn)
+    return bool(poller.poll(0))
+
+
+@asynccontextmanager
+async def connection(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """`pool.connection()`, never handing out one the server closed while it sat idle: such a
+    one is closed (the pool replaces it) and the next is taken, at once. After a database
+    restart every pooled connection is such a one, and none reaches a request. (psycopg_pool's
+    own `check` would cost a round trip per checkout, or back off a second and more per stale
+    connection found.)"""
+    for _ in range(pool.max_size + 1):
+        async with pool.connection() as conn:
+            if not closed_by_server(conn):
+                yield conn
+                return
+            await conn.close()
+    raise psycopg.OperationalError("every pooled connection was closed by the server")
 
 
 class HealthProbe:

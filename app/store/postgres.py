@@ -37,6 +37,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from app.db import connection
 from app.store.errors import (
     InvalidInputError,
     PoolExhaustedError,
@@ -123,7 +124,7 @@ class PostgresTransport:
         async with self._catalog_lock:
             if self._signatures is not None and self._timeouts is not None:
                 return
-            async with self.pool.connection() as conn:
+            async with connection(self.pool) as conn:
                 if self._signatures is None:
                     cur = await conn.execute(SIGNATURES_SQL)
                     signatures: dict[str, dict[str, str]] = {}
@@ -198,8 +199,8 @@ class PostgresTransport:
     ) -> tuple[Any, ...] | None:
         """One statement as `principal`, in one transaction and one round trip; the first row.
 
-        The pool tests a connection that the server closed while it sat idle before handing it
-        out (app.db.check_stale). One that breaks between that test and the answer (a restart
+        A connection the server closed while it sat idle is never used (app.db.connection).
+        One that breaks between that test and the answer (a restart
         racing the call) may or may not have run the statement: with `retry` the statement is
         sent once more on another connection, which is safe only for a call that may run twice
         to the same effect."""
@@ -218,7 +219,7 @@ class PostgresTransport:
         timeouts = self._timeouts if self._timeouts is not None else await self.role_timeouts()
         own = timeouts.get(principal.role, {})
         context = (principal.role, principal.claims_json, *(own.get(name) for name in TIMEOUT_SETTINGS))
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             self._busy += 1
             try:
                 if self.protocol == "simple":

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
+from unittest.mock import patch
 
 import psycopg
 import pytest
@@ -297,23 +298,25 @@ async def backend_pid(pool: AsyncConnectionPool) -> int:
 async def test_killed_connection_fails_only_a_call_that_may_not_run_twice(
     single: AsyncConnectionPool, admin: psycopg.AsyncConnection[Any]
 ) -> None:
-    """A pool without the stale check hands out the dead connection: a read (retry) is sent
-    again on a new one; a call that may not run twice fails, and the pool replaces it."""
+    """A connection that breaks under the call (here: as if the server's FATAL had not arrived
+    when it was taken): a read (retry) is sent again on a new one; a call that may not run
+    twice fails, and the pool replaces the connection."""
     manager = ConversationManager(PostgresTransport(single))
     await manager.stats()
-    await admin.execute("select pg_terminate_backend(%s)", (await backend_pid(single),))
-    assert (await manager.stats()).ttl_hours >= 1  # retried on a new connection
-    await admin.execute("select pg_terminate_backend(%s)", (await backend_pid(single),))
-    with pytest.raises(UnavailableError):
-        await manager.transport.run(b"select 1", [], SERVICE)  # type: ignore[attr-defined]
+    with patch("app.db.closed_by_server", return_value=False):
+        await admin.execute("select pg_terminate_backend(%s)", (await backend_pid(single),))
+        assert (await manager.stats()).ttl_hours >= 1  # retried on a new connection
+        await admin.execute("select pg_terminate_backend(%s)", (await backend_pid(single),))
+        with pytest.raises(UnavailableError):
+            await manager.transport.run(b"select 1", [], SERVICE)  # type: ignore[attr-defined]
     assert (await manager.stats()).ttl_hours >= 1  # the pool opened a new connection
 
 
 async def test_the_pool_never_hands_out_a_connection_the_server_closed(
     admin: psycopg.AsyncConnection[Any],
 ) -> None:
-    """The app's pool (check_stale): a connection the server closed while idle is tested and
-    replaced at checkout, so even a call that may not run twice does not fail."""
+    """A connection the server closed while idle is replaced at checkout (app.db.connection),
+    so even a call that may not run twice does not fail."""
     settings = DatabaseSettings.model_validate(
         {"DATABASE_URL": DATABASE_URL, "DB_POOL_MIN_SIZE": 1, "DB_POOL_MAX_SIZE": 1}
     )
