@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 
 from app.config import LOCAL_DATABASE_URL
 from tests import respx_httpx2  # noqa: F401  (registers respx.mock(using="httpx2"))
+from tests.pgbouncer import pgbouncer
 
 DATABASE_URL = os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,3 +61,11 @@ async def admin(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]
     conversation, inspect rows from outside the store)."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_url(database_url: str) -> Iterator[str]:
+    """A real transaction pooler (pgbouncer, pool_mode = transaction) in front of the database,
+    started for the session by the first test that asks for it (tests/pgbouncer.py)."""
+    with pgbouncer(database_url) as url:
+        yield url
