@@ -91,7 +91,7 @@ def _with_store(command: StoreCommand) -> Callable[..., None]:
 def serve(host: str | None, port: int | None) -> None:
     """Serve the HTTP API (SIGTERM: graceful, within API_SHUTDOWN_TIMEOUT_SECONDS)."""
     from app.auth import check_auth_mode
-    from app.server import Server, create_app  # the server module imports this one
+    from app.server import run_server  # the server imports this module
 
     settings = get_settings()
     host = host or settings.server.host
@@ -100,8 +100,7 @@ def serve(host: str | None, port: int | None) -> None:
     except RuntimeError as exc:
         err.print(f"[red]{exc}")
         raise click.exceptions.Exit(2) from exc
-    app = create_app(settings)
-    Server.for_app(app, settings, host=host, port=settings.server.port if port is None else port).run()
+    run_server(settings, host=host, port=port)
 
 
 @click.command()
