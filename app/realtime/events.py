@@ -120,8 +120,30 @@ class _EndBody(msgspec.Struct, frozen=True):
     message: str
 
 
+class _ControlEvent:
+    """An event about the stream rather than a message: `event: <reason>`, the body as
+    `data`, with no `id` (so Last-Event-ID stays the last message's seq)."""
+
+    __slots__ = ()
+    reason: str
+    conversation_id: str
+    last_seq: int
+
+    @property
+    def message(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def data(self) -> bytes:
+        return msgspec.json.encode(_EndBody(self.reason, self.conversation_id, self.last_seq, self.message))
+
+    @property
+    def sse(self) -> ServerSentEventMessage:
+        return ServerSentEventMessage(data=self.data, event=self.reason, sep=SSE_SEPARATOR)
+
+
 @dataclass(frozen=True, slots=True)
-class EndEvent:
+class EndEvent(_ControlEvent):
     """The last event of a subscription. `last_seq` is the seq of the last message the
     subscriber received before it: a client resumes with after=last_seq."""
 
@@ -134,18 +156,9 @@ class EndEvent:
     def message(self) -> str:
         return END_REASONS[self.reason]
 
-    @property
-    def data(self) -> bytes:
-        return msgspec.json.encode(_EndBody(self.reason, self.conversation_id, self.last_seq, self.message))
-
-    @property
-    def sse(self) -> ServerSentEventMessage:
-        """`event: <reason>` and the body as `data`, with no `id`."""
-        return ServerSentEventMessage(data=self.data, event=self.reason, sep=SSE_SEPARATOR)
-
 
 @dataclass(frozen=True, slots=True)
-class ResetEvent:
+class ResetEvent(_ControlEvent):
     """The first event of a stream whose resume point (Last-Event-ID or `after`) lies beyond
     the conversation's last seq: the client's seqs belong to another conversation of that id
     (an expired one, since ids are reused and seq restarts at 1) or are not seqs at all. The
@@ -157,21 +170,14 @@ class ResetEvent:
     last_seq: int
     kind: Literal["reset"] = "reset"
 
+    reason: Literal["reset"] = "reset"
+
     @property
     def message(self) -> str:
         return (
             f"the resume point {self.after_seq} is beyond the conversation's last seq {self.last_seq}: "
             "replaying it from the start"
         )
-
-    @property
-    def data(self) -> bytes:
-        return msgspec.json.encode(_EndBody("reset", self.conversation_id, self.last_seq, self.message))
-
-    @property
-    def sse(self) -> ServerSentEventMessage:
-        """`event: reset` and the body as `data`, with no `id`."""
-        return ServerSentEventMessage(data=self.data, event="reset", sep=SSE_SEPARATOR)
 
 
 Event = MessageEvent | EndEvent | ResetEvent
