@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = [
     "LOCAL_JWT_SECRET",
+    "LOCAL_SERVICE_ROLE_KEY",
     "AuthSettings",
     "DatabaseSettings",
     "LLMSettings",
@@ -29,6 +30,13 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 LOCAL_DATABASE_URL = "postgresql://postgres:postgres@127.0.0.1:54322/postgres"
 # The Supabase CLI's local JWT secret: tokens minted by `supabase start` verify here too.
 LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"  # noqa: S105
+# The Supabase CLI's well-known local service_role key (role service_role, signed with the local
+# secret above): with the default settings on loopback it acts as the service, so it is the
+# api_key of the OpenAI SDKs against `make run`. Public knowledge: never valid anywhere else.
+LOCAL_SERVICE_ROLE_KEY = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIs"
+    "ImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU"
+)
 
 
 class _Base(BaseSettings):
@@ -367,6 +375,16 @@ class LLMSettings(_Base):
         validation_alias="CHAT_HISTORY_MAX",
         description="Largest history window a request may ask for.",
     )
+    token_budget: int = Field(
+        8000,
+        ge=0,
+        le=100_000_000,
+        validation_alias="CHAT_TOKEN_BUDGET",
+        description="Tokens of history sent to the model per turn by default: the database picks the "
+        "newest messages whose token counts fit (the new user message always in; at most "
+        "CHAT_HISTORY_LIMIT of them) and the latest summary of what they leave out. 0: no budget, "
+        "the last CHAT_HISTORY_LIMIT messages.",
+    )
     system_prompt: str | None = Field(
         "You are a helpful assistant.",
         validation_alias="CHAT_SYSTEM_PROMPT",
@@ -383,6 +401,13 @@ class LLMSettings(_Base):
         "current_time,calculator",
         validation_alias="CHAT_TOOLS",
         description="Comma-separated built-in tools offered to the model; empty for none.",
+    )
+    generate_titles: bool = Field(
+        False,
+        validation_alias="CHAT_GENERATE_TITLES",
+        description="With a model configured: after the first reply of a conversation, ask the "
+        "model for a short title (in the background; the reply is never delayed). The database "
+        "titles every conversation from its first user message anyway.",
     )
     tool_timeout_seconds: float = Field(
         10.0,
@@ -407,8 +432,21 @@ class LLMSettings(_Base):
 
     def history_window(self, requested: int | None = None) -> int:
         """The history window for a request: its own limit (at least 1) or the default, never
-        more than CHAT_HISTORY_MAX."""
+        more than CHAT_HISTORY_MAX. With a token budget it caps the window's messages."""
         return max(1, min(requested or self.history_limit, self.history_max))
+
+    @property
+    def default_token_budget(self) -> int:
+        """The budget a context read uses when the request sets none: CHAT_TOKEN_BUDGET, or
+        its default where that is 0 (a context is always read for a budget)."""
+        return self.token_budget or int(type(self).model_fields["token_budget"].default)
+
+    def token_window(self, requested: int | None = None) -> int | None:
+        """The token budget of a request: its own, else CHAT_TOKEN_BUDGET; None for none (0:
+        the count window)."""
+        if requested is not None:
+            return requested or None
+        return self.token_budget or None
 
 
 class RealtimeSettings(_Base):

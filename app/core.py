@@ -20,16 +20,22 @@ from app.auth import BearerAuthMiddleware, check_auth_mode
 from app.config import Settings
 from app.controllers.admin import AdminController, ImportController
 from app.controllers.chat import ChatController
+from app.controllers.context import ContextController
 from app.controllers.conversations import ConversationController
+from app.controllers.erasure import ErasureController
 from app.controllers.events import EventsController
+from app.controllers.feedback import FeedbackController
 from app.controllers.health import HealthController
 from app.controllers.messages import MessageController
 from app.controllers.metrics import MetricsController
+from app.controllers.search import SearchController
+from app.controllers.usage import UsageController
 from app.crosssite import CrossSiteMiddleware
 from app.dependencies import provide_settings, provide_store
 from app.errors import create_exception_handlers
 from app.llm import ToolRegistry, create_tools
 from app.observability import MetricsMiddleware, RequestIdMiddleware, send_request_id
+from app.openai_api import create_openai_router
 from app.services import Services
 from app.store import SERVICE
 
@@ -58,12 +64,18 @@ class ApplicationCore(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings, services = self.settings, self.services
+        handlers = create_exception_handlers(settings.server.retry_after_seconds)
         app_config.route_handlers.extend(
             [
                 HealthController,
                 ConversationController,
+                ContextController,
                 MessageController,
+                FeedbackController,
+                SearchController,
+                UsageController,
                 AdminController,
+                ErasureController,
                 ChatController,
                 EventsController,
                 MetricsController,
@@ -72,6 +84,7 @@ class ApplicationCore(InitPluginProtocol):
                     route_handlers=[ImportController],
                     request_max_body_size=settings.server.max_import_bytes,
                 ),
+                create_openai_router(handlers),
             ]
         )
         app_config.dependencies.update(
@@ -107,7 +120,7 @@ class ApplicationCore(InitPluginProtocol):
                 exclude=PUBLIC_PATHS,
             )
         )
-        app_config.exception_handlers.update(create_exception_handlers(settings.server.retry_after_seconds))
+        app_config.exception_handlers.update(handlers)
         app_config.lifespan.append(services.lifespan)
         app_config.openapi_config = OpenAPIConfig(
             title="AI conversation store",

@@ -19,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from app.auth import TokenVerifier
 from app.config import Settings
 from app.db import HealthProbe
-from app.llm import Provider, ToolRegistry, create_provider
+from app.llm import Compactor, Provider, ToolRegistry, create_provider
 from app.observability import measured_transport, services_registry
 from app.realtime import Hub, create_hub
 from app.store import ConversationManager
@@ -40,6 +40,7 @@ class Running:
     provider: Provider
     hub: Hub
     probe: HealthProbe
+    compactor: Compactor
 
 
 class Services:
@@ -82,12 +83,14 @@ class Services:
             hub = create_hub(settings, store)
             await hub.start()  # returns at once: the feed connects (and reconnects) in the background
             probe = HealthProbe(settings.db)
-            self._running = Running(pool, store, provider, hub, probe)
+            compactor = Compactor()
+            self._running = Running(pool, store, provider, hub, probe, compactor)
             try:
                 yield
             finally:
                 self._running = None
                 await hub.stop()  # ends every stream with a `shutdown` event (if drain() did not)
+                await compactor.aclose()  # summaries in flight are still due on a later turn
                 await probe.close()
                 await provider.aclose()
                 await self.verifier.close()

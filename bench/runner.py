@@ -8,7 +8,8 @@ last because it deletes, the cleanup.
 
 ``http`` (benchmark 7): the tables are emptied again (so it starts from the same state whether
 ``db`` ran or not), it loads its own conversations and serves the API against the cluster.
-``chat`` adds its own conversations and serves the API once more. ``transport`` (not run by
+``chat`` adds its own conversations and serves the API once more; ``openai`` reuses them
+through the /v1 API and the openai SDK. ``transport`` (not run by
 default) runs ``bench.store_transport`` on the cluster. ``realtime`` needs a cluster of its own
 (commit timestamps on, a restart): it runs last, as ``python -m bench.realtime``, after the
 bench cluster is gone, and hands its outcomes back through a file. ``BENCH_ONLY`` picks a
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import append, cleanup, counters, data, http, pgbench, read, scale, stats
+from bench import append, cleanup, counters, data, export, http, organise, pgbench, read, scale, stats
 from bench.cluster import ROOT, BenchCluster
 from bench.config import Config
 from bench.pgbench import Run
@@ -125,7 +126,8 @@ def run_db(url: str, config: Config, drifts: list[counters.Drift]) -> list[Outco
     outcomes += _guarded("2 read", read.GOAL, lambda: read.run(url, config, small))
     small_latency: Run | None = None
     try:
-        small_latency = scale.measure(url, config, small, small_messages)
+        small_latency, small_window = scale.measure(url, config, small, small_messages)
+        outcomes.append(scale.window(small_latency, small_window, small_messages, large=False))
     except (pgbench.PgbenchError, psycopg.Error) as exc:
         line(f"ERROR: {exc}")
     outcomes += _guarded("1 append", append.GOAL, lambda: append.run(url, config, appended))
@@ -152,10 +154,11 @@ def run_db(url: str, config: Config, drifts: list[counters.Drift]) -> list[Outco
     conversations, messages = _load(url, [live, expired, later, idle])
 
     def scale_step() -> list[Outcome]:
-        large_latency = scale.measure(url, config, live, messages)
+        large_latency, large_window = scale.measure(url, config, live, messages)
+        window = scale.window(large_latency, large_window, messages, large=True)
         if small_latency is None:
             raise RuntimeError("no 10k-message figure to compare with")
-        return [scale.finish(small_latency, small_messages, large_latency, messages)]
+        return [scale.finish(small_latency, small_messages, large_latency, messages), window]
 
     outcomes += _guarded("3 read latency", scale.GOAL, scale_step)
     outcomes += _guarded(
@@ -197,6 +200,16 @@ def run_chat(url: str, config: Config) -> list[Outcome]:
         return outcomes
 
     return _foreign("chat", step)
+
+
+def run_openai(url: str, config: Config) -> list[Outcome]:
+    def step() -> list[Outcome]:
+        from bench import openai_api
+
+        outcomes: list[Outcome] = openai_api.run(url, config)
+        return outcomes
+
+    return _foreign("openai", step)
 
 
 # The last table of bench.store_transport: variant, calls/s, ratio, client and server us/call.
@@ -269,11 +282,17 @@ def main() -> int:
             _header(url, config, cluster)
             drifts: list[counters.Drift] = []
             db = run_db(url, config, drifts) if config.selected("db") else []
+            if config.selected("organise"):
+                db += _guarded("O organise", organise.SEARCH_GOAL, lambda: organise.run(url, config))
             served = run_http(url, config, drifts) if config.selected("http") else []
             # The counters' check covers both: it goes with the database's outcomes.
             outcomes += db + ([counters.outcome(drifts)] if drifts else []) + served
+            if config.selected("export"):
+                outcomes += _guarded("E export", export.GOAL, lambda: export.run(url, config))
             if config.selected("chat"):
                 outcomes += run_chat(url, config)
+            if config.selected("openai"):
+                outcomes += run_openai(url, config)
             if config.selected("transport"):
                 outcomes += run_transport(url, config)
         finally:

@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
@@ -107,8 +108,12 @@ class ChatController(Controller):
         summary="Chat: store the user's message, ask the model, store and return its answer",
         description="Without conversation_id the turn starts a conversation (owned by user_id, "
         "which only the service may set to someone else: 403; a user's conversations are its "
-        "own). The model sees the system prompt, then the conversation's last history_limit "
-        "messages in order (only this one with include_history false). The reply is stored with "
+        "own). The model sees the system prompt, then the history the database chooses for the "
+        "token budget (token_budget, default CHAT_TOKEN_BUDGET): the latest summary of what is left "
+        "out and the newest messages that fit, at most history_limit (only this one with "
+        "include_history false); the answer's context lists the seqs sent and the summary used. A "
+        "summary the database reports due is made after the reply, in the background. The reply "
+        "is stored with "
         "its model, tokens, duration_ms, tool_calls and finish_reason in metadata. The provider "
         "failing answers 502 (504 on a timeout): the user message stays stored, and a retry with "
         "the same idempotency key (body or Idempotency-Key header) does not store it twice; after a "
@@ -156,16 +161,19 @@ class ChatController(Controller):
             include_history=data.include_history,
             history_limit=data.history_limit,
             conversation_metadata=data.conversation_metadata,
+            token_budget=data.token_budget,
         )
+        # The title is asked for once the answer is out (Litestar runs the task after sending).
+        title = BackgroundTask(chat.generate_title, start) if chat.wants_title(start) else None
         if data.stream:
             # A Stream is a Response; the annotation documents the JSON answer.
-            return ServerSentEvent(self._sse(request, start, chat.events(start)))  # type: ignore[return-value]
+            return ServerSentEvent(self._sse(request, start, chat.events(start)), background=title)  # type: ignore[return-value]
         try:
             result = await chat.complete(start)
         except ProviderError as exc:
             _turn_details(exc, start)
             raise
-        return Response(result, status_code=HTTP_200_OK)
+        return Response(result, status_code=HTTP_200_OK, background=title)
 
     @staticmethod
     async def _sse(

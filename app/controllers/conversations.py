@@ -1,20 +1,27 @@
-"""Conversations: create, list, read, extend, clear, delete, export. One store call each."""
+"""Conversations: create, list, read, change, fork, extend, clear, delete, export. One store call each."""
 
 from __future__ import annotations
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, MediaType, delete, get, patch, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from app.controllers.params import (
+    ArchivedQuery,
     BeforeSeq,
     ConversationIdPath,
     ConversationsLimit,
     Cursor,
     MessagesLimit,
+    MetadataQuery,
+    PinnedQuery,
+    TagQuery,
     UserIdQuery,
     errors,
+    json_object_query,
 )
 from app.dto import StrictBody
 from app.schemas import (
@@ -26,8 +33,11 @@ from app.schemas import (
     CreateConversationIn,
     ExtendIn,
     ExtendResult,
+    ForkIn,
+    UpdateConversationIn,
 )
 from app.store import ConversationManager
+from app.store.export import open_export
 
 __all__ = ["ConversationController"]
 
@@ -40,7 +50,9 @@ class ConversationController(Controller):
         "/",
         summary="Create a conversation",
         description="Every field is optional. A user token creates conversations it owns; naming "
-        "another user_id is 403. A live conversation with the same id is 409.",
+        "another user_id is 403. Only the service chooses conversation_id (409 if a live "
+        "conversation has it); a user's is generated, and a user naming one gets 409 for its own "
+        "live conversation, 403 for any other id, taken or free.",
         status_code=HTTP_201_CREATED,
         dto=StrictBody[CreateConversationIn],
         return_dto=None,
@@ -60,9 +72,12 @@ class ConversationController(Controller):
 
     @get(
         "/",
-        summary="List conversations, most recently updated first",
+        summary="List conversations, pinned first, then most recently updated",
         description="A user sees its own; only the service may name a user_id other than its own "
-        "(403). Pass next_cursor as cursor for the next page.",
+        "(403). Archived conversations are hidden unless archived=true; pinned, tag (repeatable, "
+        "all must match) and metadata (JSON containment) filter further. Each carries its title "
+        "and last_message (role, first 200 characters, created_at). Pass next_cursor as cursor "
+        "for the next page.",
         responses=errors(403),
     )
     async def list_conversations(
@@ -71,8 +86,60 @@ class ConversationController(Controller):
         user_id: UserIdQuery = None,
         limit: ConversationsLimit = 10,
         cursor: Cursor = None,
+        archived: ArchivedQuery = False,
+        pinned: PinnedQuery = None,
+        tag: TagQuery = None,
+        metadata: MetadataQuery = None,
     ) -> ConversationList:
-        return await store.get_user_conversations(user_id, limit, cursor)
+        return await store.get_user_conversations(
+            user_id,
+            limit,
+            cursor,
+            archived=archived,
+            pinned=pinned,
+            tags=tag,
+            metadata=json_object_query("metadata", metadata),
+        )
+
+    @patch(
+        "/{conversation_id:str}",
+        summary="Change a conversation's title, metadata, archived, pinned, tags or legal hold",
+        description="Only the fields sent change. metadata replaces the object; metadata_patch "
+        "merges into it (its top-level keys replace the stored ones, a null value removes the "
+        "key). title null clears it (the next user message sets it again). legal_hold is the "
+        "service's only (403 for users); a held conversation never expires and cannot be deleted.",
+        dto=StrictBody[UpdateConversationIn],
+        return_dto=None,
+        responses=errors(400, 403, 404, 413),
+    )
+    async def update_conversation(
+        self,
+        store: NamedDependency[ConversationManager],
+        conversation_id: ConversationIdPath,
+        data: JSONBody[UpdateConversationIn],
+    ) -> Conversation:
+        return await store.update_conversation(conversation_id, data.changes())
+
+    @post(
+        "/{conversation_id:str}/fork",
+        summary="Fork a conversation at a message (edit and regenerate)",
+        description="Creates a conversation of the same owner holding copies of messages "
+        "1..at_seq; its metadata records forked_from {conversation_id, seq}. To edit message k, "
+        "fork at k - 1 and POST /chat the new text to the fork.",
+        status_code=HTTP_201_CREATED,
+        dto=StrictBody[ForkIn],
+        return_dto=None,
+        responses=errors(400, 404, 409, 413),
+    )
+    async def fork_conversation(
+        self,
+        store: NamedDependency[ConversationManager],
+        conversation_id: ConversationIdPath,
+        data: JSONBody[ForkIn],
+    ) -> Conversation:
+        return await store.fork_conversation(
+            conversation_id, data.at_seq, new_conversation_id=data.conversation_id, title=data.title
+        )
 
     @get(
         "/{conversation_id:str}",
@@ -130,10 +197,16 @@ class ConversationController(Controller):
     @get(
         "/{conversation_id:str}/export",
         summary="Export a conversation with all its messages",
-        description="The document POST /conversations/import restores.",
-        responses=errors(404),
+        description="The document POST /conversations/import restores, streamed as it is read from "
+        "the database one page of messages at a time (the API holds at most a page, whatever the "
+        "conversation's size).",
+        media_type=MediaType.JSON,
+        responses={
+            200: ResponseSpec(ConversationExport, description="The export document", generate_examples=False),
+            **errors(404),
+        },
     )
     async def export_conversation(
         self, store: NamedDependency[ConversationManager], conversation_id: ConversationIdPath
-    ) -> ConversationExport:
-        return await store.export_conversation(conversation_id)
+    ) -> Stream:
+        return Stream(await open_export(store, conversation_id), media_type=MediaType.JSON)

@@ -7,7 +7,9 @@ decodes the JSON answer into typed structs.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, Literal, TypeVar
 from uuid import UUID, uuid4
 
 import msgspec
@@ -17,15 +19,27 @@ from app.store.models import (
     AppendResult,
     ChatTurn,
     ClearResult,
+    Context,
     Conversation,
     ConversationExport,
     ConversationList,
     ConversationPage,
     DeleteResult,
+    Erasure,
+    ExportPage,
     ExtendResult,
+    FeedbackDeleted,
+    FeedbackResult,
     Message,
+    MessagePage,
+    NewMessage,
+    ResponseDeleted,
+    ResponseRecord,
     Role,
+    SearchResult,
     Stats,
+    SummaryInput,
+    Usage,
 )
 from app.store.transport import SERVICE, Principal, Transport
 
@@ -44,10 +58,10 @@ def _own_key() -> str:
     return f"{OWN_KEY_PREFIX}{uuid4()}"
 
 
-def _first_for_caller(result: AppendResult, idempotency_key: str | None) -> AppendResult:
+def _first_for_caller(result: AppendResult, own_key: bool) -> AppendResult:
     """A replay of the store's own key is its own retry finding the first attempt committed:
     for the caller, who sent no key, the message was appended once, now (201, not 200)."""
-    if result.replayed and idempotency_key is None:
+    if result.replayed and own_key:
         return msgspec.structs.replace(result, replayed=False)
     return result
 
@@ -106,12 +120,67 @@ class ConversationManager:
         )
 
     async def get_user_conversations(
-        self, user_id: UUID | str | None = None, limit: int = 10, cursor: str | None = None
+        self,
+        user_id: UUID | str | None = None,
+        limit: int = 10,
+        cursor: str | None = None,
+        *,
+        archived: bool = False,
+        pinned: bool | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> ConversationList:
+        """Pinned first, then most recently updated; archived ones only with archived=True."""
         return await self._call(
             "list_conversations",
             ConversationList,
             retry=True,
+            p_user_id=str(user_id) if user_id else None,
+            p_limit=limit,
+            p_cursor=cursor,
+            p_archived=archived,
+            p_pinned=pinned,
+            p_tags=list(tags) if tags else None,
+            p_metadata=metadata,
+        )
+
+    async def update_conversation(self, conversation_id: str, changes: dict[str, Any]) -> Conversation:
+        """Write the fields present in `changes` (title, metadata or metadata_patch, archived,
+        pinned, tags; legal_hold for the service), keep the others."""
+        return await self._call(
+            "update_conversation", Conversation, p_conversation_id=conversation_id, p_changes=changes
+        )
+
+    async def fork_conversation(
+        self,
+        conversation_id: str,
+        at_seq: int,
+        *,
+        new_conversation_id: str | None = None,
+        title: str | None = None,
+    ) -> Conversation:
+        """A new conversation of the same owner with copies of messages 1..at_seq."""
+        return await self._call(
+            "fork_conversation",
+            Conversation,
+            p_conversation_id=conversation_id,
+            p_at_seq=at_seq,
+            p_new_conversation_id=new_conversation_id,
+            p_title=title,
+        )
+
+    async def search(
+        self,
+        query: str,
+        *,
+        user_id: UUID | str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> SearchResult:
+        return await self._call(
+            "search_messages",
+            SearchResult,
+            p_query=query,
             p_user_id=str(user_id) if user_id else None,
             p_limit=limit,
             p_cursor=cursor,
@@ -137,9 +206,14 @@ class ConversationManager:
         metadata: dict[str, Any] | None = None,
         *,
         idempotency_key: str | None = None,
+        turn_key: str | None = None,
+        tool_index: int | None = None,
     ) -> AppendResult:
-        """Without an `idempotency_key` the append gets one of its own (see _own_key), so the
-        transport may send it again after a broken connection without storing it twice."""
+        """Append one message. A chat turn's tool result (its `tool_index`-th) or reply passes
+        the turn's idempotency key as `turn_key`: the database derives the message's own.
+        Without either key the append gets one of its own (see _own_key), so the transport may
+        send it again after a broken connection without storing it twice."""
+        own = idempotency_key is None and turn_key is None
         result = await self._call(
             "append_message",
             AppendResult,
@@ -148,9 +222,50 @@ class ConversationManager:
             p_role=role,
             p_content=content,
             p_metadata=metadata,
-            p_idempotency_key=idempotency_key or _own_key(),
+            p_idempotency_key=_own_key() if own else idempotency_key,
+            p_turn_key=turn_key,
+            p_tool_index=tool_index,
         )
-        return _first_for_caller(result, idempotency_key)
+        return _first_for_caller(result, own)
+
+    async def append_messages(self, conversation_id: str, messages: list[NewMessage]) -> list[Message]:
+        """Append several messages in order, all or none (a replayed key returns the original)."""
+        return await self._call(
+            "append_messages",
+            list[Message],
+            p_conversation_id=conversation_id,
+            p_messages=msgspec.to_builtins(messages),
+        )
+
+    async def get_message(self, conversation_id: str, item_id: str) -> Message:
+        """One message by item id: its idempotency key, or `<prefix>_<uuid hex>`."""
+        return await self._call("get_message", Message, p_conversation_id=conversation_id, p_item_id=item_id)
+
+    async def list_messages(
+        self, conversation_id: str, limit: int = 20, order: str = "desc", after: str | None = None
+    ) -> MessagePage:
+        """A page of messages in seq order (`asc` or `desc`) after the item `after`."""
+        return await self._call(
+            "list_messages",
+            MessagePage,
+            p_conversation_id=conversation_id,
+            p_limit=limit,
+            p_order=order,
+            p_after=after,
+        )
+
+    async def delete_message(self, conversation_id: str, item_id: str) -> Conversation:
+        """Delete one message by item id (its seq is never reused); returns the conversation."""
+        return await self._call(
+            "delete_message", Conversation, p_conversation_id=conversation_id, p_item_id=item_id
+        )
+
+    async def get_response(self, response_id: str) -> ResponseRecord:
+        """The messages a /v1 response stored (metadata.openai.response_id), with its conversation."""
+        return await self._call("get_response", ResponseRecord, p_response_id=response_id)
+
+    async def delete_response(self, response_id: str) -> ResponseDeleted:
+        return await self._call("delete_response", ResponseDeleted, p_response_id=response_id)
 
     async def get_messages(
         self, conversation_id: str, limit: int = 10, before: int | None = None
@@ -175,9 +290,12 @@ class ConversationManager:
         history_limit: int = 10,
         conversation_metadata: dict[str, Any] | None = None,
         create_if_missing: bool = False,
+        token_budget: int | None = None,
     ) -> ChatTurn:
         """Append the user's message (creating the conversation when needed) and return the
-        history window ending with it: the first of a chat turn's two round trips."""
+        history window ending with it (the last `history_limit` messages, or with a
+        `token_budget` the context window): the first of a chat turn's two round trips.
+        Without an `idempotency_key` the user message gets one of its own, as in add_message."""
         turn = await self._call(
             "begin_chat_turn",
             ChatTurn,
@@ -191,10 +309,88 @@ class ConversationManager:
             p_history_limit=history_limit,
             p_conversation_metadata=conversation_metadata,
             p_create_if_missing=create_if_missing or None,
+            p_token_budget=token_budget,
         )
-        if turn.replayed and idempotency_key is None:
+        if turn.replayed and idempotency_key is None:  # the store's own retry: new for the caller
             return msgspec.structs.replace(turn, replayed=False)
         return turn
+
+    async def get_context(self, conversation_id: str, token_budget: int, limit: int | None = None) -> Context:
+        """What the next turn with this token budget would send (its new message aside)."""
+        return await self._call(
+            "get_context",
+            Context,
+            p_conversation_id=conversation_id,
+            p_token_budget=token_budget,
+            p_limit=limit,
+        )
+
+    async def get_summary_input(self, conversation_id: str, first_seq: int, last_seq: int) -> SummaryInput:
+        return await self._call(
+            "get_summary_input",
+            SummaryInput,
+            p_conversation_id=conversation_id,
+            p_first_seq=first_seq,
+            p_last_seq=last_seq,
+        )
+
+    async def append_summary(
+        self,
+        conversation_id: str,
+        content: str,
+        first_seq: int,
+        last_seq: int,
+        *,
+        model: str | None = None,
+        tokens: int | None = None,
+    ) -> AppendResult:
+        """Store a summary of seqs first_seq..last_seq (once per range: a second is a replay)."""
+        return await self._call(
+            "append_summary",
+            AppendResult,
+            p_conversation_id=conversation_id,
+            p_content=content,
+            p_first_seq=first_seq,
+            p_last_seq=last_seq,
+            p_model=model,
+            p_tokens=tokens,
+        )
+
+    async def set_feedback(
+        self, conversation_id: str, seq: int, rating: Literal[1, -1], comment: str | None = None
+    ) -> FeedbackResult:
+        return await self._call(
+            "set_message_feedback",
+            FeedbackResult,
+            p_conversation_id=conversation_id,
+            p_seq=seq,
+            p_rating=rating,
+            p_comment=comment,
+        )
+
+    async def delete_feedback(self, conversation_id: str, seq: int) -> FeedbackDeleted:
+        return await self._call(
+            "delete_message_feedback", FeedbackDeleted, p_conversation_id=conversation_id, p_seq=seq
+        )
+
+    async def get_usage(
+        self,
+        user_id: UUID | str | None = None,
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        group_by: Sequence[Literal["day", "model"]] = (),
+    ) -> Usage:
+        """Messages, tokens and cost over the UTC days [start, end), in one row or per day
+        and/or model (the usage ledger plus the messages since its last roll-up)."""
+        return await self._call(
+            "get_usage",
+            Usage,
+            p_user_id=str(user_id) if user_id else None,
+            p_from=start.isoformat() if start else None,
+            p_to=end.isoformat() if end else None,
+            p_group_by=list(group_by) if group_by else None,
+        )
 
     # -- admin ---------------------------------------------------------------------------
     async def stats(self) -> Stats:
@@ -208,6 +404,33 @@ class ConversationManager:
             "export_conversation", ConversationExport, retry=True, p_conversation_id=conversation_id
         )
 
+    async def export_conversation_page(
+        self,
+        conversation_id: str,
+        after_seq: int | None = None,
+        *,
+        limit: int | None = None,
+        max_bytes: int | None = None,
+    ) -> ExportPage:
+        """One page of the export, messages after seq `after_seq` (see app.store.export)."""
+        return await self._call(
+            "export_conversation_page",
+            ExportPage,
+            p_conversation_id=conversation_id,
+            p_after_seq=after_seq,
+            p_limit=limit,
+            p_max_bytes=max_bytes,
+        )
+
     async def import_conversation(self, export: ConversationExport | dict[str, Any]) -> Conversation:
         document = msgspec.to_builtins(export) if isinstance(export, ConversationExport) else export
         return await self._call("import_conversation", Conversation, p_export=document)
+
+    async def erase_user_data(self, user_id: UUID | str, batch_size: int | None = None) -> Erasure:
+        """Erase a user's conversations (legal holds kept) and return the erasure record."""
+        return await self._call("erase_user_data", Erasure, p_user_id=str(user_id), p_batch_size=batch_size)
+
+    async def list_erasures(self, user_id: UUID | str | None = None, limit: int = 50) -> list[Erasure]:
+        return await self._call(
+            "list_erasures", list[Erasure], p_user_id=str(user_id) if user_id else None, p_limit=limit
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -12,23 +12,43 @@ __all__ = [
     "AppendResult",
     "ChatTurn",
     "ClearResult",
+    "Compaction",
+    "Context",
     "Conversation",
     "ConversationExport",
     "ConversationList",
     "ConversationPage",
     "DeleteResult",
+    "Erasure",
     "ExportMessage",
+    "ExportPage",
     "ExtendResult",
+    "Feedback",
+    "FeedbackDeleted",
+    "FeedbackResult",
+    "LastMessage",
+    "LeftOut",
+    "ListedConversation",
     "Message",
+    "MessagePage",
+    "NewMessage",
+    "ResponseDeleted",
+    "ResponseRecord",
     "Role",
+    "SearchHit",
+    "SearchResult",
     "Stats",
+    "SummaryInput",
+    "Usage",
+    "UsageRow",
 ]
 
 Role = Literal["user", "assistant", "system", "tool"]
 
 
 class Message(msgspec.Struct, frozen=True):
-    """One stored message; `seq` orders a conversation (1, 2, 3, ... without gaps)."""
+    """One stored message; `seq` orders a conversation (1, 2, 3, ... without gaps). `tokens`:
+    the provider's count when its metadata reports one, else the database's estimate."""
 
     id: UUID
     conversation_id: str
@@ -38,9 +58,34 @@ class Message(msgspec.Struct, frozen=True):
     metadata: dict[str, Any]
     created_at: datetime
     idempotency_key: str | None = None
+    tokens: int = 0
+    user_id: UUID | None = None
+
+    @property
+    def is_summary(self) -> bool:
+        """A summary of earlier messages (role system, metadata kind "summary")."""
+        return self.role == "system" and self.metadata.get("kind") == "summary"
+
+
+class NewMessage(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A message to append (append_messages): what append_message takes, as one JSON element."""
+
+    role: Role
+    content: str
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+class MessagePage(msgspec.Struct, frozen=True):
+    """A page of messages in the order asked for; `has_more`: more follow in that order."""
+
+    messages: list[Message]
+    has_more: bool
 
 
 class Conversation(msgspec.Struct, frozen=True):
+    """A conversation; `expires_at` reads 9999-12-31T23:59:59Z while under legal hold."""
+
     conversation_id: str
     user_id: UUID | None
     metadata: dict[str, Any]
@@ -50,6 +95,11 @@ class Conversation(msgspec.Struct, frozen=True):
     created_at: datetime
     updated_at: datetime
     expires_at: datetime
+    title: str | None = None
+    archived: bool = False
+    pinned: bool = False
+    tags: list[str] = msgspec.field(default_factory=list)
+    legal_hold: bool = False
 
 
 class ConversationPage(Conversation, frozen=True):
@@ -59,9 +109,94 @@ class ConversationPage(Conversation, frozen=True):
     next_cursor: int | None = None
 
 
+class LastMessage(msgspec.Struct, frozen=True):
+    """A listing's preview of a conversation's newest message (content cut at 200 characters)."""
+
+    role: Role
+    content: str
+    created_at: datetime
+
+
+class ListedConversation(Conversation, frozen=True):
+    last_message: LastMessage | None = None
+
+
 class ConversationList(msgspec.Struct, frozen=True):
-    conversations: list[Conversation]
+    conversations: list[ListedConversation]
     next_cursor: str | None = None
+
+
+class SearchHit(msgspec.Struct, frozen=True):
+    """A matching message: `snippet` marks the matched words with <mark>...</mark>."""
+
+    conversation_id: str
+    title: str | None
+    seq: int
+    role: Role
+    created_at: datetime
+    rank: float
+    snippet: str
+
+
+class SearchResult(msgspec.Struct, frozen=True):
+    hits: list[SearchHit]
+    next_cursor: str | None = None
+
+
+class Feedback(msgspec.Struct, frozen=True):
+    rating: Literal[1, -1]
+    comment: str | None
+    user_id: UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class FeedbackResult(msgspec.Struct, frozen=True):
+    """The rated message with the caller's feedback."""
+
+    message: Message
+    feedback: Feedback
+
+
+class FeedbackDeleted(msgspec.Struct, frozen=True):
+    conversation_id: str
+    seq: int
+    deleted: bool
+
+
+class UsageRow(msgspec.Struct, frozen=True):
+    """Totals of one group (`day` and `model` present when grouped by them); `cost` is null
+    when no model of the group has a price."""
+
+    messages: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None = None
+    day: date | None = None
+    model: str | None = None
+
+
+class Usage(msgspec.Struct, frozen=True):
+    user_id: UUID | None
+    group_by: list[str]
+    rows: list[UsageRow]
+    from_: date | None = msgspec.field(default=None, name="from")
+    to: date | None = None
+
+
+class Erasure(msgspec.Struct, frozen=True):
+    """The record of one erasure: counts only, never content."""
+
+    id: UUID
+    user_id: UUID
+    requested_by: str
+    requested_at: datetime
+    finished_at: datetime
+    conversations_removed: int
+    messages_removed: int
+    feedback_removed: int
+    conversations_kept: int
+    kept_reason: str | None = None
 
 
 class AppendResult(msgspec.Struct, frozen=True):
@@ -71,14 +206,77 @@ class AppendResult(msgspec.Struct, frozen=True):
     replayed: bool
 
 
+class LeftOut(msgspec.Struct, frozen=True):
+    """What a context window left out: seqs a summary stands for (`summarized`), and the seqs
+    and tokens no summary covers (`unsummarized`, `unsummarized_tokens`)."""
+
+    summarized: list[int] | None = None
+    unsummarized: list[int] | None = None
+    unsummarized_tokens: int = 0
+
+
+class Compaction(msgspec.Struct, frozen=True):
+    """Whether a summary of seqs first_seq..last_seq is due (the database decides)."""
+
+    due: bool = False
+    first_seq: int | None = None
+    last_seq: int | None = None
+    tokens: int = 0
+
+
+class Context(msgspec.Struct, frozen=True):
+    """A token-budgeted window: the summary and the messages sent (first_seq..last_seq, oldest
+    first), their tokens (the summary's included), what was left out, whether to compact."""
+
+    token_budget: int
+    tokens: int
+    messages: list[Message] = msgspec.field(default_factory=list)
+    summary: Message | None = None
+    first_seq: int | None = None
+    last_seq: int | None = None
+    left_out: LeftOut | None = None
+    compaction: Compaction = msgspec.field(default_factory=Compaction)
+    conversation_id: str | None = None
+
+
 class ChatTurn(msgspec.Struct, frozen=True):
-    """The first half of a chat turn: the stored user message and the history window."""
+    """The first half of a chat turn: the stored user message and the history window (with a
+    token budget, `context` says how it was chosen). On a replayed key, what the first attempt
+    stored: its `reply`, or the `tool_results` it stored before it stopped."""
 
     conversation_id: str
     created: bool
     message: Message
     replayed: bool
     history: list[Message]
+    context: Context | None = None
+    reply: Message | None = None
+    tool_results: list[Message] = msgspec.field(default_factory=list)
+
+
+class SummaryInput(msgspec.Struct, frozen=True):
+    """What a summary of first_seq..last_seq is made of: the summary it extends, if any, and
+    the messages after it (last_seq is where they stop)."""
+
+    conversation_id: str
+    first_seq: int
+    last_seq: int
+    messages: list[Message]
+    summary: Message | None = None
+
+
+class ResponseRecord(msgspec.Struct, frozen=True):
+    """The messages of one /v1 response (input and output items, seq order), its conversation,
+    and `latest`: nothing was appended after it."""
+
+    conversation: Conversation
+    messages: list[Message]
+    latest: bool
+
+
+class ResponseDeleted(msgspec.Struct, frozen=True):
+    id: str
+    deleted: int
 
 
 class ExtendResult(msgspec.Struct, frozen=True):
@@ -125,3 +323,13 @@ class ConversationExport(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     expires_at: datetime | None = None
     user_id: UUID | None = None
     ttl_hours: int | None = None
+
+
+class ExportPage(msgspec.Struct, frozen=True):
+    """One page of a conversation's export (export_conversation_page): the conversation's export
+    fields and a page of messages, kept as the database wrote them (raw JSON, never decoded, so
+    a page costs its bytes once), and the seq the next page starts after (None: the last page)."""
+
+    conversation: msgspec.Raw
+    messages: msgspec.Raw
+    next_after_seq: int | None = None

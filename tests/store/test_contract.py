@@ -28,14 +28,18 @@ from app.store.models import (
     AppendResult,
     ChatTurn,
     ClearResult,
+    Context,
     Conversation,
     ConversationExport,
     ConversationList,
     ConversationPage,
     DeleteResult,
+    ExportMessage,
     ExtendResult,
     Message,
+    NewMessage,
     Stats,
+    SummaryInput,
 )
 from tests.store.conftest import new_id, new_user
 
@@ -44,7 +48,9 @@ Expire = Callable[[str], Awaitable[None]]
 
 
 async def with_messages(store: ConversationManager, n: int, **create: Any) -> str:
-    cid = (await store.create_conversation(conversation_id=new_id(), **create)).conversation_id
+    if store.principal.is_service:  # only the service chooses conversation ids
+        create.setdefault("conversation_id", new_id())
+    cid = (await store.create_conversation(**create)).conversation_id
     for i in range(1, n + 1):
         await store.add_message(cid, "user" if i % 2 else "assistant", f"message {i}")
     return cid
@@ -295,6 +301,59 @@ async def test_begin_chat_turn_create_if_missing_and_replay(store: ConversationM
         await store.begin_chat_turn("hi", conversation_id=new_id())
 
 
+async def test_token_window_summary_and_context(store: ConversationManager) -> None:
+    cid = (await store.create_conversation(conversation_id=new_id())).conversation_id
+    for i in range(1, 5):
+        appended = await store.add_message(cid, "user" if i % 2 else "assistant", f"m{i}", {"tokens": 10})
+        assert appended.message.tokens == 10
+    turn = await store.begin_chat_turn("abcd", conversation_id=cid, token_budget=20, history_limit=100)
+    assert [m.seq for m in turn.history] == [4, 5]
+    assert turn.context is not None
+    assert (turn.context.tokens, turn.context.token_budget, turn.context.first_seq) == (11, 20, 4)
+    assert turn.context.left_out is not None
+    assert turn.context.left_out.unsummarized == [1, 3]
+    assert not turn.context.compaction.due
+
+    source = await store.get_summary_input(cid, 1, 3)
+    assert type(source) is SummaryInput
+    assert [m.seq for m in source.messages] == [1, 2, 3]
+    stored = await store.append_summary(cid, "S: m1-m3", 1, 3, model="m", tokens=5)
+    assert stored.message.is_summary
+    assert stored.message.metadata == {"kind": "summary", "covers": [1, 3], "model": "m", "tokens": 5}
+    assert (await store.append_summary(cid, "S again", 1, 3)).replayed
+    context = await store.get_context(cid, 100)
+    assert type(context) is Context
+    assert context.summary is not None
+    assert context.summary.seq == stored.message.seq
+    assert [m.seq for m in context.messages] == [4, 5]
+    assert context.tokens == 5 + 11
+    with pytest.raises(InvalidInputError):  # a summary covers only what came before it
+        await store.append_summary(cid, "S", 1, 99)
+    with pytest.raises(InvalidInputError):
+        await store.get_context(cid, 0)
+
+
+async def test_the_turn_key_derives_results_and_reply_and_replays_return_them(
+    store: ConversationManager,
+) -> None:
+    turn = await store.begin_chat_turn("2+2?", idempotency_key="t")
+    cid = turn.conversation_id
+    tool = await store.add_message(cid, "tool", "4", {"round": 1}, turn_key="t", tool_index=1)
+    assert tool.message.idempotency_key == "t:tool:1"
+    resumed = await store.begin_chat_turn("2+2?", conversation_id=cid, idempotency_key="t")
+    assert resumed.replayed
+    assert resumed.reply is None
+    assert resumed.tool_results == [tool.message]
+    reply = await store.add_message(cid, "assistant", "4.", turn_key="t")
+    assert reply.message.idempotency_key == "t:assistant"
+    assert (await store.add_message(cid, "assistant", "four", turn_key="t")).message == reply.message
+    done = await store.begin_chat_turn("2+2?", conversation_id=cid, idempotency_key="t")
+    assert done.reply == reply.message
+    assert [m.seq for m in await store.get_messages(cid)] == [1, 2, 3]
+    with pytest.raises(InvalidInputError):
+        await store.add_message(cid, "tool", "x", turn_key="t")
+
+
 # -- admin -------------------------------------------------------------------------------
 
 
@@ -329,6 +388,28 @@ async def test_export_import_round_trip(store: ConversationManager) -> None:
     replay = await store.add_message(cid, "tool", "result", idempotency_key="x")
     assert replay.replayed
     assert replay.message.seq == 4
+
+
+async def test_export_pages_are_the_export(store: ConversationManager) -> None:
+    cid = await with_messages(store, 5, metadata={"source": "paged"})
+    export = await store.export_conversation(cid)
+    pages = [await store.export_conversation_page(cid, limit=2)]
+    while pages[-1].next_after_seq is not None:
+        pages.append(await store.export_conversation_page(cid, pages[-1].next_after_seq, limit=2))
+    assert [p.next_after_seq for p in pages] == [2, 4, None]
+    fields = msgspec.json.decode(bytes(pages[0].conversation), type=ConversationExport)
+    assert fields == msgspec.structs.replace(export, messages=[])
+    messages = [m for p in pages for m in msgspec.json.decode(bytes(p.messages), type=list[ExportMessage])]
+    assert messages == export.messages
+    # A byte budget smaller than one message still makes progress, one message a page.
+    assert (
+        len(msgspec.json.decode(bytes((await store.export_conversation_page(cid, max_bytes=1)).messages)))
+        == 1
+    )
+    with pytest.raises(InvalidInputError):
+        await store.export_conversation_page(cid, limit=0)
+    with pytest.raises(NotFoundError):
+        await store.export_conversation_page(new_id())
 
 
 async def test_import_from_a_plain_document(store: ConversationManager) -> None:
@@ -518,8 +599,10 @@ async def test_malformed_cursor(store: ConversationManager) -> None:
 async def test_user_owns_what_it_creates(as_user: UserStore) -> None:
     alice = new_user()
     store = as_user(alice)
-    conversation = await store.create_conversation(conversation_id=new_id())
+    conversation = await store.create_conversation()
     assert conversation.user_id == alice.user_id
+    with pytest.raises(ConflictError):  # its own id: the owner may know it is taken
+        await store.create_conversation(conversation_id=conversation.conversation_id)
     await store.add_message(conversation.conversation_id, "user", "mine")
     page = await store.get_conversation(conversation.conversation_id)
     assert [m.content for m in page.messages] == ["mine"]
@@ -548,6 +631,10 @@ async def test_user_never_sees_other_users_or_anonymous(
             alices.get_messages(cid),
             alices.add_message(cid, "user", "intrude"),
             alices.begin_chat_turn("intrude", conversation_id=cid),
+            alices.begin_chat_turn("intrude", conversation_id=cid, token_budget=100),
+            alices.get_context(cid, 100),
+            alices.get_summary_input(cid, 1, 1),
+            alices.append_summary(cid, "intrude", 1, 1),
             alices.extend_ttl(cid),
             alices.clear_conversation(cid),
             alices.export_conversation(cid),
@@ -556,8 +643,12 @@ async def test_user_never_sees_other_users_or_anonymous(
         for call in calls:
             with pytest.raises(NotFoundError):
                 await call
-        with pytest.raises(ConflictError):  # the id exists, whoever owns it
+        # Users do not choose ids: a taken id answers exactly like a free one (no oracle).
+        with pytest.raises(ForbiddenError) as taken:
             await alices.create_conversation(conversation_id=cid)
+        with pytest.raises(ForbiddenError) as free:
+            await alices.create_conversation(conversation_id=new_id())
+        assert (taken.value.sqlstate, taken.value.message) == (free.value.sqlstate, free.value.message)
     listed = await alices.get_user_conversations(limit=100)
     assert {c.user_id for c in listed.conversations} == {alice.user_id}
     # Nothing changed for the owners.
@@ -592,3 +683,137 @@ async def test_concurrent_appends_stay_gapless(store: ConversationManager) -> No
 async def test_timestamps_are_recent(store: ConversationManager) -> None:
     conversation = await store.create_conversation()
     assert abs(conversation.created_at - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+# -- items (the /v1 API's store calls) -----------------------------------------------------
+async def test_items_append_list_get_delete(store: ConversationManager) -> None:
+    cid = (await store.create_conversation(conversation_id=new_id())).conversation_id
+    resp = f"resp_{uuid.uuid4().hex}"
+    stored = await store.append_messages(
+        cid,
+        [
+            NewMessage("user", "one", {"openai": {"type": "message", "response_id": resp}}, "msg_one"),
+            NewMessage("assistant", "two", {"openai": {"response_id": resp, "source": "output"}}),
+            NewMessage("user", "three"),
+        ],
+    )
+    assert [m.seq for m in stored] == [1, 2, 3]
+    assert stored[0].idempotency_key == "msg_one"
+    page = await store.list_messages(cid, limit=2)
+    assert [m.seq for m in page.messages] == [3, 2]
+    assert page.has_more
+    rest = await store.list_messages(cid, limit=2, after=f"msg_{stored[1].id.hex}")
+    assert [m.seq for m in rest.messages] == [1]
+    assert not rest.has_more
+    assert (await store.get_message(cid, "msg_one")).content == "one"
+    record = await store.get_response(resp)
+    assert [m.seq for m in record.messages] == [1, 2]
+    assert record.conversation.conversation_id == cid
+    assert not record.latest
+    updated = await store.update_conversation(cid, {"metadata": {"topic": "t"}})
+    assert updated.metadata == {"topic": "t"}
+    after_delete = await store.delete_message(cid, "msg_one")
+    assert after_delete.message_count == 2
+    with pytest.raises(NotFoundError):
+        await store.get_message(cid, "msg_one")
+    assert (await store.delete_response(resp)).deleted == 1
+    with pytest.raises(NotFoundError):
+        await store.get_response(resp)
+
+
+async def test_items_of_another_user_are_not_found(as_user: UserStore) -> None:
+    alice, bob = as_user(new_user()), as_user(new_user())
+    cid = (await alice.create_conversation()).conversation_id
+    resp = f"resp_{uuid.uuid4().hex}"
+    await alice.append_messages(cid, [NewMessage("user", "mine", {"openai": {"response_id": resp}}, "msg_a")])
+    for call in (
+        bob.get_message(cid, "msg_a"),
+        bob.delete_message(cid, "msg_a"),
+        bob.list_messages(cid),
+        bob.append_messages(cid, [NewMessage("user", "intruder")]),
+        bob.update_conversation(cid, {}),
+        bob.get_response(resp),
+        bob.delete_response(resp),
+    ):
+        with pytest.raises(NotFoundError):
+            await call
+
+
+# -- organise and govern (issue 12) ---------------------------------------------------------
+
+
+async def test_title_update_and_filtered_listing(as_user: UserStore) -> None:
+    alice = new_user()
+    store = as_user(alice)
+    first = await with_messages(store, 2)
+    second = await with_messages(store, 1)
+    assert (await store.get_conversation(first)).title == "message 1"
+    changed = await store.update_conversation(first, {"pinned": True, "tags": ["x"], "title": "Mine"})
+    assert type(changed) is Conversation
+    assert (changed.pinned, changed.tags, changed.title) == (True, ["x"], "Mine")
+    await store.update_conversation(second, {"archived": True})
+    listed = await store.get_user_conversations()
+    assert [c.conversation_id for c in listed.conversations] == [first]
+    assert listed.conversations[0].last_message is not None
+    assert listed.conversations[0].last_message.content == "message 2"
+    archived = await store.get_user_conversations(archived=True)
+    assert [c.conversation_id for c in archived.conversations] == [second]
+    assert (await store.get_user_conversations(tags=["x"], pinned=True)).conversations[0].title == "Mine"
+    assert (await store.get_user_conversations(metadata={"nope": 1})).conversations == []
+    with pytest.raises(InvalidInputError):
+        await store.update_conversation(first, {"tags": ["x" * 51]})
+    with pytest.raises(ForbiddenError):
+        await store.update_conversation(first, {"legal_hold": True})
+
+
+async def test_search_fork_feedback_usage(store: ConversationManager, as_user: UserStore) -> None:
+    alice, bob = new_user(), new_user()
+    word = "w" + uuid.uuid4().hex[:12]
+    alices = as_user(alice)
+    cid = (await alices.create_conversation()).conversation_id
+    await alices.add_message(cid, "user", f"find {word} here")
+    await alices.add_message(cid, "assistant", "ok", {"model": "m", "tokens": {"prompt": 3, "completion": 4}})
+    found = await alices.search(word)
+    assert [(h.conversation_id, h.seq) for h in found.hits] == [(cid, 1)]
+    assert "<mark>" in found.hits[0].snippet
+    assert (await as_user(bob).search(word)).hits == []
+    fork = await alices.fork_conversation(cid, 1, title="Fork")
+    assert fork.metadata["forked_from"] == {"conversation_id": cid, "seq": 1}
+    assert fork.message_count == 1
+    assert fork.user_id == alice.user_id
+    rated = await alices.set_feedback(cid, 2, -1, "wrong")
+    assert (rated.message.seq, rated.feedback.rating, rated.feedback.comment) == (2, -1, "wrong")
+    assert (await alices.delete_feedback(cid, 2)).deleted
+    with pytest.raises(NotFoundError):
+        await as_user(bob).set_feedback(cid, 2, 1)
+    with pytest.raises(NotFoundError):
+        await as_user(bob).fork_conversation(cid, 1)
+    usage = await alices.get_usage(group_by=["model"])
+    assert {r.model: (r.messages, r.prompt_tokens, r.completion_tokens) for r in usage.rows} == {
+        "": (1, 0, 0),  # the user message; the fork's copy of it is not usage
+        "m": (1, 3, 4),
+    }
+    with pytest.raises(ForbiddenError):
+        await alices.get_usage(bob.user_id)
+    assert (await store.get_usage(alice.user_id)).rows[0].messages == 2
+
+
+async def test_erasure_keeps_legal_holds(store: ConversationManager, as_user: UserStore) -> None:
+    alice = new_user()
+    kept = await with_messages(store, 1, user_id=alice.user_id)
+    gone = await with_messages(store, 2, user_id=alice.user_id)
+    held = await store.update_conversation(kept, {"legal_hold": True})
+    assert held.legal_hold
+    assert held.expires_at.year == 9999
+    with pytest.raises(ForbiddenError):
+        await as_user(alice).erase_user_data(alice.user_id)
+    erasure = await store.erase_user_data(alice.user_id)
+    assert (erasure.conversations_removed, erasure.messages_removed) == (1, 2)
+    assert (erasure.conversations_kept, erasure.kept_reason) == (1, "legal hold")
+    with pytest.raises(NotFoundError):
+        await store.get_conversation(gone)
+    assert (await store.list_erasures(alice.user_id))[0].id == erasure.id
+    with pytest.raises(ForbiddenError):
+        await store.delete_conversation(kept)
+    await store.update_conversation(kept, {"legal_hold": False})
+    await store.delete_conversation(kept)

@@ -1,7 +1,7 @@
 -- Rule: the API's roles wait at most 1 s for a lock, and the service's statements are bounded.
 --
 -- A locked conversation answers fast instead of holding pooled connections (see the migration
--- 20261202200000_role_timeouts.sql); the transports apply these per call.
+-- 20261206200000_role_timeouts.sql); the transports apply these per call.
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
