@@ -119,10 +119,12 @@ class _MeasuredTransport:
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
 
-    async def call(self, function: str, args: Mapping[str, Any], principal: Principal) -> bytes | str:
+    async def call(
+        self, function: str, args: Mapping[str, Any], principal: Principal, *, retry: bool = False
+    ) -> bytes | str:
         started = time.perf_counter()
         try:
-            return await self.inner.call(function, args, principal)
+            return await self.inner.call(function, args, principal, retry=retry)
         except StoreError as exc:
             STORE_ERRORS.labels(function, exc.code).inc()
             raise
@@ -219,6 +221,17 @@ class ServicesCollector(Collector):
         yield CounterMetricFamily(
             "realtime_catch_up_reads", "Database reads to catch streams up", value=hub.catch_up_reads
         )
+        yield CounterMetricFamily(
+            "realtime_feed_sessions",
+            "Live feed connections that reached listening (1 + reconnects)",
+            value=hub.feed_sessions,
+        )
+        if hub.feed_lag_seconds is not None:
+            yield GaugeMetricFamily(
+                "realtime_feed_lag_seconds",
+                "Last message the feed carried: seconds from its insert to the hub",
+                value=hub.feed_lag_seconds,
+            )
 
 
 def services_registry(services: Services) -> CollectorRegistry:
