@@ -8,14 +8,41 @@
 -- (user_id null) for the service. Other raters' ratings are never merged into a message: the
 -- service reads them all in ai_message_feedback and ai_feedback_by_model_day.
 --
--- The hot read stays as it was when nobody rated anything in the conversation: one index probe
--- (ai_message_feedback_one_per_user, by conversation_id; no auth.uid() call) decides, and only a
--- conversation with ratings (the caller sees only its own under RLS) takes the branch that reads
--- the caller's ratings there once (one index range scan, materialized) and joins the page to
--- them in memory.
+-- The hot read stays as it was when nobody ever rated anything in the conversation: the flag
+-- ai_conversations.rated, set by a trigger on the first rating (never cleared: a withdrawn
+-- rating leaves it on, which costs only the slower branch, never a wrong answer), is read with
+-- the conversation row the readers already fetch. A rated conversation takes the branch that
+-- reads the caller's ratings there once (one index range scan, materialized; under RLS a user
+-- sees only its own) and joins the page to them in memory.
 -- Export is unchanged: it is the restorable shape that import_conversation reads, and ratings
 -- belong to their raters, not to the conversation being moved.
 -- Otherwise as in release 2 (20261201100200).
+
+alter table public.ai_conversations add column rated boolean not null default false;
+comment on column public.ai_conversations.rated is
+  'Someone has rated a message of this conversation (set by the first rating, never cleared): '
+  'the message readers join ratings only then.';
+update public.ai_conversations c set rated = true
+ where exists (select 1 from public.ai_message_feedback f where f.conversation_id = c.conversation_id);
+
+-- Security definer: the rater (a user) may not update the conversation row; the flag is set once.
+create function private.mark_conversation_rated()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  update public.ai_conversations c set rated = true
+   where c.conversation_id = new.conversation_id and not c.rated;
+  return null;
+end
+$$;
+comment on function private.mark_conversation_rated() is
+  'Sets ai_conversations.rated on a conversation''s first rating.';
+revoke all on function private.mark_conversation_rated() from public, anon, authenticated, service_role;
+create trigger mark_conversation_rated after insert on public.ai_message_feedback
+  for each row execute function private.mark_conversation_rated();
 
 create or replace function public.get_messages(
   p_conversation_id text,
@@ -28,15 +55,18 @@ stable
 security invoker
 set search_path = ''
 as $$
+declare
+  v_rated boolean;
 begin
   -- Hot: the checks are inlined helpers in one statement each, no nested call.
   perform private.check_limit('limit', p_limit, 1, s.max_page_size)
      from public.ai_conversation_settings s where s.id;
-  if not exists (select 1 from public.ai_conversations c
-                  where c.conversation_id = p_conversation_id and c.expires_at > now()) then
+  select c.rated into v_rated from public.ai_conversations c
+   where c.conversation_id = p_conversation_id and c.expires_at > now();
+  if not found then
     perform private.not_found(p_conversation_id);
   end if;
-  if not exists (select 1 from public.ai_message_feedback f where f.conversation_id = p_conversation_id) then
+  if not v_rated then
     return (
       select coalesce(json_agg(h order by h.seq), '[]'::json)
         from (select * from public.ai_conversation_messages m
@@ -93,7 +123,7 @@ begin
     perform private.not_found(p_conversation_id);
   end if;
   if p_message_limit > 0 then
-    if not exists (select 1 from public.ai_message_feedback f where f.conversation_id = p_conversation_id) then
+    if not v_row.rated then
       select json_agg(h order by h.seq), min(h.seq) into v_messages, v_oldest
         from (select * from public.ai_conversation_messages m
                where m.conversation_id = p_conversation_id

@@ -10,7 +10,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(113);
+select plan(114);
 
 -- Tables --------------------------------------------------------------------------------------
 select has_table('public', 'ai_conversations', 'table public.ai_conversations exists');
@@ -28,6 +28,7 @@ select col_type_is('public', 'ai_conversations', 'updated_at', 'timestamp with t
 select col_type_is('public', 'ai_conversations', 'expires_at', 'timestamp with time zone', 'ai_conversations.expires_at is timestamptz');
 select col_type_is('public', 'ai_conversations', 'ttl_hours', 'integer', 'ai_conversations.ttl_hours is integer');
 select col_type_is('public', 'ai_conversations', 'message_count', 'integer', 'ai_conversations.message_count is integer');
+select col_type_is('public', 'ai_conversations', 'rated', 'boolean', 'ai_conversations.rated is boolean (set by the first rating)');
 select col_type_is('public', 'ai_conversations', 'last_seq', 'bigint', 'ai_conversations.last_seq is bigint');
 
 select col_type_is('public', 'ai_conversation_messages', 'id', 'uuid', 'ai_conversation_messages.id is uuid');
@@ -200,7 +201,7 @@ select results_eq(
       where p.pronamespace = 'private'::regnamespace and p.prosecdef order by 1 $$,
   $$ values ('after_conversations_change'), ('after_messages_delete'), ('before_message_insert'),
             ('copy_messages_for_fork'), ('delete_feedback_of_deleted_messages'), ('erase_deleted_auth_user'),
-            ('forbid_held_messages_delete'), ('purge_expired_conversation'), ('rebuild_search_index'), ('recount_totals'), ('search_hits') $$,
+            ('forbid_held_messages_delete'), ('mark_conversation_rated'), ('purge_expired_conversation'), ('rebuild_search_index'), ('recount_totals'), ('search_hits') $$,
   'the only security definer functions are the private helpers that write counters, purge expired rows or copy a fork''s seqs'
 );
 select is_empty(

@@ -7,7 +7,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(12);
+select plan(14);
 
 select public.create_conversation('pgtap-fbr-a1', '7f1e0000-0000-4000-8000-0000000030a1') is not null as setup \gset
 select count(public.append_message('pgtap-fbr-a1', case when i % 2 = 1 then 'user' else 'assistant' end, 'm' || i)) = 4 as setup
@@ -17,6 +17,8 @@ select tests.authenticate_as('7f1e0000-0000-4000-8000-0000000030a1');
 select is((select count(*)::integer from json_array_elements(public.get_conversation('pgtap-fbr-a1', 10) -> 'messages') m
             where m::jsonb ? 'feedback'), 0,
           'no rating yet: no message carries a feedback key');
+select is((select rated from public.ai_conversations where conversation_id = 'pgtap-fbr-a1'), false,
+          'a conversation nobody rated is not flagged rated');
 select public.set_message_feedback('pgtap-fbr-a1', 2, 1, 'good') is not null as setup \gset
 select tests.authenticate_as_service();
 select public.set_message_feedback('pgtap-fbr-a1', 4, -1, 'the service''s') is not null as setup \gset
@@ -61,6 +63,9 @@ select public.delete_message_feedback('pgtap-fbr-a1', 2) is not null as setup \g
 select is((select count(*)::integer from json_array_elements(public.get_conversation('pgtap-fbr-a1', 10) -> 'messages') m
             where m::jsonb ? 'feedback'), 0,
           'a withdrawn rating is no longer returned');
+select tests.clear_authentication();
+select is((select rated from public.ai_conversations where conversation_id = 'pgtap-fbr-a1'), true,
+          'the conversation stays flagged rated after a withdrawal (the readers only join its ratings)');
 select tests.authenticate_as_anon();
 select throws_ok($$ select public.get_messages('pgtap-fbr-a1', 10) $$, '42501', null, 'anon reads nothing');
 
