@@ -73,7 +73,9 @@ class ResponsesController(Controller):
         "/",
         summary="Create a response (OpenAI)",
         description="Stores the input in the conversation (`conversation`, the one of "
-        "`previous_response_id`, or a new one), runs the configured model on the history window "
+        "`previous_response_id` (a fork of it when that response is not the latest), or a new one), "
+        "runs the configured model on the history window (`truncation`: `disabled` by default, 400 "
+        "`context_length_exceeded` when the history does not fit; `auto` the newest that fit) "
         "with the request's function tools, stores the output items and answers the response. "
         "`stream: true` answers OpenAI's event stream (see the module docstring).",
         operation_id="openai_create_response",
