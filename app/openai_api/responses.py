@@ -48,8 +48,10 @@ After = Annotated[str | None, QueryParameter(max_length=255, description="Items 
 def provide_responses(
     services: NamedDependency[Services], store: NamedDependency[ConversationManager]
 ) -> ResponsesService:
-    """Responses as the request's principal, with the configured model."""
-    return ResponsesService(store, services.running.provider, services.settings.llm)
+    """Responses as the request's principal, with the configured model and the process's
+    summaries in the background."""
+    running = services.running
+    return ResponsesService(store, running.provider, services.settings.llm, running.compactor)
 
 
 class _Events:

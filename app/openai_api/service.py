@@ -22,10 +22,11 @@ is 0: /v1 always has a budget), at most CHAT_HISTORY_MAX messages. The budget is
 `max_output_tokens`: CHAT_TOKEN_BUDGET is the history's budget, not the model's window (which
 the API does not know), and /chat spends it the same way; `max_output_tokens` only caps the
 answer. `auto` sends what fits (the newest messages, the latest summary of what they leave
-out). `disabled` (OpenAI's default, and ours) sends the whole history or nothing: before
-anything is stored, `context_fits` (the database, counting the input as its insert will) says
-whether the history and the input fit with nothing left out, else 400
-`context_length_exceeded`. A summary standing for older messages is something left out.
+out; when the database says a summary is due, the process's Compactor writes one after the
+output is stored, as after a /chat reply). `disabled` (OpenAI's default, and ours) sends the
+whole history or nothing: before anything is stored, `context_fits` (the database, counting
+the input as its insert will) says whether the history and the input fit with nothing left
+out, else 400 `context_length_exceeded`. A summary standing for older messages is something left out.
 
 `previous_response_id` continues in that response's conversation when it is the latest thing
 in it. One that is not (something was appended after it) continues from it without rewriting
@@ -45,6 +46,7 @@ import msgspec
 
 from app.config import LLMSettings
 from app.llm.chat import history_messages
+from app.llm.compaction import Compactor
 from app.llm.provider import (
     ChatMessage,
     Completion,
@@ -59,7 +61,7 @@ from app.openai_api.items import ITEM_KEY, in_memory, message_to_item, new_item_
 from app.openai_api.schemas import ConversationRef, CreateResponseIn, ResponseObject
 from app.store.errors import NotFoundError
 from app.store.manager import ConversationManager
-from app.store.models import ContextFit, Message, NewMessage, ResponseRecord
+from app.store.models import Compaction, Context, ContextFit, Message, NewMessage, ResponseRecord
 
 __all__ = ["Begun", "Continuation", "ResponsesService", "Window", "response_from_record", "usage_object"]
 
@@ -96,7 +98,8 @@ class Continuation(msgspec.Struct, frozen=True):
 
 class Begun(msgspec.Struct, kw_only=True):
     """A response after its input is stored: what the model is sent and the envelope the
-    response object is built from (`summary`: the latest summary of what `history` leaves out).
+    response object is built from (`summary`: the latest summary of what `history` leaves out;
+    `compaction`: a summary the database says is due, started once the output is stored).
     `message_id` is the id the text output item will be stored under (known first, so a stream
     names it before it is stored)."""
 
@@ -104,6 +107,7 @@ class Begun(msgspec.Struct, kw_only=True):
     conversation_id: str | None
     history: list[Message]
     summary: Message | None
+    compaction: Compaction | None
     envelope: dict[str, Any]
     tools: list[ToolSpec]
     started: float
@@ -134,12 +138,19 @@ def response_from_record(response_id: str, record: ResponseRecord) -> ResponseOb
 class ResponsesService:
     """One principal's /v1 responses (see the module docstring for the calls and the rules)."""
 
-    __slots__ = ("provider", "settings", "store")
+    __slots__ = ("compactor", "provider", "settings", "store")
 
-    def __init__(self, store: ConversationManager, provider: Provider, settings: LLMSettings) -> None:
+    def __init__(
+        self,
+        store: ConversationManager,
+        provider: Provider,
+        settings: LLMSettings,
+        compactor: Compactor | None = None,
+    ) -> None:
         self.store = store
         self.provider = provider
         self.settings = settings
+        self.compactor = compactor
 
     def window(self, truncation: str | None) -> Window:
         """The history window for `truncation` (the one place it is decided)."""
@@ -206,8 +217,12 @@ class ResponsesService:
                     code="context_length_exceeded",
                 )
         conversation_id: str | None
+        compaction: Compaction | None = None
         if data.store:
-            history, summary, conversation_id = await self._store_input(where, items, window)
+            history, context, conversation_id = await self._store_input(where, items, window)
+            summary = context.summary if context is not None else None
+            if context is not None and context.compaction.due:
+                compaction = context.compaction
         else:
             context = fit.context if fit is not None else None
             earlier = context.messages if context is not None else []
@@ -234,6 +249,7 @@ class ResponsesService:
             conversation_id=conversation_id,
             history=history,
             summary=summary,
+            compaction=compaction,
             envelope=envelope,
             tools=tools,
             started=time.perf_counter(),
@@ -241,8 +257,8 @@ class ResponsesService:
 
     async def _store_input(
         self, where: Continuation, items: list[NewMessage], window: Window
-    ) -> tuple[list[Message], Message | None, str]:
-        """The history window and its summary after storing the input, and the conversation's
+    ) -> tuple[list[Message], Context | None, str]:
+        """The history window and its context after storing the input, and the conversation's
         id: a fork's when continuing from an earlier response, a new one's when `create` (by
         begin_chat_turn itself when the input ends with a user message)."""
         cid, create = where.conversation_id, where.create
@@ -266,14 +282,13 @@ class ResponsesService:
                 create_if_missing=create,
                 token_budget=window.token_budget,
             )
-            summary = turn.context.summary if turn.context is not None else None
-            return list(turn.history), summary, turn.conversation_id
+            return list(turn.history), turn.context, turn.conversation_id
         if create:
             cid = (await self.store.create_conversation()).conversation_id
         assert cid is not None
         await self.store.append_messages(cid, items)
         context = await self.store.get_context(cid, window.token_budget, window.limit)
-        return context.messages, context.summary, cid
+        return context.messages, context, cid
 
     @staticmethod
     def _tools(data: CreateResponseIn) -> list[ToolSpec]:
@@ -381,6 +396,8 @@ class ResponsesService:
         items = self.output_items(begun, completion)
         if begun.conversation_id is not None and begun.envelope["store"]:
             stored = await self.store.append_messages(begun.conversation_id, items)
+            if begun.compaction is not None and self.compactor is not None:
+                self.compactor.schedule(self.store, self.provider, begun.conversation_id, begun.compaction)
         else:
             stored = [in_memory(m, begun.conversation_id or "") for m in items]
         envelope = dict(stored[-1].metadata[ITEM_KEY]["response"])

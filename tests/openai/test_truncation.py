@@ -5,6 +5,7 @@ when the history and the input do not fit; `auto` sends the newest that fit."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -15,7 +16,8 @@ from openai import AsyncOpenAI
 
 from app.config import LLMSettings
 from app.server import create_app
-from tests.api.helpers import make_settings, mint, user_claims
+from app.services import services_of
+from tests.api.helpers import SERVICE, SERVICE_KEY, make_settings, mint, user_claims
 from tests.openai.conftest import serve
 
 BIG = "word " * 60  # 75 tokens by the database's estimate
@@ -127,3 +129,33 @@ async def test_the_token_budget_decides(small_budget: str) -> None:
         assert await conversations() == known + 1
         alone = await sdk.responses.create(model="m", input=BIG * 3, truncation="auto")
         assert alone.status == "completed"
+
+
+async def test_auto_gets_a_summary_of_what_it_leaves_out() -> None:
+    """Through /v1 as through /chat: when what `auto` leaves out exceeds the compaction
+    threshold, a summary is written after the output, and later responses are sent it."""
+    app = create_app(make_settings(llm=LLMSettings.model_validate({"CHAT_TOKEN_BUDGET": 6000})))
+    long = "word " * 2000  # 2,500 tokens; the compaction threshold is 4,000
+    async with (
+        serve(app) as url,
+        AsyncOpenAI(base_url=f"{url}/v1", api_key=SERVICE_KEY, max_retries=0, timeout=20) as client,
+        httpx.AsyncClient(base_url=url, headers=SERVICE, timeout=20) as native,
+    ):
+        first = await client.responses.create(model="m", input=long, truncation="auto")
+        assert first.conversation is not None
+        cid = first.conversation.id
+        for n in range(4):
+            await client.responses.create(model="m", input=f"{n} {long}", conversation=cid, truncation="auto")
+        for _ in range(200):  # the summary is made in the background, after the output
+            context = (await native.get(f"/conversations/{cid}/context")).json()
+            if context["summary"] is not None and services_of(app).running.compactor.running == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert context["summary"] is not None
+        assert context["summary"]["metadata"]["kind"] == "summary"
+        later = await client.responses.create(
+            model="m", input="and now?", conversation=cid, truncation="auto"
+        )
+        assert later.status == "completed"
+        with pytest.raises(openai.BadRequestError):  # a summary stands for what was left out
+            await client.responses.create(model="m", input="x", conversation=cid)
