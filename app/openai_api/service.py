@@ -29,10 +29,10 @@ the input as its insert will) says whether the history and the input fit with no
 out, else 400 `context_length_exceeded`. A summary standing for older messages is something left out.
 
 `previous_response_id` continues in that response's conversation when it is the latest thing
-in it. One that is not (something was appended after it) continues from it without rewriting
-what came after: `fork_conversation` at the seq of its last output item makes a new
-conversation of the same owner with copies of messages 1..seq, and the new response lives in
-the fork (with `store: false` the window is read from the source up to that seq instead).
+in it (summaries aside). One that is not (something was appended after it) continues from it
+without rewriting what came after: `fork_conversation` at the seq of its last output item makes
+a new conversation of the same owner with copies of messages 1..seq, and the new response
+lives in the fork (with `store: false` the window is read from the source up to that seq).
 """
 
 from __future__ import annotations

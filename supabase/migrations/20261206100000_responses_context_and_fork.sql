@@ -11,7 +11,9 @@
 -- A fork copies messages with their metadata (fork_conversation records forked_from on each),
 -- metadata.openai.response_id included. A copy is the fork's own history, not part of the
 -- response it was copied from: get_response() and delete_response() now read and delete the
--- response's own messages only, never a fork's copies of them.
+-- response's own messages only, never a fork's copies of them. And a response stays the latest
+-- of its conversation when only a summary was written after it (compaction appends summaries
+-- after a reply): continuing from it continues the conversation, it does not fork it.
 
 -- Every parameter has a default (an RPC omits null arguments): a null budget is out of range.
 create function public.context_fits(
@@ -116,13 +118,14 @@ begin
     'conversation', private.conversation_json(v_row),
     'messages', v_messages,
     'latest', not exists (select 1 from public.ai_conversation_messages m
-                           where m.conversation_id = v_conversation and m.seq > v_last));
+                           where m.conversation_id = v_conversation and m.seq > v_last
+                             and not private.is_summary(m.role, m.metadata)));
 end
 $$;
 comment on function public.get_response(text) is
   'The messages of one /v1 response (its input and output items, in seq order; a fork''s copies of '
-  'them are not), its conversation, and whether nothing was appended after it (latest); P0002 when '
-  'none is visible.';
+  'them are not), its conversation, and whether nothing but summaries was appended after it '
+  '(latest); P0002 when none is visible.';
 
 create or replace function public.delete_response(p_response_id text)
 returns json

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import openai
@@ -133,7 +134,8 @@ async def test_the_token_budget_decides(small_budget: str) -> None:
 
 async def test_auto_gets_a_summary_of_what_it_leaves_out() -> None:
     """Through /v1 as through /chat: when what `auto` leaves out exceeds the compaction
-    threshold, a summary is written after the output, and later responses are sent it."""
+    threshold, a summary is written after the output; the response before it stays the latest
+    (chaining from it continues the conversation), and `disabled` then refuses."""
     app = create_app(make_settings(llm=LLMSettings.model_validate({"CHAT_TOKEN_BUDGET": 6000})))
     long = "word " * 2000  # 2,500 tokens; the compaction threshold is 4,000
     async with (
@@ -141,21 +143,32 @@ async def test_auto_gets_a_summary_of_what_it_leaves_out() -> None:
         AsyncOpenAI(base_url=f"{url}/v1", api_key=SERVICE_KEY, max_retries=0, timeout=20) as client,
         httpx.AsyncClient(base_url=url, headers=SERVICE, timeout=20) as native,
     ):
-        first = await client.responses.create(model="m", input=long, truncation="auto")
-        assert first.conversation is not None
-        cid = first.conversation.id
-        for n in range(4):
-            await client.responses.create(model="m", input=f"{n} {long}", conversation=cid, truncation="auto")
-        for _ in range(200):  # the summary is made in the background, after the output
+        response = await client.responses.create(model="m", input=long, truncation="auto")
+        assert response.conversation is not None
+        cid = response.conversation.id
+        context: dict[str, Any] = {}
+        for n in range(8):
+            response = await client.responses.create(
+                model="m", input=f"{n} {long}", conversation=cid, truncation="auto"
+            )
+            for _ in range(200):  # the summary is made in the background, after the output
+                if services_of(app).running.compactor.running == 0:
+                    break
+                await asyncio.sleep(0.05)
             context = (await native.get(f"/conversations/{cid}/context")).json()
-            if context["summary"] is not None and services_of(app).running.compactor.running == 0:
+            if context["summary"] is not None:
                 break
-            await asyncio.sleep(0.05)
-        assert context["summary"] is not None
-        assert context["summary"]["metadata"]["kind"] == "summary"
-        later = await client.responses.create(
-            model="m", input="and now?", conversation=cid, truncation="auto"
+        summary = context["summary"]
+        assert summary is not None
+        assert summary["metadata"]["kind"] == "summary"
+        items = [i async for i in client.conversations.items.list(cid, order="asc", limit=100)]
+        assert items[-1].role == "system"  # the summary, right after the response's output
+        assert items[-2].id == response.output[-1].id
+
+        chained = await client.responses.create(
+            model="m", input="go on", previous_response_id=response.id, truncation="auto"
         )
-        assert later.status == "completed"
+        assert chained.conversation is not None
+        assert chained.conversation.id == cid  # still the latest: no fork
         with pytest.raises(openai.BadRequestError):  # a summary stands for what was left out
             await client.responses.create(model="m", input="x", conversation=cid)
