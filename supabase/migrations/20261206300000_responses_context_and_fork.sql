@@ -1,4 +1,4 @@
--- Conversation storage, release 4, part 1: what /v1/responses needs from the context window
+-- Conversation storage, release 3: what /v1/responses needs from the context window
 -- and from fork (OpenAI's `truncation` and a `previous_response_id` that is not the latest).
 --
 -- context_fits() says whether a conversation's whole history up to a seq, plus the input about
