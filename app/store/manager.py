@@ -340,6 +340,7 @@ class ConversationManager:
         return await self._call(
             "context_fits",
             ContextFit,
+            retry=True,  # it stores nothing
             p_conversation_id=conversation_id,
             p_token_budget=token_budget,
             p_limit=limit,
