@@ -1,0 +1,370 @@
+// The open conversation: its messages in seq order, the live feed that keeps them current,
+// the composer whose turn streams in, and the actions on the conversation.
+//
+// Every message element is keyed by the stored message's id. A message the page is still
+// writing (the user's, until the turn's `start`; the reply, until the live feed brings the
+// stored row) is "pending": it sits after the stored ones and becomes a stored one in place
+// when its row arrives, so nothing shows twice whichever of the chat stream and the live
+// feed is first.
+
+import { ApiError, describe } from "./api.js";
+import { LiveFeed, readEvents } from "./sse.js";
+import { fillMessage, formatTime, h, messageView } from "./views.js";
+
+const newKey = () =>
+  globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+
+export class ConversationView {
+  /** `ui`: the pane's elements (see index.html); `events`: onChanged(id), onAdopted(id),
+   * onDeleted(id), onSignedOut(error), showError(text). */
+  constructor(api, ui, events) {
+    this.api = api;
+    this.ui = ui;
+    this.events = events;
+    this.features = {};
+    this.id = null;
+    this.feed = null;
+    this.elements = new Map();
+    this.generation = 0;
+    this.busy = false;
+    this.olderCursor = null;
+
+    ui.composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.send(ui.input.value);
+    });
+    ui.input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        ui.composer.requestSubmit();
+      }
+    });
+    ui.older.addEventListener("click", () => this.loadOlder());
+    ui.extend.addEventListener("click", () => this.extend());
+    ui.clear.addEventListener("click", () => this.clear());
+    ui.export.addEventListener("click", () => this.exportJson());
+    ui.remove.addEventListener("click", () => this.remove());
+  }
+
+  // -- opening and closing ---------------------------------------------------------------
+
+  close() {
+    this.generation += 1;
+    this.feed?.stop();
+    this.feed = null;
+    this.id = null;
+    this.busy = false;
+    this.elements.clear();
+    this.olderCursor = null;
+    this.ui.messages.replaceChildren();
+    this.ui.older.hidden = true;
+    this.setLive(null);
+    this.setNotice("");
+  }
+
+  startNew() {
+    this.close();
+    this.ui.title.textContent = "New conversation";
+    this.ui.info.textContent = "Your first message starts it.";
+    this.setActions(false);
+    this.setComposer(true);
+    this.ui.input.focus();
+  }
+
+  async open(id) {
+    this.close();
+    const generation = this.generation;
+    this.id = id;
+    this.ui.title.textContent = id;
+    this.ui.info.textContent = "Loading…";
+    this.setActions(false);
+    this.setComposer(false);
+    let page;
+    try {
+      page = await this.api.getConversation(id);
+    } catch (error) {
+      if (generation === this.generation) this.failed(error);
+      return;
+    }
+    if (generation !== this.generation) return;
+    this.showInfo(page);
+    for (const message of page.messages) this.upsert(message);
+    this.olderCursor = page.next_cursor ?? null;
+    this.ui.older.hidden = this.olderCursor === null;
+    this.setActions(true);
+    this.setComposer(true);
+    this.scrollToEnd(true);
+    // Resume after what the page shows: whatever was appended since the read is replayed.
+    this.follow(page.messages.length ? page.messages.at(-1).seq : page.last_seq);
+  }
+
+  /** A turn without a conversation started one: it is now the open conversation. */
+  adopt(id) {
+    this.id = id;
+    this.ui.title.textContent = id;
+    this.setActions(true);
+    this.follow(0);
+    this.events.onAdopted(id);
+  }
+
+  follow(lastSeq) {
+    const id = this.id;
+    const generation = this.generation;
+    this.feed = new LiveFeed({
+      open: (seq, signal) => this.api.events(id, seq, signal),
+      lastSeq,
+      onMessage: (message) => generation === this.generation && this.upsert(message, { follow: true }),
+      onState: (state) => generation === this.generation && this.setLive(state),
+      onEnd: (reason) => generation === this.generation && this.failed(reason === "gone" ? new ApiError(404, "gone") : reason),
+    }).start();
+  }
+
+  // -- messages --------------------------------------------------------------------------
+
+  /** Shows a stored message once: updates its element if there is one, and keeps seq order. */
+  upsert(message, { follow = false } = {}) {
+    const nearEnd = this.nearEnd();
+    let element = this.elements.get(message.id);
+    if (element) fillMessage(element, message);
+    else {
+      element = messageView(message);
+      this.elements.set(message.id, element);
+    }
+    this.place(element, message.seq);
+    if (follow) this.scrollToEnd(nearEnd);
+  }
+
+  place(element, seq) {
+    for (const child of this.ui.messages.children) {
+      if (child === element) continue;
+      if (child.dataset.seq === "" || Number(child.dataset.seq) > seq) {
+        if (child.previousElementSibling !== element) this.ui.messages.insertBefore(element, child);
+        return;
+      }
+    }
+    if (this.ui.messages.lastElementChild !== element) this.ui.messages.append(element);
+  }
+
+  /** A pending element learns which stored message it is (or goes, if that one is shown). */
+  bind(element, id) {
+    const shown = this.elements.get(id);
+    if (shown && shown !== element) element.remove();
+    else {
+      element.dataset.id = id;
+      this.elements.set(id, element);
+    }
+  }
+
+  async loadOlder() {
+    if (this.olderCursor === null) return;
+    const generation = this.generation;
+    try {
+      const page = await this.api.getConversation(this.id, { before: this.olderCursor });
+      if (generation !== this.generation) return;
+      for (const message of page.messages) this.upsert(message);
+      this.olderCursor = page.next_cursor ?? null;
+      this.ui.older.hidden = this.olderCursor === null;
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
+  // -- a chat turn -----------------------------------------------------------------------
+
+  async send(text) {
+    if (this.busy || !text.trim()) return;
+    this.busy = true;
+    this.setNotice("");
+    this.events.showError("");
+    const generation = this.generation;
+    const conversationId = this.id;
+    const nearEnd = this.nearEnd();
+    const mine = messageView({ role: "user", content: text, metadata: {} }, { pending: true });
+    const reply = messageView({ role: "assistant", content: "…", metadata: {} }, { pending: true });
+    reply.setAttribute("aria-busy", "true");
+    this.ui.messages.append(mine, reply);
+    this.scrollToEnd(nearEnd);
+    this.ui.send.disabled = true;
+    this.ui.input.value = "";
+    let started = false;
+    let done = false;
+    try {
+      const response = await this.api.chatStream({ message: text, conversationId, idempotencyKey: newKey() });
+      let written = "";
+      for await (const item of readEvents(response.body)) {
+        if (item.type !== "event") continue;
+        const data = JSON.parse(item.data);
+        if (item.event === "start") {
+          started = true;
+          if (!conversationId && generation === this.generation) this.adopt(data.conversation_id);
+          this.bind(mine, data.user_message_id);
+        } else if (item.event === "tool") {
+          this.toolResult(data, reply);
+        } else if (item.event === "delta") {
+          written += data.text;
+          fillMessage(reply, { role: "assistant", content: written, metadata: {} }, { pending: true });
+          this.scrollToEnd(this.nearEnd());
+        } else if (item.event === "done") {
+          done = true;
+          const metadata = {
+            model: data.model,
+            tokens: { prompt: data.usage?.prompt_tokens, completion: data.usage?.completion_tokens },
+            duration_ms: data.duration_ms,
+            tool_calls: data.tool_calls,
+          };
+          fillMessage(reply, { role: "assistant", content: data.response, metadata }, { pending: true });
+          this.bind(reply, data.message_id);
+        } else if (item.event === "error") {
+          throw ApiError.fromStreamError(data);
+        }
+      }
+      if (!done) throw new ApiError(502, "stream_ended", "the answer was cut off");
+    } catch (error) {
+      reply.remove();
+      if (!started) {
+        mine.remove();
+        if (!this.ui.input.value) this.ui.input.value = text; // not sent: give it back
+      }
+      if (generation === this.generation) this.failed(error);
+    } finally {
+      reply.removeAttribute("aria-busy");
+      if (generation === this.generation) {
+        this.busy = false;
+        this.ui.send.disabled = false;
+        this.refreshInfo();
+      }
+      if (this.id) this.events.onChanged(this.id);
+    }
+  }
+
+  toolResult(data, reply) {
+    if (this.elements.has(data.message_id)) return;
+    const element = messageView(
+      {
+        id: data.message_id,
+        role: "tool",
+        content: data.content,
+        metadata: { tool: data.tool, args: data.args, is_error: data.is_error },
+      },
+      { pending: true },
+    );
+    this.elements.set(data.message_id, element);
+    this.ui.messages.insertBefore(element, reply);
+  }
+
+  // -- actions ---------------------------------------------------------------------------
+
+  async extend() {
+    try {
+      const result = await this.api.extend(this.id, 24);
+      this.setNotice(`Extended: now expires ${formatTime(result.expires_at)}.`);
+      this.refreshInfo();
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
+  async clear() {
+    if (!window.confirm("Delete every message of this conversation? The conversation stays.")) return;
+    try {
+      const result = await this.api.clear(this.id);
+      this.elements.clear();
+      this.ui.messages.replaceChildren();
+      this.ui.older.hidden = true;
+      this.olderCursor = null;
+      this.setNotice(`Cleared ${result.cleared} messages.`);
+      this.refreshInfo();
+      this.events.onChanged(this.id);
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
+  async exportJson() {
+    try {
+      const blob = await this.api.exportConversation(this.id);
+      const url = URL.createObjectURL(blob);
+      const link = h("a", { href: url, download: `${this.id}.json`, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      this.setNotice("Exported as JSON.");
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
+  async remove() {
+    if (!window.confirm("Delete this conversation and all its messages?")) return;
+    const id = this.id;
+    try {
+      await this.api.remove(id);
+      this.events.onDeleted(id);
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
+  // -- what the pane shows ---------------------------------------------------------------
+
+  async refreshInfo() {
+    if (!this.id) return;
+    const generation = this.generation;
+    try {
+      const conversation = await this.api.getConversation(this.id, { limit: 0 });
+      if (generation === this.generation) this.showInfo(conversation);
+    } catch {
+      // the next action or the feed says what is wrong
+    }
+  }
+
+  showInfo(conversation) {
+    this.ui.title.textContent = conversation.title || conversation.conversation_id;
+    this.ui.info.textContent = `${conversation.message_count} messages · expires ${formatTime(conversation.expires_at)}`;
+  }
+
+  /** An error in words; a conversation that is gone leaves the pane saying so. */
+  failed(error) {
+    if (error?.status === 401) return this.events.onSignedOut(error);
+    const text = describe(error);
+    if (error?.status === 404) {
+      this.feed?.stop();
+      this.setLive(null);
+      this.setActions(false);
+      this.setComposer(false);
+      this.ui.info.textContent = "";
+      this.ui.messages.replaceChildren(h("p", { class: "gone" }, text));
+      this.elements.clear();
+    }
+    this.events.showError(text);
+  }
+
+  setNotice(text) {
+    this.ui.notice.textContent = text;
+  }
+
+  setLive(state) {
+    const labels = { live: "Live", reconnecting: "Reconnecting…" };
+    this.ui.live.textContent = labels[state] ?? "";
+    this.ui.live.dataset.state = state ?? "";
+  }
+
+  setActions(enabled) {
+    for (const button of [this.ui.extend, this.ui.clear, this.ui.export, this.ui.remove]) button.disabled = !enabled;
+  }
+
+  setComposer(enabled) {
+    this.ui.input.disabled = !enabled;
+    this.ui.send.disabled = !enabled || this.busy;
+  }
+
+  nearEnd() {
+    const list = this.ui.messages;
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  }
+
+  scrollToEnd(when) {
+    if (when) this.ui.messages.scrollTop = this.ui.messages.scrollHeight;
+  }
+}

@@ -1,0 +1,121 @@
+// DOM builders: a message with its metadata, a sidebar entry. Content is always set as text,
+// never as HTML: messages come from users, models and tools.
+
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") element.className = value;
+    else if (name === "dataset") Object.assign(element.dataset, value);
+    else element.setAttribute(name, value === true ? "" : value);
+  }
+  element.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return element;
+}
+
+const ROLE_LABELS = { user: "You", assistant: "Assistant", system: "System", tool: "Tool" };
+
+export function formatTime(value) {
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? "" : date.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+}
+
+/** What the reply cost, from its metadata: model, tokens, duration. */
+function costLine(metadata) {
+  const parts = [];
+  if (metadata.model) parts.push(h("span", { class: "model" }, metadata.model));
+  const tokens = metadata.tokens;
+  if (tokens && (tokens.prompt != null || tokens.completion != null)) {
+    parts.push(h("span", { class: "tokens" }, `${tokens.prompt ?? "?"} → ${tokens.completion ?? "?"} tokens`));
+  } else if (typeof metadata.tokens === "number") {
+    parts.push(h("span", { class: "tokens" }, `${metadata.tokens} tokens`));
+  }
+  if (metadata.duration_ms != null) parts.push(h("span", { class: "duration" }, `${metadata.duration_ms} ms`));
+  return parts.length ? h("p", { class: "meta" }, parts) : null;
+}
+
+function toolCalls(calls) {
+  if (!Array.isArray(calls) || calls.length === 0) return null;
+  return h(
+    "details",
+    { class: "tool-calls" },
+    h("summary", {}, calls.length === 1 ? "1 tool call" : `${calls.length} tool calls`),
+    h(
+      "ul",
+      {},
+      calls.map((call) => h("li", {}, h("code", {}, `${call.tool}(${JSON.stringify(call.args ?? {})})`))),
+    ),
+  );
+}
+
+/** The body of a message, by kind: text, a folded tool result, a folded context summary. */
+function body(message) {
+  const metadata = message.metadata ?? {};
+  if (message.role === "tool") {
+    const label = `${metadata.is_error ? "Tool error" : "Tool result"}: ${metadata.tool ?? "tool"}`;
+    return h(
+      "details",
+      { class: "tool-result" },
+      h("summary", {}, label),
+      metadata.args ? h("p", {}, h("code", {}, JSON.stringify(metadata.args))) : null,
+      h("pre", {}, message.content),
+    );
+  }
+  if (metadata.kind === "summary") {
+    const covers = Array.isArray(metadata.seqs) && metadata.seqs.length ? ` (messages ${metadata.seqs[0]}–${metadata.seqs.at(-1)})` : "";
+    return h("details", { class: "summary" }, h("summary", {}, `Context summary${covers}`), h("p", { class: "text" }, message.content));
+  }
+  return h("p", { class: "text" }, message.content);
+}
+
+/** A stored message (or one being written: `pending`), as an <article>. */
+export function messageView(message, { pending = false } = {}) {
+  const element = h("article", {
+    class: `message role-${message.role}${pending ? " pending" : ""}`,
+    dataset: { id: message.id ?? "", seq: message.seq ?? "" },
+    "aria-label": `${ROLE_LABELS[message.role] ?? message.role} message`,
+  });
+  fillMessage(element, message, { pending });
+  return element;
+}
+
+/** Re-renders an existing message element in place (a pending one becoming stored). */
+export function fillMessage(element, message, { pending = false } = {}) {
+  const metadata = message.metadata ?? {};
+  element.classList.toggle("pending", pending);
+  element.dataset.id = message.id ?? "";
+  element.dataset.seq = message.seq ?? "";
+  const parts = [
+    h(
+      "header",
+      {},
+      h("span", { class: "role" }, ROLE_LABELS[message.role] ?? message.role),
+      message.created_at ? h("time", { datetime: message.created_at }, formatTime(message.created_at)) : null,
+      message.seq ? h("span", { class: "seq", title: "sequence number" }, `#${message.seq}`) : null,
+    ),
+    body(message),
+    message.role === "assistant" ? costLine(metadata) : null,
+    message.role === "assistant" ? toolCalls(metadata.tool_calls) : null,
+  ];
+  element.replaceChildren(...parts.filter(Boolean));
+}
+
+/** The name a conversation goes by: its title when it has one, else its id. */
+export function conversationLabel(conversation) {
+  return conversation.title || conversation.metadata?.title || conversation.conversation_id;
+}
+
+export function conversationItem(conversation, { current = false, onOpen }) {
+  const button = h(
+    "button",
+    { type: "button", class: "conversation", "aria-current": current ? "true" : null, dataset: { id: conversation.conversation_id } },
+    h("span", { class: "label" }, conversationLabel(conversation)),
+    h(
+      "span",
+      { class: "sub" },
+      `${conversation.message_count ?? 0} messages · ${formatTime(conversation.updated_at)}`,
+    ),
+  );
+  button.addEventListener("click", () => onOpen(conversation.conversation_id));
+  return h("li", { class: conversation.pinned ? "pinned" : null }, button);
+}
