@@ -93,6 +93,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from app.auth import check_auth_mode
+    from app.server import uvicorn_options  # the server imports this module
 
     settings = get_settings()
     host = host or settings.server.host
@@ -101,14 +102,7 @@ def serve(host: str | None, port: int | None) -> None:
     except RuntimeError as exc:
         err.print(f"[red]{exc}")
         raise click.exceptions.Exit(2) from exc
-    uvicorn.run(
-        "app.server:create_app",
-        factory=True,
-        host=host,
-        port=port or settings.server.port,
-        log_level=settings.server.log_level,
-        proxy_headers=False,
-    )
+    uvicorn.run(**uvicorn_options(settings, host=host, port=port))
 
 
 @click.command()

@@ -6,16 +6,18 @@ Every field documents itself; the README's configuration table lists the same va
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = [
     "LOCAL_JWT_SECRET",
     "AuthSettings",
     "DatabaseSettings",
     "LLMSettings",
+    "ObservabilitySettings",
     "RealtimeSettings",
     "ServerSettings",
     "Settings",
@@ -76,7 +78,9 @@ class ServerSettings(_Base):
         validation_alias="API_AUTH",
         description="'disabled' lets anonymous requests act as the service; loopback addresses only.",
     )
-    log_level: str = Field("info", validation_alias="LOG_LEVEL", description="uvicorn log level.")
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = Field(
+        "info", validation_alias="LOG_LEVEL", description="Log level of the server and the app."
+    )
     max_body_bytes: int = Field(
         1_048_576,
         ge=1024,
@@ -95,6 +99,102 @@ class ServerSettings(_Base):
         validation_alias="API_RETRY_AFTER_SECONDS",
         description="Retry-After sent with 503 when the database is unreachable.",
     )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        validation_alias="API_HEADER_TIMEOUT_SECONDS",
+        description="A connection's request line and headers must arrive within this time (from "
+        "connecting, or from the previous response); else it is closed (408 when a request had begun).",
+    )
+    body_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        validation_alias="API_BODY_TIMEOUT_SECONDS",
+        description="A request body must arrive within this time of its headers; else 408 and the "
+        "connection is closed.",
+    )
+    keep_alive_seconds: float = Field(
+        5.0,
+        gt=0,
+        validation_alias="API_KEEP_ALIVE_SECONDS",
+        description="An idle kept-alive connection is closed after this time (uvicorn's timeout_keep_alive).",
+    )
+    limit_concurrency: int | None = Field(
+        None,
+        ge=1,
+        validation_alias="API_LIMIT_CONCURRENCY",
+        description="Most connections and requests at once; more get 503 (uvicorn's limit_concurrency). "
+        "Unset: no limit. Event streams count: leave room for REALTIME_MAX_SUBSCRIBERS.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="API_CORS_ORIGINS",
+        description="Comma-separated origins (scheme://host[:port]) whose pages may call the API "
+        "from a browser (CORS); empty (the default) allows none. With API_AUTH=disabled these are "
+        "also the only non-loopback Origins accepted.",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            if origin == "*":
+                raise ValueError("API_CORS_ORIGINS: list the origins; '*' is not accepted")
+            bare = parts.path in ("", "/") and not parts.query
+            if parts.scheme not in ("http", "https") or not parts.hostname or not bare:
+                raise ValueError(f"API_CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port])")
+            try:
+                parts.port  # noqa: B018  (raises on a bad port)
+            except ValueError as exc:
+                raise ValueError(f"API_CORS_ORIGINS: {origin!r} has a bad port") from exc
+        return [origin.rstrip("/").lower() for origin in origins]
+
+
+class ObservabilitySettings(_Base):
+    """What the API tells its operator besides its answers: logs and traces (metrics are always
+    at /metrics)."""
+
+    log_format: Literal["plain", "json"] = Field(
+        "plain",
+        validation_alias="LOG_FORMAT",
+        description="'plain' lines or 'json' (one object per line: time, level, logger, request_id, "
+        "message), for the server's and the app's logs.",
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description="OTLP/HTTP collector base URL (e.g. http://localhost:4318): when set, every request "
+        "is traced (OpenTelemetry) and its spans are sent to <url>/v1/traces. Unset: no tracing.",
+    )
+    service_name: str = Field(
+        "conversations-api",
+        min_length=1,
+        validation_alias="OTEL_SERVICE_NAME",
+        description="service.name of the traces.",
+    )
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"OTEL_EXPORTER_OTLP_ENDPOINT: {value!r} is not an http(s) URL")
+        return value
 
 
 class SupabaseSettings(_Base):
@@ -371,6 +471,7 @@ class Settings(BaseModel):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from litestar import Router
 from litestar.config.app import AppConfig
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.enums import ScopeType
@@ -32,17 +33,23 @@ from app.controllers.conversations import ConversationController
 from app.controllers.events import EventsController
 from app.controllers.health import HealthController
 from app.controllers.messages import MessageController
+from app.controllers.metrics import MetricsController
+from app.crosssite import CrossSiteMiddleware
 from app.dependencies import provide_settings, provide_store
 from app.errors import create_exception_handlers
 from app.llm import ToolRegistry, create_tools
+from app.observability import MetricsMiddleware, RequestIdMiddleware, send_request_id
 from app.services import Services
 from app.store import SERVICE
 
 __all__ = ["PUBLIC_PATHS", "WEB_DIR", "ApplicationCore"]
 
-# Reachable without a token: liveness and the API's own description (its UI's assets
-# included). The web client's files are public too, through their router's opt.
-PUBLIC_PATHS = ["^/health", "^/schema"]
+# Reachable without a token: liveness, metrics (no user data: see MetricsController) and the
+# API's own description (its UI's assets included). The web client's files are public too,
+# through their router's opt.
+PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema"]
+# What a browser page of an API_CORS_ORIGINS origin may send ('*' would not cover Authorization).
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID", "X-Request-ID"]
 # The web client: plain HTML, CSS and ES modules, no build step.
 WEB_DIR = Path(__file__).parent / "web"
 # Swagger UI's build, from the swagger-ui-bundle-v2 wheel: the docs page loads nothing from a CDN.
@@ -123,6 +130,7 @@ class ApplicationCore(InitPluginProtocol):
                 AdminController,
                 ChatController,
                 EventsController,
+                MetricsController,
                 Router(
                     "/",
                     route_handlers=[ImportController],
@@ -145,11 +153,29 @@ class ApplicationCore(InitPluginProtocol):
                 "store": Provide(provide_store, sync_to_thread=False),
             }
         )
+        loopback_only = settings.server.auth == "disabled"
+        # Outermost first: the request id for every later log line, the metrics seeing every
+        # status (errors raised by the checks below included), then the checks.
+        app_config.middleware.extend(
+            [
+                RequestIdMiddleware(),
+                MetricsMiddleware(),
+                CrossSiteMiddleware(loopback_only=loopback_only, origins=settings.server.cors_origins),
+            ]
+        )
+        app_config.before_send.append(send_request_id)
+        if settings.server.cors_origins:
+            app_config.cors_config = CORSConfig(
+                allow_origins=settings.server.cors_origins,
+                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                allow_headers=CORS_REQUEST_HEADERS,
+                expose_headers=["X-Request-ID", "Retry-After"],
+            )
         app_config.middleware.append(
             DefineMiddleware(
                 BearerAuthMiddleware,
                 verifier=services.verifier,
-                anonymous=SERVICE if settings.server.auth == "disabled" else None,
+                anonymous=SERVICE if loopback_only else None,
                 exclude=PUBLIC_PATHS,
             )
         )
@@ -174,4 +200,7 @@ class ApplicationCore(InitPluginProtocol):
             render_plugins=[_docs_ui()],
         )
         app_config.debug = False
+        # Logging is the server's (app.observability.logs, through app.server.uvicorn_options):
+        # Litestar's default config would replace its root handler, request ids and JSON lines.
+        app_config.logging_config = None
         return app_config

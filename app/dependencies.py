@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.config import Settings
 from app.llm import ChatService
+from app.observability import measured_provider
 from app.realtime import Hub
 from app.services import Services
 from app.store import ConversationManager, Principal
@@ -57,5 +58,7 @@ def provide_hub(services: NamedDependency[Services]) -> Hub:
 def provide_chat(
     services: NamedDependency[Services], store: NamedDependency[ConversationManager]
 ) -> ChatService:
-    """Chat turns as the request's principal, with the configured model and tools."""
-    return ChatService(store, services.running.provider, services.tools, services.settings.llm)
+    """Chat turns as the request's principal, with the configured model (its calls measured
+    for /metrics) and tools."""
+    provider = measured_provider(services.running.provider)
+    return ChatService(store, provider, services.tools, services.settings.llm)

@@ -6,7 +6,8 @@ Litestar's default body path decodes JSON to Python objects and then converts th
 handler, 400 for a missing body) and replaces only the decoding: `msgspec.json.decode(body,
 type=T)`, strict, which rejects unknown fields (the structs forbid them), wrong types, bad
 UUIDs and non-object metadata in the same pass. NUL characters are refused here, before any
-database call: PostgreSQL cannot store them in text or jsonb.
+database call: PostgreSQL cannot store them in text or jsonb. So are bytes that are not UTF-8
+(RFC 8259 requires it): msgspec raises UnicodeDecodeError for them, not a DecodeError.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def decode_body(raw: bytes, type_: type[T]) -> T:
     if _NUL_ESCAPE in raw:
         try:
             found = find_nul(msgspec.json.decode(raw))
-        except (msgspec.DecodeError, RecursionError):
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
             found = None  # reported below
         if found is not None:
             raise ValidationException(
@@ -87,6 +88,8 @@ def decode_body(raw: bytes, type_: type[T]) -> T:
         raise ClientException(f"malformed JSON body: {exc}", status_code=400) from exc
     except RecursionError as exc:
         raise ClientException("JSON body nested too deeply", status_code=400) from exc
+    except UnicodeDecodeError as exc:
+        raise ClientException("malformed body: not valid UTF-8", status_code=400) from exc
 
 
 class StrictBody(MsgspecDTO[T]):

@@ -54,6 +54,7 @@ _CODES: dict[int, str] = {
     500: "internal_error",
     503: "unavailable",
 }
+_CLIENT_GONE = "client disconnected prematurely"  # litestar.connection.Request.stream()
 _STORE_STATUS: dict[type[StoreError], int] = {
     AuthenticationError: 401,
     NotFoundError: 404,
@@ -106,6 +107,11 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
             message, details = "a JSON request body is required", [{"key": "body", "message": "missing"}]
         elif message.startswith("Validation failed for "):
             message = "invalid request parameters"  # Litestar's text echoes the raw path
+    elif message == _CLIENT_GONE:
+        # Litestar's 500 for a body that stopped coming (the client left, or missed
+        # API_BODY_TIMEOUT_SECONDS): nobody reads this answer, and it is not the server's fault.
+        log.info("%s %s: %s", request.method, request.url.path, message)
+        return error_response(499, "client_closed_request", message)
     else:
         code = _CODES.get(status, "internal_error" if status >= 500 else "bad_request")
     if status >= 500 and not isinstance(exc, ApiError):

@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from app.auth import TokenVerifier
 from app.config import Settings
 from app.llm import Provider, ToolRegistry, create_provider
+from app.observability import measured_transport, services_registry
 from app.realtime import Hub, create_hub
 from app.store import ConversationManager
 from app.store.factory import open_store
@@ -47,6 +48,7 @@ class Services:
         self.settings = settings
         self.tools = tools
         self.verifier = TokenVerifier(settings)
+        self.metrics = services_registry(self)  # what /metrics reads of the running services
         self._running: Running | None = None
 
     @property
@@ -70,7 +72,9 @@ class Services:
             )
         if settings.llm.uses_offline:
             log.info("/chat uses the offline echo provider (no model configured: set LLM_BASE_URL)")
-        async with open_store(settings) as (pool, store):
+        async with open_store(settings) as (pool, service_store):
+            # Measured once here: every store call, the handlers' and the hub's.
+            store = ConversationManager(measured_transport(service_store.transport))
             provider = create_provider(settings.llm)
             # The hub reads as the service; each stream is authorized as its caller first.
             hub = create_hub(settings, store)

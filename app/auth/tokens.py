@@ -5,7 +5,8 @@
 - Any other token must be a JWT signed by the project: HS256 with the JWT secret, or ES256 /
   RS256 with a key of the project's JWKS (fetched asynchronously with httpx and cached; an
   unknown `kid` refetches it, at most once per `jwks_min_refresh_seconds`). `exp` is required;
-  `alg: none` and every other algorithm are refused. A verified token whose `role` is
+  `exp`, `nbf` and `iat` must be JSON numbers (RFC 7519 NumericDate: pyjwt alone accepts
+  `"exp": "9999999999"`); `alg: none` and every other algorithm are refused. A verified token whose `role` is
   `service_role` (Supabase's legacy service key) acts as the service; one whose role is
   `authenticated`, with the configured audience and a UUID `sub`, acts as that user.
 - Verified tokens are remembered for a short while (never past their `exp`) so a client
@@ -40,6 +41,7 @@ __all__ = [
 log = logging.getLogger("app.auth")
 
 _ASYMMETRIC = frozenset({"ES256", "RS256"})
+_NUMERIC_DATES = ("exp", "nbf", "iat")
 _TOKEN_CACHE_MAX = 4096
 
 
@@ -222,6 +224,10 @@ class TokenVerifier:
             raise AuthError("token not yet valid") from exc
         except jwt.PyJWTError as exc:
             raise AuthError("invalid token") from exc
+        for name in _NUMERIC_DATES:
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise AuthError(f"token {name} claim is not a NumericDate (a JSON number)")
         return claims
 
     def _principal(self, claims: dict[str, Any], token: str) -> Principal:

@@ -97,6 +97,15 @@ async def test_health_and_schema_need_no_token(client: Client) -> None:
         ),
         pytest.param(lambda u: mint(user_claims(u, exp=int(time.time()) - 10)), id="expired"),
         pytest.param(lambda u: mint(user_claims(u, exp=None)), id="missing-exp"),
+        # RFC 7519: exp, nbf and iat are NumericDates (JSON numbers), not numeric strings.
+        pytest.param(lambda u: mint(user_claims(u, exp=str(int(time.time()) + 3600))), id="exp-string"),
+        pytest.param(lambda u: mint(user_claims(u, exp=True)), id="exp-bool"),
+        pytest.param(lambda u: mint(user_claims(u, nbf=str(int(time.time()) - 60))), id="nbf-string"),
+        pytest.param(lambda u: mint(user_claims(u, iat=str(int(time.time())))), id="iat-string"),
+        pytest.param(
+            lambda u: mint({"role": "service_role", "exp": str(int(time.time()) + 60)}),
+            id="service-exp-string",
+        ),
         pytest.param(lambda u: mint(user_claims(u, aud="someone-else")), id="wrong-audience"),
         pytest.param(lambda u: mint(user_claims(u, aud=None)), id="missing-audience"),
         pytest.param(lambda u: mint(user_claims(u, nbf=int(time.time()) + 600)), id="not-yet-valid"),
@@ -303,7 +312,7 @@ async def raw_get(app: Any, path: str, server: tuple[str, int] | None) -> tuple[
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"host", b"api")],
+        "headers": [(b"host", b"localhost:8001")],  # a loopback Host: API_AUTH=disabled needs one
         "client": ("203.0.113.9", 40000),
         "server": server,
         "state": {},

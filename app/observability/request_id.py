@@ -1,0 +1,71 @@
+"""A request id on every response and every log line.
+
+The id is the client's `X-Request-ID` when it is well-formed (1-128 characters of
+`[A-Za-z0-9._:-]`, so it cannot forge log lines or headers), else 16 random bytes in hex
+(a uuid4's entropy, at a third of its cost: this runs on every request). It is
+chosen once per request and kept in the scope's state; `RequestIdMiddleware` puts it in the
+`REQUEST_ID` context variable for the handlers' log records (`RequestIdFilter` copies it onto
+each record), and `send_request_id`, an app-level before_send hook, puts it on the response,
+errors answered by Litestar's own exception handling included.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from contextvars import ContextVar
+
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["HEADER", "REQUEST_ID", "RequestIdFilter", "RequestIdMiddleware", "request_id", "send_request_id"]
+
+HEADER = "X-Request-ID"
+_HEADER_NAME = HEADER.lower().encode()
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+_WELL_FORMED = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+_STATE_KEY = "request_id"
+
+
+def request_id(scope: Scope) -> str:
+    """The request's id: chosen on first use, the same afterwards."""
+    state = scope["state"]
+    found: str | None = state.get(_STATE_KEY)
+    if found is None:
+        found = os.urandom(16).hex()
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                if _WELL_FORMED.fullmatch(value):
+                    found = value.decode("ascii")
+                break
+        state[_STATE_KEY] = found
+    return found
+
+
+class RequestIdMiddleware(ASGIMiddleware):
+    """Sets REQUEST_ID for the rest of the request."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        token = REQUEST_ID.set(request_id(scope))
+        try:
+            await next_app(scope, receive, send)
+        finally:
+            REQUEST_ID.reset(token)
+
+
+async def send_request_id(message: Message, scope: Scope) -> None:
+    """before_send hook: X-Request-ID on every HTTP response."""
+    if message["type"] == "http.response.start" and scope["type"] == ScopeType.HTTP:
+        message["headers"] = [*message.get("headers", ()), (_HEADER_NAME, request_id(scope).encode())]
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to every record ("-" outside a request), for the formatters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get() or "-"
+        return True
