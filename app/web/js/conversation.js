@@ -9,7 +9,7 @@
 
 import { ApiError, describe } from "./api.js";
 import { LiveFeed, readEvents } from "./sse.js";
-import { fillMessage, formatTime, h, messageView } from "./views.js";
+import { fillMessage, formatTime, h, messageView, plural } from "./views.js";
 
 const newKey = () =>
   globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
@@ -272,7 +272,7 @@ export class ConversationView {
       this.ui.messages.replaceChildren();
       this.ui.older.hidden = true;
       this.olderCursor = null;
-      this.setNotice(`Cleared ${result.cleared} messages.`);
+      this.setNotice(`Cleared ${plural(result.cleared, "message")}.`);
       this.refreshInfo();
       this.events.onChanged(this.id);
     } catch (error) {
@@ -321,7 +321,8 @@ export class ConversationView {
 
   showInfo(conversation) {
     this.ui.title.textContent = conversation.title || conversation.conversation_id;
-    this.ui.info.textContent = `${conversation.message_count} messages · expires ${formatTime(conversation.expires_at)}`;
+    const count = plural(conversation.message_count, "message");
+    this.ui.info.textContent = `${count} · expires ${formatTime(conversation.expires_at)}`;
   }
 
   /** An error in words; a conversation that is gone leaves the pane saying so. */

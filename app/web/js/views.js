@@ -15,6 +15,8 @@ export function h(tag, attributes = {}, ...children) {
 
 const ROLE_LABELS = { user: "You", assistant: "Assistant", system: "System", tool: "Tool" };
 
+export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 export function formatTime(value) {
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? "" : date.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
@@ -113,7 +115,7 @@ export function conversationItem(conversation, { current = false, onOpen }) {
     h(
       "span",
       { class: "sub" },
-      `${conversation.message_count ?? 0} messages · ${formatTime(conversation.updated_at)}`,
+      `${plural(conversation.message_count ?? 0, "message")} · ${formatTime(conversation.updated_at)}`,
     ),
   );
   button.addEventListener("click", () => onOpen(conversation.conversation_id));
