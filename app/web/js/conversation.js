@@ -192,11 +192,12 @@ export class ConversationView {
       const response = await this.api.chatStream({ message: text, conversationId, idempotencyKey: newKey() });
       let written = "";
       for await (const item of readEvents(response.body)) {
-        if (item.type !== "event") continue;
+        // Another conversation was opened meanwhile: let the turn finish, show nothing of it.
+        if (item.type !== "event" || generation !== this.generation) continue;
         const data = JSON.parse(item.data);
         if (item.event === "start") {
           started = true;
-          if (!conversationId && generation === this.generation) this.adopt(data.conversation_id);
+          if (!conversationId) this.adopt(data.conversation_id);
           this.bind(mine, data.user_message_id);
         } else if (item.event === "tool") {
           this.toolResult(data, reply);
@@ -221,11 +222,12 @@ export class ConversationView {
       if (!done) throw new ApiError(502, "stream_ended", "the answer was cut off");
     } catch (error) {
       reply.remove();
+      if (generation !== this.generation) return;
       if (!started) {
         mine.remove();
         if (!this.ui.input.value) this.ui.input.value = text; // not sent: give it back
       }
-      if (generation === this.generation) this.failed(error);
+      this.failed(error);
     } finally {
       reply.removeAttribute("aria-busy");
       if (generation === this.generation) {
