@@ -37,7 +37,7 @@ test-upgrade: deps ## upgrade a database built from the released migrations (e4e
 test-py: ## pytest: integration and API tests against the real database
 	DATABASE_URL="$$($(STACK) url)" $(PY) -m pytest
 
-bench: deps ## benchmarks on throwaway clusters: SQL, HTTP API, chat, realtime (~20 min; BENCH_QUICK=1: ~4 min; BENCH_ONLY=db,http,chat,realtime,transport)
+bench: deps ## benchmarks on throwaway clusters: SQL, HTTP API, chat, realtime (~20 min; BENCH_QUICK=1: ~4 min; BENCH_ONLY=db,http,export,chat,realtime,transport)
 	$(PY) -m bench
 
 lint: deps ## ruff (lint and format check) and mypy

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from app.config import get_settings
 from app.store import ConflictError, ConversationManager, StoreError
+from app.store.export import open_export
 from app.store.factory import open_store
 from app.store.models import ConversationExport
 
@@ -141,35 +142,44 @@ async def _all_ids(store: ConversationManager) -> AsyncIterator[str]:
         cursor = page.next_cursor
 
 
+async def _write(chunks: AsyncIterator[bytes], out: IO[bytes]) -> None:
+    async for chunk in chunks:
+        out.write(chunk)
+    out.write(b"\n")
+
+
 @click.command()
 @click.argument("conversation_id", metavar="[ID]", required=False)
-@click.option("-o", "--output", help="file for JSON lines (default stdout)")
+@click.option("-o", "--output", help="file to write to (default stdout)")
 @_with_store
 async def export(store: ConversationManager, conversation_id: str | None, output: str | None) -> None:
-    """Export one conversation (JSON), or every live one (JSON lines)."""
-    if conversation_id:
-        _print_json(await store.export_conversation(conversation_id))
-        return
+    """Export one conversation (one JSON line), or every live one (JSON lines), reading and
+    writing one page of messages at a time."""
     # A CLI writing its own output file: blocking writes are what we want here.
-    out: IO[str] = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: ASYNC230, SIM115
-    ids = [cid async for cid in _all_ids(store)]
-    exported = 0
+    out: IO[bytes] = open(output, "wb") if output else sys.stdout.buffer  # noqa: ASYNC230, SIM115
     try:
+        if conversation_id:
+            await _write(await open_export(store, conversation_id), out)
+            return
+        ids = [cid async for cid in _all_ids(store)]
+        exported = 0
         with _progress(len(ids)) as progress:
             task = progress.add_task("exporting", total=len(ids))
             for cid in ids:
                 try:
-                    document = await store.export_conversation(cid)
+                    chunks = await open_export(store, cid)
                 except StoreError as exc:  # expired or deleted since it was listed
                     err.print(f"[yellow]skipped {cid}: {exc.message}")
                 else:
-                    out.write(_json.encode(document).decode() + "\n")
+                    # A failure after the first page fails the command: its last line is incomplete.
+                    await _write(chunks, out)
                     exported += 1
                 progress.advance(task)
+        err.print(f"exported {exported} conversation(s)")
     finally:
-        if out is not sys.stdout:
+        out.flush()
+        if out is not sys.stdout.buffer:
             out.close()
-    err.print(f"exported {exported} conversation(s)")
 
 
 def _lines(path: str) -> Iterator[tuple[int, str]]:

@@ -351,6 +351,16 @@ class LLMSettings(_Base):
         validation_alias="CHAT_HISTORY_MAX",
         description="Largest history window a request may ask for.",
     )
+    token_budget: int = Field(
+        8000,
+        ge=0,
+        le=100_000_000,
+        validation_alias="CHAT_TOKEN_BUDGET",
+        description="Tokens of history sent to the model per turn by default: the database picks the "
+        "newest messages whose token counts fit (the new user message always in; at most "
+        "CHAT_HISTORY_LIMIT of them) and the latest summary of what they leave out. 0: no budget, "
+        "the last CHAT_HISTORY_LIMIT messages.",
+    )
     system_prompt: str | None = Field(
         "You are a helpful assistant.",
         validation_alias="CHAT_SYSTEM_PROMPT",
@@ -391,8 +401,21 @@ class LLMSettings(_Base):
 
     def history_window(self, requested: int | None = None) -> int:
         """The history window for a request: its own limit (at least 1) or the default, never
-        more than CHAT_HISTORY_MAX."""
+        more than CHAT_HISTORY_MAX. With a token budget it caps the window's messages."""
         return max(1, min(requested or self.history_limit, self.history_max))
+
+    @property
+    def default_token_budget(self) -> int:
+        """The budget a context read uses when the request sets none: CHAT_TOKEN_BUDGET, or
+        its default where that is 0 (a context is always read for a budget)."""
+        return self.token_budget or int(type(self).model_fields["token_budget"].default)
+
+    def token_window(self, requested: int | None = None) -> int | None:
+        """The token budget of a request: its own, else CHAT_TOKEN_BUDGET; None for none (0:
+        the count window)."""
+        if requested is not None:
+            return requested or None
+        return self.token_budget or None
 
 
 class RealtimeSettings(_Base):

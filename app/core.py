@@ -29,6 +29,7 @@ from app.auth import BearerAuthMiddleware, check_auth_mode
 from app.config import Settings
 from app.controllers.admin import AdminController, ImportController
 from app.controllers.chat import ChatController
+from app.controllers.context import ContextController
 from app.controllers.conversations import ConversationController
 from app.controllers.events import EventsController
 from app.controllers.health import HealthController
@@ -126,6 +127,7 @@ class ApplicationCore(InitPluginProtocol):
             [
                 HealthController,
                 ConversationController,
+                ContextController,
                 MessageController,
                 AdminController,
                 ChatController,

@@ -59,6 +59,7 @@ def provide_chat(
     services: NamedDependency[Services], store: NamedDependency[ConversationManager]
 ) -> ChatService:
     """Chat turns as the request's principal, with the configured model (its calls measured
-    for /metrics) and tools."""
-    provider = measured_provider(services.running.provider)
-    return ChatService(store, provider, services.tools, services.settings.llm)
+    for /metrics), tools, and the process's summaries in the background."""
+    running = services.running
+    provider = measured_provider(running.provider)
+    return ChatService(store, provider, services.tools, services.settings.llm, running.compactor)

@@ -15,6 +15,7 @@ import msgspec
 
 from app.store.models import (
     ClearResult,
+    Context,
     Conversation,
     ConversationExport,
     ConversationList,
@@ -32,6 +33,7 @@ __all__ = [
     "ChatIn",
     "CleanupOut",
     "ClearResult",
+    "Context",
     "Conversation",
     "ConversationExport",
     "ConversationId",
@@ -133,6 +135,16 @@ StartMetadata = Annotated[
     dict[str, Any],
     msgspec.Meta(description="Stored on the conversation when this turn starts it (any JSON object)."),
 ]
+TokenBudget = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=INT32_MAX,
+        description="Tokens of history to send (default CHAT_TOKEN_BUDGET): the newest messages whose "
+        "token counts fit, this one always in, and the latest summary of what they leave out; 0: no "
+        "budget, the last history_limit messages.",
+    ),
+]
 IncludeHistory = Annotated[
     bool, msgspec.Meta(description="Send the conversation's last messages to the model (else only this one).")
 ]
@@ -148,6 +160,7 @@ class ChatIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     conversation_id: ConversationId | None = None
     include_history: IncludeHistory = True
     history_limit: HistoryLimit | None = None
+    token_budget: TokenBudget | None = None
     user_id: ChatOwner | None = None
     metadata: MessageMetadata | None = None
     conversation_metadata: StartMetadata | None = None

@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.auth import TokenVerifier
 from app.config import Settings
-from app.llm import Provider, ToolRegistry, create_provider
+from app.llm import Compactor, Provider, ToolRegistry, create_provider
 from app.observability import measured_transport, services_registry
 from app.realtime import Hub, create_hub
 from app.store import ConversationManager
@@ -38,6 +38,7 @@ class Running:
     store: ConversationManager
     provider: Provider
     hub: Hub
+    compactor: Compactor
 
 
 class Services:
@@ -79,12 +80,14 @@ class Services:
             # The hub reads as the service; each stream is authorized as its caller first.
             hub = create_hub(settings, store)
             await hub.start()  # returns at once: the feed connects (and reconnects) in the background
-            self._running = Running(pool, store, provider, hub)
+            compactor = Compactor()
+            self._running = Running(pool, store, provider, hub, compactor)
             try:
                 yield
             finally:
                 self._running = None
                 await hub.stop()  # ends every stream with a `shutdown` event
+                await compactor.aclose()  # summaries in flight are still due on a later turn
                 await provider.aclose()
                 await self.verifier.close()
 

@@ -13,6 +13,12 @@ loading the machine affects both sides alike; the ratio is over the rounds' sums
 
 Goal: turns/s >= 0.4 x appends/s (a turn is two store calls where an append is one).
 
+Then, against the same server, alternating rounds again: turns with the token window (the
+default, CHAT_TOKEN_BUDGET) over turns with the count window (``token_budget: 0``); and turns
+while a summary is due on nearly every turn (``compaction_threshold_tokens = 1``: the offline
+model's summary made in the background, two more store calls) over turns while none is ever
+due (``0``). Both as ratios, no goal.
+
 Storage overhead per turn, two ways:
 
 * through HTTP, one client at a time: request time minus the answer's ``duration_ms`` (the
@@ -59,6 +65,9 @@ CHAT_PREFIX = "bench-chat-"
 APPEND_PREFIX = "bench-append-"
 
 _json = msgspec.json.Encoder()
+# What a workload adds to the /chat body: "chat" is the default token window (CHAT_TOKEN_BUDGET),
+# "chat-count" the count window (token_budget 0: the last CHAT_HISTORY_LIMIT messages).
+_EXTRA = {"chat-count": ',"token_budget":0'}
 
 
 @dataclass(frozen=True)
@@ -195,6 +204,8 @@ local path_kind = "{kind}"
 local prefix = "{prefix}"
 local n = {n}
 local message = "{message}"
+local extra = '{extra}'
+
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local counter = 0
@@ -209,7 +220,7 @@ function request()
   local id = prefix .. math.random(n)
   if path_kind == "chat" then
     return wrk.format(nil, "/chat", nil,
-      '{{"message":"' .. message .. '","conversation_id":"' .. id .. '"}}')
+      '{{"message":"' .. message .. '","conversation_id":"' .. id .. '"' .. extra .. '}}')
   end
   return wrk.format(nil, "/conversations/" .. id .. "/messages", nil,
     '{{"role":"user","content":"' .. message .. '"}}')
@@ -229,8 +240,16 @@ def _ms(text: str) -> float:
 def _wrk(base: str, kind: str, plan: Plan, seconds: float, scripts: Path) -> Load:
     script = scripts / f"{kind}.lua"
     if not script.exists():
-        prefix = CHAT_PREFIX if kind == "chat" else APPEND_PREFIX
-        script.write_text(_LUA.format(kind=kind, prefix=prefix, n=plan.conversations, message=MESSAGE))
+        prefix = APPEND_PREFIX if kind == "append" else CHAT_PREFIX
+        script.write_text(
+            _LUA.format(
+                kind="append" if kind == "append" else "chat",
+                prefix=prefix,
+                n=plan.conversations,
+                message=MESSAGE,
+                extra=_EXTRA.get(kind, ""),
+            )
+        )
     done = subprocess.run(
         [
             "wrk",
@@ -270,8 +289,11 @@ def _wrk(base: str, kind: str, plan: Plan, seconds: float, scripts: Path) -> Loa
 # -- load: httpx (without wrk; and the one-client overhead) --------------------------------------
 def _request(kind: str, plan: Plan, i: int) -> tuple[str, bytes]:
     n = i % plan.conversations + 1
-    if kind == "chat":
-        return "/chat", _json.encode({"message": MESSAGE, "conversation_id": f"{CHAT_PREFIX}{n}"})
+    if kind != "append":
+        body = {"message": MESSAGE, "conversation_id": f"{CHAT_PREFIX}{n}"}
+        if kind == "chat-count":
+            body["token_budget"] = 0
+        return "/chat", _json.encode(body)
     return f"/conversations/{APPEND_PREFIX}{n}/messages", _json.encode({"role": "user", "content": MESSAGE})
 
 
@@ -381,6 +403,85 @@ async def _store_calls(url: str, plan: Plan) -> list[float]:
     return times
 
 
+# -- the token window and compaction ----------------------------------------------------------
+def _threshold(url: str, tokens: int) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("update public.ai_conversation_settings set compaction_threshold_tokens = %s", (tokens,))
+
+
+def _ratio_rounds(
+    name: str, plan: Plan, sides: Sequence[tuple[str, Callable[[], Load]]], goal: Goal | None = None
+) -> Outcome:
+    """Alternating rounds of two workloads; the first's turns/s over the second's."""
+    loads: list[list[Load]] = [[], []]
+    for _ in range(plan.rounds):
+        for k, (_, measure) in enumerate(sides):
+            loads[k].append(measure())
+    rates = [sum(x.requests for x in runs) / sum(x.seconds for x in runs) for runs in loads]
+    for (label, _), runs in zip(sides, loads, strict=True):
+        for n, load in enumerate(runs, 1):
+            figure(f"round {n}: {label}", _rate_text(load))
+    errors = sum(x.errors for runs in loads for x in runs)
+    outcome = Outcome(
+        name=name,
+        figures=f"{fmt_rate(rates[0], 'turns/s')} vs {fmt_rate(rates[1], 'turns/s')}",
+        value=rates[0] / rates[1],
+        goal=goal,
+        error=f"{errors} requests failed" if errors else None,
+    )
+    verdict_line(outcome)
+    return outcome
+
+
+def _context_rounds(url: str, server: Server, plan: Plan) -> list[Outcome]:
+    """/chat with the token window against the count window, then with a summary due on
+    (nearly) every turn against never, all against the same server in this run."""
+    with tempfile.TemporaryDirectory(prefix="bench-chat-ctx-") as tmp:
+        scripts = Path(tmp)
+
+        def load(kind: str) -> Callable[[], Load]:
+            return lambda: _throughput(server.base, kind, plan, plan.duration, scripts)
+
+        section("chat: the token window vs the count window, compaction due vs not")
+        line(
+            "token window: CHAT_TOKEN_BUDGET (8000), at most CHAT_HISTORY_LIMIT (10) messages; "
+            "count window: token_budget 0"
+        )
+        _threshold(url, 0)
+        try:
+            window = _ratio_rounds(
+                "chat turns: token / count window",
+                plan,
+                [("token window", load("chat")), ("count window", load("chat-count"))],
+            )
+            line(
+                "compaction due: compaction_threshold_tokens = 1 (a summary whenever history is left "
+                "out unsummarized, in the background, offline model); not due: 0 (never)"
+            )
+
+            def due() -> Load:
+                _threshold(url, 1)
+                return load("chat")()
+
+            def not_due() -> Load:
+                _threshold(url, 0)
+                return load("chat")()
+
+            compaction = _ratio_rounds(
+                "chat turns: compaction due / not due", plan, [("due", due), ("not due", not_due)]
+            )
+        finally:
+            _threshold(url, 4000)
+        with psycopg.connect(url) as conn:
+            row = conn.execute(
+                "select count(*) from public.ai_conversation_messages"
+                ' where conversation_id like %s and metadata @> \'{"kind": "summary"}\'',
+                (CHAT_PREFIX + "%",),
+            ).fetchone()
+        line(f"summaries stored in the bench conversations: {row[0] if row else 0:,}")
+    return [window, compaction]
+
+
 # -- the benchmark ------------------------------------------------------------------------------
 def _rate_text(load: Load) -> str:
     return f"{fmt_rate(load.rate, 'req/s'):>12}  p50 {load.p50_ms:.2f} ms  p99 {load.p99_ms:.2f} ms"
@@ -434,6 +535,8 @@ def run(url: str, config: Config) -> list[Outcome]:
         )
         outcomes.append(outcome)
         verdict_line(outcome)
+
+        outcomes += _context_rounds(url, server, plan)
 
         overheads, model = _http_overhead(server.base, plan)
         figure(f"turn over HTTP, 1 client, {len(overheads):,} turns: overhead", _pcts(overheads))

@@ -8,10 +8,11 @@ pgbench's ``-j``), ``BENCH_PORT`` (54330), ``BENCH_CLEANUP_CAP`` (seconds, 60),
 
 ``BENCH_ONLY`` picks benchmarks, comma-separated: ``db`` (benchmarks 1-6: pgbench ceilings,
 latency at 5M messages, statistics, cleanup, counters), ``http`` (7: the API against pgbench,
-its memory), ``chat`` (``POST /chat`` turns), ``realtime`` (delivery latency, the feed's cost to
-appends; on a cluster of its own), ``transport`` (the Postgres transport's variants in-process;
-not run by default). Default: ``db,http,chat,realtime``. ``BENCH_PROFILE=1`` profiles the API
-(py-spy) in benchmark 7 even when it meets its goals, ``0`` never; unset: when it misses one.
+its memory), ``export`` (E: the API's memory while exporting a 200 MB conversation), ``chat``
+(``POST /chat`` turns), ``realtime`` (delivery latency, the feed's cost to appends; on a cluster
+of its own), ``transport`` (the Postgres transport's variants in-process; not run by default).
+Default: ``db,http,export,chat,realtime``. ``BENCH_PROFILE=1`` profiles the API (py-spy) in
+benchmark 7 even when it meets its goals, ``0`` never; unset: when it misses one.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from dataclasses import dataclass
 __all__ = ["BENCHMARKS", "DEFAULT", "Config"]
 
 # In the order they run.
-BENCHMARKS = ("db", "http", "chat", "transport", "realtime")
-DEFAULT = frozenset({"db", "http", "chat", "realtime"})
+BENCHMARKS = ("db", "http", "export", "chat", "transport", "realtime")
+DEFAULT = frozenset({"db", "http", "export", "chat", "realtime"})
 
 
 def _flag(name: str) -> bool:

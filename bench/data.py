@@ -34,13 +34,15 @@ USERS = 10_000
 
 _CONVERSATIONS = """
 insert into public.ai_conversations
-  (conversation_id, user_id, metadata, ttl_hours, message_count, last_seq, created_at, updated_at, expires_at)
+  (conversation_id, user_id, metadata, ttl_hours, message_count, last_seq, tokens_appended,
+   created_at, updated_at, expires_at)
 select 'conv-' || g,
        md5((g %% %(users)s)::text)::uuid,
        jsonb_build_object('source', 'bench', 'group', %(group)s::text),
        24,
        %(messages)s,
        %(messages)s,
+       ((%(messages)s + 1) / 2) * %(user_tokens)s + (%(messages)s / 2) * %(assistant_tokens)s,
        e.expires_at - interval '24 hours' - %(messages)s * interval '1 minute',
        e.expires_at - interval '24 hours',
        e.expires_at
@@ -54,18 +56,32 @@ select 'conv-' || g,
 """
 
 # The lateral reference to s makes every conversation's message s come before any message s+1.
-_MESSAGES = """
-insert into public.ai_conversation_messages (conversation_id, seq, role, content, metadata, created_at)
+# Every user message has the same length (numbers padded), so its token count is one constant
+# and the running sum the trigger would keep (tokens_before) has a closed form.
+_CONTENT = (
+    "'message ' || lpad(s::text, 6, '0') || ' of conversation ' || lpad(g::text, 8, '0') || ': '"
+    " || repeat('lorem ipsum dolor sit amet ', 4)"
+)
+_REPLY_METADATA = '{"model": "bench-model", "tokens": 42, "duration_ms": 800}'
+# The two counts, from the function the trigger uses (constant text: no injection).
+TOKENS = (
+    f"select private.message_tokens('user', {_CONTENT}, '{{}}'),"  # noqa: S608
+    f" private.message_tokens('assistant', 'x', '{_REPLY_METADATA}') from (select 1 as s, 1 as g) x"
+)
+_MESSAGES = f"""
+insert into public.ai_conversation_messages
+  (conversation_id, seq, role, content, metadata, created_at, tokens, tokens_before)
 select 'conv-' || g,
        s,
        case when s %% 2 = 1 then 'user' else 'assistant' end,
-       'message ' || s || ' of conversation ' || g || ': ' || repeat('lorem ipsum dolor sit amet ', 4),
-       case when s %% 2 = 1 then '{}'::jsonb
-            else '{"model": "bench-model", "tokens": 42, "duration_ms": 800}'::jsonb end,
-       now() - interval '1 day' + s * interval '1 minute'
+       {_CONTENT},
+       case when s %% 2 = 1 then '{{}}'::jsonb else '{_REPLY_METADATA}'::jsonb end,
+       now() - interval '1 day' + s * interval '1 minute',
+       case when s %% 2 = 1 then %(user_tokens)s else %(assistant_tokens)s end,
+       (s / 2) * %(user_tokens)s + ((s - 1) / 2) * %(assistant_tokens)s
   from generate_series(1, %(messages)s) s,
        lateral generate_series(%(first)s::bigint + 0 * s, %(last)s::bigint) g
-"""
+"""  # noqa: S608 - constant text
 
 # What private.recount_totals() does after a TRUNCATE: everything in slot 0. Also needed after
 # anything that wrote rows with the triggers off (the raw-SQL ceilings of benchmark 1).
@@ -130,6 +146,9 @@ def truncate(url: str) -> None:
 def _insert(url: str, groups: Sequence[Group]) -> None:
     """One loader session: its share of every group, in one transaction."""
     with psycopg.connect(url) as conn:
+        row = conn.execute(TOKENS).fetchone()
+        assert row is not None
+        user_tokens, assistant_tokens = int(row[0]), int(row[1])
         conn.execute("set session_replication_role = replica")
         # Only this session: losing the load in a crash costs nothing, waiting on WAL flushes does.
         conn.execute("set synchronous_commit = off")
@@ -141,6 +160,8 @@ def _insert(url: str, groups: Sequence[Group]) -> None:
                 "first": group.first,
                 "last": group.last,
                 "expired": group.expired,
+                "user_tokens": user_tokens,
+                "assistant_tokens": assistant_tokens,
             }
             conn.execute(_CONVERSATIONS, params)
             if group.messages:
@@ -210,13 +231,22 @@ def _check(url: str) -> None:
             "select (select count(*) from public.ai_conversations),"
             "       (select count(*) from public.ai_conversation_messages),"
             "       (select coalesce(sum(message_count), 0) from public.ai_conversations),"
-            "       (select count(*) from public.ai_conversations where last_seq <> message_count)"
+            "       (select count(*) from public.ai_conversations where last_seq <> message_count),"
+            # What the trigger would have set, on a sample: the counts and the running sums.
+            "       (select count(*) from (select * from public.ai_conversation_messages"
+            "                               tablesample system (0.1)) m"
+            "         where m.tokens <> private.message_tokens(m.role, m.content, m.metadata)"
+            "            or m.tokens_before <> (select coalesce(sum(p.tokens), 0)"
+            "                 from public.ai_conversation_messages p"
+            "                where p.conversation_id = m.conversation_id and p.seq < m.seq))"
         ).fetchone()
     assert row is not None
-    conversations, messages, counted, off = row
+    conversations, messages, counted, off, tokens_off = row
+    off += tokens_off
     if (conversations, messages) != totals(url) or counted != messages or off:
         raise RuntimeError(
             f"data set inconsistent: {conversations} conversations, {messages} messages, "
-            f"message_count sums to {counted}, {off} with last_seq <> message_count, "
+            f"message_count sums to {counted}, {off} with last_seq <> message_count or token counts "
+            "the trigger would not have set, "
             f"statistics say {totals(url)}"
         )

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import append, cleanup, counters, data, http, pgbench, read, scale, stats
+from bench import append, cleanup, counters, data, export, http, pgbench, read, scale, stats
 from bench.cluster import ROOT, BenchCluster
 from bench.config import Config
 from bench.pgbench import Run
@@ -125,7 +125,8 @@ def run_db(url: str, config: Config, drifts: list[counters.Drift]) -> list[Outco
     outcomes += _guarded("2 read", read.GOAL, lambda: read.run(url, config, small))
     small_latency: Run | None = None
     try:
-        small_latency = scale.measure(url, config, small, small_messages)
+        small_latency, small_window = scale.measure(url, config, small, small_messages)
+        outcomes.append(scale.window(small_latency, small_window, small_messages, large=False))
     except (pgbench.PgbenchError, psycopg.Error) as exc:
         line(f"ERROR: {exc}")
     outcomes += _guarded("1 append", append.GOAL, lambda: append.run(url, config, appended))
@@ -152,10 +153,11 @@ def run_db(url: str, config: Config, drifts: list[counters.Drift]) -> list[Outco
     conversations, messages = _load(url, [live, expired, later, idle])
 
     def scale_step() -> list[Outcome]:
-        large_latency = scale.measure(url, config, live, messages)
+        large_latency, large_window = scale.measure(url, config, live, messages)
+        window = scale.window(large_latency, large_window, messages, large=True)
         if small_latency is None:
             raise RuntimeError("no 10k-message figure to compare with")
-        return [scale.finish(small_latency, small_messages, large_latency, messages)]
+        return [scale.finish(small_latency, small_messages, large_latency, messages), window]
 
     outcomes += _guarded("3 read latency", scale.GOAL, scale_step)
     outcomes += _guarded(
@@ -272,6 +274,8 @@ def main() -> int:
             served = run_http(url, config, drifts) if config.selected("http") else []
             # The counters' check covers both: it goes with the database's outcomes.
             outcomes += db + ([counters.outcome(drifts)] if drifts else []) + served
+            if config.selected("export"):
+                outcomes += _guarded("E export", export.GOAL, lambda: export.run(url, config))
             if config.selected("chat"):
                 outcomes += run_chat(url, config)
             if config.selected("transport"):

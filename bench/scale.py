@@ -4,6 +4,11 @@ It must not: "the last N messages" is an index range scan on (conversation_id, s
 cost grows with the depth of the index, not with the number of rows. One client, so the
 figure is the latency of the call itself and not of queueing for the 2 cores; p50 from
 pgbench's per-transaction log. Conversations have the same size (50 messages) in both.
+
+3w: the token-budgeted window (``get_context(id, 400)``, the same 10 messages here) against
+the count window (``get_messages(id, 10)``) at each size, alternating in the same run: the
+window is a probe of the summaries' index, one of (conversation_id, tokens_before), the range
+scan, and one more probe for what was left out. Goal at 5M messages: p50 at most 1.3x.
 """
 
 from __future__ import annotations
@@ -11,33 +16,50 @@ from __future__ import annotations
 from bench import pgbench
 from bench.config import Config
 from bench.data import Group
-from bench.pgbench import Run
+from bench.pgbench import Run, Workload
 from bench.report import Goal, Outcome, fmt_ms, line, section, verdict_line
 
-__all__ = ["GOAL", "finish", "measure"]
+__all__ = ["GOAL", "WINDOW_GOAL", "finish", "measure", "window"]
 
 GOAL = Goal("<=", 1.2)
+WINDOW_GOAL = Goal("<=", 1.3)
 
 
-def measure(url: str, config: Config, group: Group, total_messages: int) -> Run:
-    """p50 of get_messages(id, 10) over ``group`` with ``total_messages`` in the table."""
-    section(f"3. last-10 read latency at {total_messages:,} messages")
-    result = pgbench.run(
+def measure(url: str, config: Config, group: Group, total_messages: int) -> tuple[Run, Run]:
+    """p50 of get_messages(id, 10), and of the token window get_context(id, 400), over
+    ``group`` with ``total_messages`` in the table (the two alternating)."""
+    section(f"3. last-10 read latency at {total_messages:,} messages (count and token windows)")
+    count, tokens = pgbench.measure(
         url,
-        "read_function.sql",
-        clients=1,
+        [Workload("read_function.sql", 1, log=True), Workload("read_window.sql", 1, log=True)],
         threads=1,
-        duration=config.duration,
+        duration=2 * config.duration,
         defines=group.defines(),
-        log=True,
     )
-    latencies = result.latencies_us
-    line(
-        f"1 client, {group.count:,} conversations of {group.messages} messages: "
-        f"p50 {fmt_ms(pgbench.percentile(latencies, 50))}, p99 {fmt_ms(pgbench.percentile(latencies, 99))}, "
-        f"{result.transactions:,} calls"
+    for name, result in (("get_messages(id, 10)", count), ("get_context(id, 400)", tokens)):
+        latencies = result.latencies_us
+        line(
+            f"{name}, 1 client, {group.count:,} conversations of {group.messages} messages: "
+            f"p50 {fmt_ms(pgbench.percentile(latencies, 50))}, "
+            f"p99 {fmt_ms(pgbench.percentile(latencies, 99))}, {result.transactions:,} calls"
+        )
+    return count, tokens
+
+
+def window(count: Run, tokens: Run, total_messages: int, *, large: bool) -> Outcome:
+    """The token window's p50 over the count window's, measured in the same run (the goal
+    holds on the large data set)."""
+    count_p50 = pgbench.percentile(count.latencies_us, 50)
+    tokens_p50 = pgbench.percentile(tokens.latencies_us, 50)
+    size = f"{total_messages / 1e6:g}M" if total_messages >= 1e6 else f"{total_messages / 1e3:g}k"
+    outcome = Outcome(
+        name=f"3w token / count window p50, {size} msgs",
+        figures=f"{fmt_ms(tokens_p50)} vs {fmt_ms(count_p50)}",
+        value=tokens_p50 / count_p50,
+        goal=WINDOW_GOAL if large else None,
     )
-    return result
+    verdict_line(outcome)
+    return outcome
 
 
 def finish(small: Run, small_messages: int, large: Run, large_messages: int) -> Outcome:

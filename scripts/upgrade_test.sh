@@ -8,7 +8,8 @@
 # `git show`, and fills it with conversations and messages; (b) upgrades it with
 # `supabase migration up` and the current supabase/migrations; then checks that (i) its schema
 # equals a fresh database's (pg_dump --schema-only, normalised; a diff on mismatch), (ii) every
-# row is still there (counts and checksums), (iii) the pgTAP suite passes on it. Exits non-zero
+# row is still there (counts and checksums), and one the release allowed with infinite
+# timestamps was repaired, (iii) the pgTAP suite passes on it. Exits non-zero
 # on any mismatch; the cluster is stopped and removed whatever happens.
 set -euo pipefail
 
@@ -80,15 +81,26 @@ select public.append_message(c, r, format('%s says %s', r, n), jsonb_build_objec
 select public.append_message('upg-bob', 'user', 'a replay', '{}', 'upg-bob-key-2');
 select public.clear_conversation('upg-cleared');
 select public.append_message('upg-cleared', 'user', 'after the clear', '{"tool_calls": [{"name": "search"}]}');
+-- What the release let the dashboard store and a later migration refuses: infinite timestamps.
+-- Kept out of the snapshot (the upgrade repairs them); checked after the upgrade.
+insert into public.ai_conversations (conversation_id, created_at, expires_at)
+values ('upg-infinite', '-infinity', 'infinity');
+insert into public.ai_conversation_messages (conversation_id, role, content, created_at)
+values ('upg-infinite', 'user', 'from the dashboard', '-infinity');
 SQL
 
-# Rows, by content (ids, seq, timestamps, counters included), in a stable order.
+# Rows, by content (ids, seq, timestamps, counters included), in a stable order: the columns of
+# the release, which later ones never change (they may add columns, and backfill them).
 snapshot() {
   q <<'SQL'
-select 'conversations', count(*), md5(coalesce(string_agg(c::text, '|' order by c.conversation_id), ''))
-  from public.ai_conversations c;
-select 'messages', count(*), md5(coalesce(string_agg(m::text, '|' order by m.conversation_id, m.seq), ''))
-  from public.ai_conversation_messages m;
+select 'conversations', count(*), md5(coalesce(string_agg(
+         (c.id, c.conversation_id, c.user_id, c.metadata, c.ttl_hours, c.message_count, c.last_seq,
+          c.created_at, c.updated_at, c.expires_at)::text, '|' order by c.conversation_id), ''))
+  from public.ai_conversations c where c.conversation_id <> 'upg-infinite';
+select 'messages', count(*), md5(coalesce(string_agg(
+         (m.id, m.conversation_id, m.seq, m.role, m.content, m.metadata, m.idempotency_key,
+          m.created_at)::text, '|' order by m.conversation_id, m.seq), ''))
+  from public.ai_conversation_messages m where m.conversation_id <> 'upg-infinite';
 select 'totals', sum(t.conversations), sum(t.messages) from private.conversation_totals t;
 SQL
 }
@@ -108,6 +120,34 @@ if [[ "${before}" != "${after}" ]]; then
   failed=1
 else
   log "every row is still there ($(echo "${before}" | awk -F'|' 'NR < 3 { printf "%s%s %s", sep, $2, $1; sep = ", " }'))"
+fi
+# The backfilled token counts are what the insert trigger sets: the count, the running sum.
+off="$(q <<'SQL'
+select count(*) from public.ai_conversation_messages m
+ where m.tokens <> private.message_tokens(m.role, m.content, m.metadata)
+    or m.tokens_before <> (select coalesce(sum(p.tokens), 0) from public.ai_conversation_messages p
+                            where p.conversation_id = m.conversation_id and p.seq < m.seq
+                              and not private.is_summary(p.role, p.metadata));
+SQL
+)"
+if [[ "${off}" != "0" ]]; then
+  log "${off} messages have token counts the trigger would not have set"
+  failed=1
+fi
+# The infinite timestamps were repaired (20261202100100_finite_timestamps.sql), not kept nor dropped.
+repaired="$(q <<'SQL'
+select isfinite(c.created_at) and isfinite(c.expires_at)
+       and c.expires_at <= now() + make_interval(hours => (select s.max_ttl_hours from public.ai_conversation_settings s))
+       and m.created_at = c.created_at
+  from public.ai_conversations c join public.ai_conversation_messages m using (conversation_id)
+ where c.conversation_id = 'upg-infinite'
+SQL
+)"
+if [[ "${repaired}" != "t" ]]; then
+  log "the conversation with infinite timestamps was not repaired by the upgrade (got '${repaired}')"
+  failed=1
+else
+  log "the conversation with infinite timestamps was repaired (finite, within max_ttl_hours)"
 fi
 
 # Normalised schema: no comments, blank lines or SET lines; not what legitimately differs

@@ -107,8 +107,12 @@ class ChatController(Controller):
         summary="Chat: store the user's message, ask the model, store and return its answer",
         description="Without conversation_id the turn starts a conversation (owned by user_id, "
         "which only the service may set to someone else: 403; a user's conversations are its "
-        "own). The model sees the system prompt, then the conversation's last history_limit "
-        "messages in order (only this one with include_history false). The reply is stored with "
+        "own). The model sees the system prompt, then the history the database chooses for the "
+        "token budget (token_budget, default CHAT_TOKEN_BUDGET): the latest summary of what is left "
+        "out and the newest messages that fit, at most history_limit (only this one with "
+        "include_history false); the answer's context lists the seqs sent and the summary used. A "
+        "summary the database reports due is made after the reply, in the background. The reply "
+        "is stored with "
         "its model, tokens, duration_ms, tool_calls and finish_reason in metadata. The provider "
         "failing answers 502 (504 on a timeout): the user message stays stored, and a retry with "
         "the same idempotency key (body or Idempotency-Key header) does not store it twice; after a "
@@ -156,6 +160,7 @@ class ChatController(Controller):
             include_history=data.include_history,
             history_limit=data.history_limit,
             conversation_metadata=data.conversation_metadata,
+            token_budget=data.token_budget,
         )
         if data.stream:
             # A Stream is a Response; the annotation documents the JSON answer.

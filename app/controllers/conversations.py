@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, MediaType, delete, get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from app.controllers.params import (
@@ -28,6 +30,7 @@ from app.schemas import (
     ExtendResult,
 )
 from app.store import ConversationManager
+from app.store.export import open_export
 
 __all__ = ["ConversationController"]
 
@@ -40,7 +43,9 @@ class ConversationController(Controller):
         "/",
         summary="Create a conversation",
         description="Every field is optional. A user token creates conversations it owns; naming "
-        "another user_id is 403. A live conversation with the same id is 409.",
+        "another user_id is 403. Only the service chooses conversation_id (409 if a live "
+        "conversation has it); a user's is generated, and a user naming one gets 409 for its own "
+        "live conversation, 403 for any other id, taken or free.",
         status_code=HTTP_201_CREATED,
         dto=StrictBody[CreateConversationIn],
         return_dto=None,
@@ -130,10 +135,16 @@ class ConversationController(Controller):
     @get(
         "/{conversation_id:str}/export",
         summary="Export a conversation with all its messages",
-        description="The document POST /conversations/import restores.",
-        responses=errors(404),
+        description="The document POST /conversations/import restores, streamed as it is read from "
+        "the database one page of messages at a time (the API holds at most a page, whatever the "
+        "conversation's size).",
+        media_type=MediaType.JSON,
+        responses={
+            200: ResponseSpec(ConversationExport, description="The export document", generate_examples=False),
+            **errors(404),
+        },
     )
     async def export_conversation(
         self, store: NamedDependency[ConversationManager], conversation_id: ConversationIdPath
-    ) -> ConversationExport:
-        return await store.export_conversation(conversation_id)
+    ) -> Stream:
+        return Stream(await open_export(store, conversation_id), media_type=MediaType.JSON)

@@ -18,7 +18,7 @@ from app.store import ConversationManager, StoreError, UnavailableError
 __all__ = ["HealthController", "HealthStatus"]
 
 # The schema is there when the store's main function is: migrations were applied.
-_CHECK = "select to_regprocedure('public.append_message(text,text,text,jsonb,text)') is not null"
+_CHECK = "select to_regprocedure('public.append_message(text,text,text,jsonb,text,text,integer)') is not null"
 
 
 class HealthStatus(msgspec.Struct):

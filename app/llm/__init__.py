@@ -9,6 +9,7 @@ provider and the tools), whose events are also the stream's wire format, and map
 from app.llm.chat import (
     ChatEvent,
     ChatResult,
+    SentContext,
     ToolCallRecord,
     ToolExecuted,
     TurnCompleted,
@@ -21,6 +22,7 @@ from app.llm.chat import (
     stream_events,
     stream_turn,
 )
+from app.llm.compaction import Compactor
 from app.llm.factory import create_provider, create_tools
 from app.llm.offline import OFFLINE_MODEL, OfflineProvider
 from app.llm.openai_compat import OpenAICompatProvider
@@ -50,6 +52,7 @@ __all__ = [
     "ChatMessage",
     "ChatResult",
     "ChatService",
+    "Compactor",
     "Completion",
     "CompletionRequest",
     "MalformedResponse",
@@ -60,6 +63,7 @@ __all__ = [
     "ProviderHTTPError",
     "ProviderTimeout",
     "ProviderUnavailable",
+    "SentContext",
     "StreamDone",
     "StreamEvent",
     "TextDelta",

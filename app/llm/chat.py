@@ -6,24 +6,25 @@ message, returns the history window ending with it), then one `append_message` p
 result, then one `append_message` for the assistant's reply. A plain turn costs 2.
 
 Messages sent to the model: the system prompt, then the history window oldest to newest
-(only the new user message when `include_history` is false). Tool messages of earlier turns
-are sent as the assistant's tool call (rebuilt from their metadata) followed by the result,
-the shape every OpenAI-compatible server accepts.
+(only the new user message when `include_history` is false). With a token budget the
+database chooses the window (the newest messages whose token counts fit, never a tool result
+without its round, the latest summary of what was left out, sent as a system message after the
+prompt); otherwise it is the last `history_limit` messages. Tool messages of earlier turns are
+sent as the assistant's tool call (rebuilt from their metadata) followed by the result, the
+shape every OpenAI-compatible server accepts.
 
 Failures:
 * The provider fails (ProviderError: timeout, HTTP error, unreachable, malformed or empty
   answer): the user message stays stored, tool results already stored stay (each is a
   complete record of a tool run), no assistant message is stored, the error propagates.
-* Idempotency: with an `idempotency_key`, the user message is appended under that key, each
-  tool result under `<key>:tool:<n>` and the reply under `<key>:assistant` (hashed when
-  longer than the column's 255 characters). A retried turn therefore never stores the user
-  message twice. When `begin_chat_turn` answers `replayed` the turn looks for the stored reply
-  (one more store call, `get_messages` over the messages after the user's); if the first
-  attempt completed, that stored reply is returned (`replayed=True`) and the model is not
-  called again; if it failed, the model is asked again with the original history window and
-  the tool results already stored are not stored twice (the stored result is what the model
-  reads when it asks for the same tool with the same arguments). Two concurrent attempts with
-  one key both reach the model, but only one reply is stored and both return it.
+* Idempotency is the database's: with an `idempotency_key`, the user message is appended
+  under that key and each tool result and the reply under keys the database derives from it
+  (`append_message(p_turn_key, p_tool_index)`). A retried turn never stores the user message
+  twice. On a replayed key `begin_chat_turn` itself returns what the first attempt stored: if
+  it completed, its reply, which is returned (`replayed=True`) without calling the model; if it
+  stopped after storing tool results, those results, after which the model loop resumes (the
+  model reads them; they are neither run nor stored again). Two concurrent attempts with one
+  key may both reach the model, but only one reply is stored and both return it.
 * Streaming (`stream_turn` / `stream_events`): deltas are yielded as the model produces them;
   the assistant message is stored once, after the model's last round completed, and the final
   `TurnCompleted` event carries its id. If the consumer goes away before that (the async
@@ -37,7 +38,6 @@ Failures:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
@@ -60,12 +60,12 @@ from app.llm.provider import (
 )
 from app.llm.tools import ToolRegistry
 from app.store.manager import ConversationManager
-from app.store.models import Message
+from app.store.models import Compaction, Context, Message
 
 __all__ = [
-    "REPLY_SCAN",
     "ChatEvent",
     "ChatResult",
+    "SentContext",
     "ToolCallRecord",
     "ToolExecuted",
     "TurnCompleted",
@@ -74,7 +74,6 @@ __all__ = [
     "TurnStarted",
     "begin_turn",
     "complete_turn",
-    "derived_key",
     "history_messages",
     "run_turn",
     "stream_events",
@@ -85,10 +84,6 @@ log = logging.getLogger("app.llm.chat")
 
 T = TypeVar("T")
 
-# How many messages after a replayed user message are searched for its stored reply.
-REPLY_SCAN = 100
-_KEY_MAX = 255
-
 
 class ToolCallRecord(msgspec.Struct, frozen=True):
     """A tool the model called in a turn, as recorded in the reply's metadata."""
@@ -97,13 +92,26 @@ class ToolCallRecord(msgspec.Struct, frozen=True):
     args: dict[str, Any]
 
 
+class SentContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What the model was sent from the conversation: the messages' `seqs` (oldest first), the
+    summary it read (`summary_seq`, the seqs it `covers`), and with a token budget their token
+    total (the summary's included) and that budget."""
+
+    seqs: list[int]
+    summary_seq: int | None = None
+    covers: list[int] | None = None
+    tokens: int | None = None
+    token_budget: int | None = None
+
+
 class ChatResult(msgspec.Struct, frozen=True, kw_only=True):
     """The outcome of a turn, as /chat answers it (and its stream's `done` event carries it):
     the stored reply and what it cost.
 
     `usage` sums every model call of the turn; `duration_ms` is the time spent on the model
     and the tools (store calls excluded). `created`: this turn started the conversation.
-    `replayed`: an idempotent retry answered with the reply an earlier attempt stored."""
+    `replayed`: an idempotent retry answered with the reply an earlier attempt stored.
+    `context`: which messages (seqs) the model was sent, and whether a summary was."""
 
     conversation_id: str
     response: str
@@ -116,12 +124,13 @@ class ChatResult(msgspec.Struct, frozen=True, kw_only=True):
     user_message_id: UUID | None = None
     created: bool = False
     replayed: bool = False
+    context: SentContext | None = None
 
 
 class TurnStart(msgspec.Struct, frozen=True):
     """The first half of a turn, after `begin_chat_turn`: the stored user message, the
-    history window to send (oldest first, ending with it), and on a replay the reply an
-    earlier attempt stored, if any."""
+    history window to send (oldest first, ending with it) with the summary to send before it,
+    and on a replay what an earlier attempt stored: its reply, or its tool results."""
 
     conversation_id: str
     created: bool
@@ -130,6 +139,25 @@ class TurnStart(msgspec.Struct, frozen=True):
     replayed: bool = False
     idempotency_key: str | None = None
     reply: Message | None = None
+    tool_results: list[Message] = msgspec.field(default_factory=list)
+    summary: Message | None = None
+    context: Context | None = None
+
+    @property
+    def compaction(self) -> Compaction | None:
+        """A summary the database says is due (after this turn's reply), if any."""
+        if self.context is None or not self.context.compaction.due:
+            return None
+        return self.context.compaction
+
+    def sent(self) -> SentContext:
+        return SentContext(
+            seqs=[m.seq for m in self.history],
+            summary_seq=self.summary.seq if self.summary is not None else None,
+            covers=self.summary.metadata.get("covers") if self.summary is not None else None,
+            tokens=self.context.tokens if self.context is not None else None,
+            token_budget=self.context.token_budget if self.context is not None else None,
+        )
 
 
 # -- events of a streamed turn: the same structs are the stream's wire format -----------------
@@ -175,14 +203,6 @@ ChatEvent = TurnStarted | TurnDelta | ToolExecuted | TurnCompleted
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def derived_key(key: str, suffix: str) -> str:
-    """The idempotency key of a message the turn with `key` appends (`<key>:<suffix>`)."""
-    derived = f"{key}:{suffix}"
-    if len(derived) <= _KEY_MAX:
-        return derived
-    return f"sha256:{hashlib.sha256(key.encode()).hexdigest()}:{suffix}"
-
-
 def _tool_group_key(message: Message) -> Any:
     return message.metadata.get("round")
 
@@ -225,6 +245,11 @@ def history_messages(history: Sequence[Message]) -> list[ChatMessage]:
     return out
 
 
+def _tool_record(message: Message) -> ToolCallRecord:
+    args = message.metadata.get("args")
+    return ToolCallRecord(str(message.metadata.get("tool") or "tool"), args if isinstance(args, dict) else {})
+
+
 def _result_from_message(start: TurnStart, message: Message) -> ChatResult:
     """The ChatResult of a reply an earlier attempt stored, rebuilt from its metadata."""
     meta = message.metadata
@@ -244,6 +269,7 @@ def _result_from_message(start: TurnStart, message: Message) -> ChatResult:
         user_message_id=start.user_message.id,
         created=start.created,
         replayed=True,
+        context=start.sent(),
     )
 
 
@@ -288,10 +314,12 @@ async def begin_turn(
     history_limit: int = 10,
     conversation_metadata: dict[str, Any] | None = None,
     create_if_missing: bool = False,
+    token_budget: int | None = None,
 ) -> TurnStart:
     """Store call 1: append the user message (creating the conversation without an id) and
-    read the history window. Raises the store's errors (NotFoundError for an unknown, expired
-    or foreign conversation) before anything is sent to the model."""
+    read the history window (the last `history_limit` messages, or with a `token_budget` the
+    database's context window of at most that many). Raises the store's errors (NotFoundError
+    for an unknown, expired or foreign conversation) before anything is sent to the model."""
     turn = await store.begin_chat_turn(
         message,
         conversation_id=conversation_id,
@@ -301,17 +329,12 @@ async def begin_turn(
         history_limit=history_limit if include_history else 1,
         conversation_metadata=conversation_metadata,
         create_if_missing=create_if_missing,
+        token_budget=token_budget,
     )
     history = list(turn.history) if include_history else [turn.message]
     if not history or history[-1].id != turn.message.id:
         history = [*(m for m in history if m.seq < turn.message.seq), turn.message]
-    reply = None
-    if turn.replayed and idempotency_key:
-        reply_key = derived_key(idempotency_key, "assistant")
-        after = await store.get_messages(
-            turn.conversation_id, limit=REPLY_SCAN, before=turn.message.seq + REPLY_SCAN + 1
-        )
-        reply = next((m for m in after if m.idempotency_key == reply_key and m.role == "assistant"), None)
+    context = turn.context
     return TurnStart(
         conversation_id=turn.conversation_id,
         created=turn.created,
@@ -319,7 +342,24 @@ async def begin_turn(
         history=history,
         replayed=turn.replayed,
         idempotency_key=idempotency_key,
-        reply=reply,
+        reply=turn.reply,
+        tool_results=list(turn.tool_results),
+        summary=context.summary if context is not None and include_history else None,
+        context=context,
+    )
+
+
+def _tool_event(message: Message) -> ToolExecuted:
+    meta = message.metadata
+    args = meta.get("args")
+    return ToolExecuted(
+        tool=str(meta.get("tool") or "tool"),
+        args=args if isinstance(args, dict) else {},
+        content=message.content,
+        is_error=bool(meta.get("is_error")),
+        message_id=message.id,
+        tool_call_id=str(meta.get("tool_call_id") or f"call_{message.seq}"),
+        round=int(meta.get("round") or 0),
     )
 
 
@@ -346,6 +386,8 @@ async def stream_events(
         replayed=start.replayed,
     )
     if start.reply is not None:
+        for stored in start.tool_results:
+            yield _tool_event(stored)
         result = _result_from_message(start, start.reply)
         if stream:
             yield TurnDelta(result.response)
@@ -356,13 +398,17 @@ async def stream_events(
     messages: list[ChatMessage] = []
     if system_prompt:
         messages.append(ChatMessage(role="system", content=system_prompt))
-    messages.extend(history_messages(start.history))
+    if start.summary is not None:
+        messages.append(ChatMessage(role="system", content=start.summary.content))
+    # A resumed attempt: the model reads the tool results the first one stored, after the
+    # user message, and the turn's rounds and results go on from there.
+    messages.extend(history_messages([*start.history, *start.tool_results]))
     specs: list[ToolSpec] = tools.specs() if tools is not None and max_tool_rounds > 0 else []
     usage = Usage()
-    records: list[ToolCallRecord] = []
+    records = [_tool_record(m) for m in start.tool_results]
     texts: list[str] = []
-    rounds = 0
-    results_stored = 0
+    rounds = max((int(m.metadata.get("round") or 0) for m in start.tool_results), default=0)
+    results_stored = len(start.tool_results)
     while True:
         last_round = bool(specs) and rounds >= max_tool_rounds
         request = CompletionRequest(
@@ -413,16 +459,12 @@ async def stream_events(
                     "round": rounds,
                     "is_error": outcome.is_error,
                 },
-                idempotency_key=derived_key(key, f"tool:{results_stored}") if key else None,
+                turn_key=key,
+                tool_index=results_stored if key else None,
             )
-            content = outcome.content
             stored = appended.message
-            if (
-                appended.replayed
-                and stored.metadata.get("tool") == call.name
-                and stored.metadata.get("args") == call.arguments
-            ):
-                content = stored.content  # what an earlier attempt stored (and the history shows)
+            # A concurrent attempt stored this result first: its content is what the history shows.
+            content = stored.content if appended.replayed else outcome.content
             messages.append(ChatMessage(role="tool", content=content, tool_call_id=call.id, name=call.name))
             records.append(ToolCallRecord(call.name, call.arguments))
             yield ToolExecuted(
@@ -456,7 +498,7 @@ async def stream_events(
             "assistant",
             response,
             metadata,
-            idempotency_key=derived_key(key, "assistant") if key else None,
+            turn_key=key,
         )
     )
     if appended.replayed:  # a concurrent attempt with the same key stored its reply first
@@ -474,6 +516,7 @@ async def stream_events(
             finish_reason=completion.finish_reason,
             user_message_id=start.user_message.id,
             created=start.created,
+            context=start.sent(),
         )
     )
 
@@ -521,6 +564,7 @@ async def run_turn(
     max_tool_rounds: int = 3,
     conversation_metadata: dict[str, Any] | None = None,
     create_if_missing: bool = False,
+    token_budget: int | None = None,
 ) -> ChatResult:
     """One whole turn without streaming (see the module docstring for calls and failures)."""
     start = await begin_turn(
@@ -534,6 +578,7 @@ async def run_turn(
         history_limit=history_limit,
         conversation_metadata=conversation_metadata,
         create_if_missing=create_if_missing,
+        token_budget=token_budget,
     )
     return await complete_turn(
         store, provider, tools, start, system_prompt=system_prompt, max_tool_rounds=max_tool_rounds
@@ -556,6 +601,7 @@ async def stream_turn(
     max_tool_rounds: int = 3,
     conversation_metadata: dict[str, Any] | None = None,
     create_if_missing: bool = False,
+    token_budget: int | None = None,
 ) -> AsyncIterator[ChatEvent]:
     """One whole turn, streamed. An HTTP handler that must answer 404 before it starts an
     event stream calls `begin_turn` first and then iterates `stream_events`."""
@@ -570,6 +616,7 @@ async def stream_turn(
         history_limit=history_limit,
         conversation_metadata=conversation_metadata,
         create_if_missing=create_if_missing,
+        token_budget=token_budget,
     )
     async with _closing(
         stream_events(

@@ -11,6 +11,9 @@ It is the default only when no model is configured, and says so in every answer'
   message(s) of this conversation.` where n counts the non-system messages before it.
 * The last messages are tool results: it reports them, `Tool results for "<user message>":
   calculator: 2+2 = 4.`, and stops (finish reason "stop").
+* The request is a summary request (its first message is `SUMMARY_INSTRUCTION`): it answers
+  `Offline summary (no model configured) of <n> message(s): <role>: <first words>; ...`, the
+  first 8 words of each message after the instruction (an earlier summary included).
 
 Token usage counts words (whitespace-separated): prompt tokens over every message sent (tool
 call arguments included), completion tokens over the answer. `stream` yields the answer word
@@ -27,6 +30,7 @@ from collections.abc import AsyncIterator
 import msgspec
 
 from app.llm.provider import (
+    SUMMARY_INSTRUCTION,
     ChatMessage,
     Completion,
     CompletionRequest,
@@ -56,6 +60,15 @@ def _words(text: str | None) -> int:
 def _summary(text: str) -> str:
     words = text.split()
     return " ".join(words[:SUMMARY_WORDS]) + (" ..." if len(words) > SUMMARY_WORDS else "")
+
+
+def _offline_summary(messages: list[ChatMessage]) -> str:
+    parts = [
+        f"{m.role}: {' '.join((m.content or '').split()[:8])}"
+        for m in messages
+        if m.content  # an assistant's rebuilt tool call has none; its results follow
+    ]
+    return f"Offline summary (no model configured) of {len(parts)} message(s): {'; '.join(parts)}."
 
 
 def arithmetic_in(text: str) -> str | None:
@@ -97,6 +110,8 @@ class OfflineProvider:
             + sum(_words(msgspec.json.encode(c.arguments).decode()) for c in m.tool_calls or ())
             for m in messages
         )
+        if messages and messages[0].content == SUMMARY_INSTRUCTION:
+            return self._completion(_offline_summary(messages[1:]), prompt, "stop")
         user_index = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
         user = messages[user_index].content or "" if user_index >= 0 else ""
         last = messages[-1] if messages else ChatMessage(role="user", content="")

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import msgspec
 
 __all__ = [
+    "SUMMARY_INSTRUCTION",
     "ChatMessage",
     "ChatRole",
     "Completion",
@@ -34,6 +35,14 @@ __all__ = [
 ]
 
 ChatRole = Literal["system", "user", "assistant", "tool"]
+
+# The first message of a summary request (app.llm.compaction); the offline provider answers
+# a request that starts with it with a summary.
+SUMMARY_INSTRUCTION = (
+    "Summarize the conversation below for the assistant that continues it: the user's goals, "
+    "facts and numbers established, decisions, tool results that matter, and open questions. "
+    "If it starts with an earlier summary, fold that in. Answer with the summary only."
+)
 
 
 class ToolCall(msgspec.Struct, frozen=True):

@@ -1,7 +1,8 @@
 """ChatService: chat turns as one principal, with the configured model, tools and limits.
 
 What the /chat handler receives (app.dependencies.provide_chat): the turn functions of
-app.llm.chat bound to the request's store and the service's provider, tools and settings.
+app.llm.chat bound to the request's store and the service's provider, tools and settings,
+and the process's Compactor, which stores the summary a turn reports due after its reply.
 """
 
 from __future__ import annotations
@@ -11,10 +12,20 @@ from typing import Any
 from uuid import UUID
 
 from app.config import LLMSettings
-from app.llm.chat import ChatEvent, ChatResult, TurnStart, begin_turn, complete_turn, stream_events
+from app.llm.chat import (
+    ChatEvent,
+    ChatResult,
+    TurnCompleted,
+    TurnStart,
+    begin_turn,
+    complete_turn,
+    stream_events,
+)
+from app.llm.compaction import Compactor
 from app.llm.provider import Provider
 from app.llm.tools import ToolRegistry
 from app.store.manager import ConversationManager
+from app.store.models import Context
 
 __all__ = ["ChatService"]
 
@@ -22,15 +33,21 @@ __all__ = ["ChatService"]
 class ChatService:
     """One principal's chat turns (see app.llm.chat for what a turn stores and when)."""
 
-    __slots__ = ("provider", "settings", "store", "tools")
+    __slots__ = ("compactor", "provider", "settings", "store", "tools")
 
     def __init__(
-        self, store: ConversationManager, provider: Provider, tools: ToolRegistry, settings: LLMSettings
+        self,
+        store: ConversationManager,
+        provider: Provider,
+        tools: ToolRegistry,
+        settings: LLMSettings,
+        compactor: Compactor | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
         self.tools = tools
         self.settings = settings
+        self.compactor = compactor
 
     async def begin(
         self,
@@ -43,8 +60,12 @@ class ChatService:
         include_history: bool = True,
         history_limit: int | None = None,
         conversation_metadata: dict[str, Any] | None = None,
+        token_budget: int | None = None,
     ) -> TurnStart:
-        """Store the user's message and read the history window (capped by the settings)."""
+        """Store the user's message and read the history window: the database's window for
+        the token budget (the request's, else CHAT_TOKEN_BUDGET), or without one the last
+        messages; at most history_limit (capped by the settings) either way."""
+        budget = self.settings.token_window(token_budget)
         return await begin_turn(
             self.store,
             message=message,
@@ -55,22 +76,26 @@ class ChatService:
             include_history=include_history,
             history_limit=self.settings.history_window(history_limit),
             conversation_metadata=conversation_metadata,
+            token_budget=budget,
         )
 
-    def events(self, start: TurnStart) -> AsyncIterator[ChatEvent]:
-        """The rest of the turn, streamed."""
-        return stream_events(
+    async def events(self, start: TurnStart) -> AsyncIterator[ChatEvent]:
+        """The rest of the turn, streamed; a summary due is started after the reply."""
+        async for event in stream_events(
             self.store,
             self.provider,
             self.tools,
             start,
             system_prompt=self.settings.system_prompt,
             max_tool_rounds=self.settings.max_tool_rounds,
-        )
+        ):
+            if isinstance(event, TurnCompleted):
+                self._compact(start)
+            yield event
 
     async def complete(self, start: TurnStart) -> ChatResult:
-        """The rest of the turn, without streaming."""
-        return await complete_turn(
+        """The rest of the turn, without streaming; a summary due is started after the reply."""
+        result = await complete_turn(
             self.store,
             self.provider,
             self.tools,
@@ -78,3 +103,15 @@ class ChatService:
             system_prompt=self.settings.system_prompt,
             max_tool_rounds=self.settings.max_tool_rounds,
         )
+        self._compact(start)
+        return result
+
+    async def context(self, conversation_id: str, token_budget: int | None = None) -> Context:
+        """What the next turn with this budget (else CHAT_TOKEN_BUDGET) would send."""
+        budget = token_budget or self.settings.default_token_budget
+        return await self.store.get_context(conversation_id, budget, self.settings.history_window())
+
+    def _compact(self, start: TurnStart) -> None:
+        compaction = start.compaction
+        if compaction is not None and self.compactor is not None:
+            self.compactor.schedule(self.store, self.provider, start.conversation_id, compaction)

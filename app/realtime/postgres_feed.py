@@ -93,6 +93,7 @@ def decode_change(data: bytes | memoryview, wanted: Callable[[str], bool] | None
             metadata=metadata,
             created_at=datetime.fromisoformat(row["created_at"]),
             idempotency_key=row.get("idempotency_key"),
+            tokens=int(row.get("tokens") or 0),
         )
     except (KeyError, TypeError, ValueError):
         message = None

@@ -14,6 +14,7 @@ __all__ = [
     "ConflictError",
     "ForbiddenError",
     "InvalidInputError",
+    "LimitReachedError",
     "NotFoundError",
     "StoreError",
     "UnavailableError",
@@ -51,6 +52,13 @@ class InvalidInputError(StoreError):
     code = "invalid_input"
 
 
+class LimitReachedError(InvalidInputError):
+    """A database cap was reached (a conversation holds max_messages_per_conversation
+    messages): the request is well formed, but this conversation takes no more."""
+
+    code = "limit_reached"
+
+
 class ForbiddenError(StoreError):
     """The caller's role may not do this."""
 
@@ -81,6 +89,7 @@ _BY_SQLSTATE: dict[str, type[StoreError]] = {
     "40001": UnavailableError,  # serialization_failure: transient, a retry may succeed
     "40P01": UnavailableError,  # deadlock_detected: likewise
     "55P03": UnavailableError,  # lock_not_available
+    "54000": LimitReachedError,  # program_limit_exceeded: the message cap
 }
 # Whole classes: 22 data exceptions (bad values, NUL bytes, too long) and 23 integrity
 # violations (checks, not-null) are the caller's input; 08 connection and 57P shutdowns are ours.

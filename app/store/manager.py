@@ -17,15 +17,18 @@ from app.store.models import (
     AppendResult,
     ChatTurn,
     ClearResult,
+    Context,
     Conversation,
     ConversationExport,
     ConversationList,
     ConversationPage,
     DeleteResult,
+    ExportPage,
     ExtendResult,
     Message,
     Role,
     Stats,
+    SummaryInput,
 )
 from app.store.transport import SERVICE, Principal, Transport
 
@@ -116,7 +119,11 @@ class ConversationManager:
         metadata: dict[str, Any] | None = None,
         *,
         idempotency_key: str | None = None,
+        turn_key: str | None = None,
+        tool_index: int | None = None,
     ) -> AppendResult:
+        """Append one message. A chat turn's tool result (its `tool_index`-th) or reply passes
+        the turn's idempotency key as `turn_key`: the database derives the message's own."""
         return await self._call(
             "append_message",
             AppendResult,
@@ -125,6 +132,8 @@ class ConversationManager:
             p_content=content,
             p_metadata=metadata,
             p_idempotency_key=idempotency_key,
+            p_turn_key=turn_key,
+            p_tool_index=tool_index,
         )
 
     async def get_messages(
@@ -149,9 +158,11 @@ class ConversationManager:
         history_limit: int = 10,
         conversation_metadata: dict[str, Any] | None = None,
         create_if_missing: bool = False,
+        token_budget: int | None = None,
     ) -> ChatTurn:
         """Append the user's message (creating the conversation when needed) and return the
-        history window ending with it: the first of a chat turn's two round trips."""
+        history window ending with it (the last `history_limit` messages, or with a
+        `token_budget` the context window): the first of a chat turn's two round trips."""
         return await self._call(
             "begin_chat_turn",
             ChatTurn,
@@ -163,6 +174,48 @@ class ConversationManager:
             p_history_limit=history_limit,
             p_conversation_metadata=conversation_metadata,
             p_create_if_missing=create_if_missing or None,
+            p_token_budget=token_budget,
+        )
+
+    async def get_context(self, conversation_id: str, token_budget: int, limit: int | None = None) -> Context:
+        """What the next turn with this token budget would send (its new message aside)."""
+        return await self._call(
+            "get_context",
+            Context,
+            p_conversation_id=conversation_id,
+            p_token_budget=token_budget,
+            p_limit=limit,
+        )
+
+    async def get_summary_input(self, conversation_id: str, first_seq: int, last_seq: int) -> SummaryInput:
+        return await self._call(
+            "get_summary_input",
+            SummaryInput,
+            p_conversation_id=conversation_id,
+            p_first_seq=first_seq,
+            p_last_seq=last_seq,
+        )
+
+    async def append_summary(
+        self,
+        conversation_id: str,
+        content: str,
+        first_seq: int,
+        last_seq: int,
+        *,
+        model: str | None = None,
+        tokens: int | None = None,
+    ) -> AppendResult:
+        """Store a summary of seqs first_seq..last_seq (once per range: a second is a replay)."""
+        return await self._call(
+            "append_summary",
+            AppendResult,
+            p_conversation_id=conversation_id,
+            p_content=content,
+            p_first_seq=first_seq,
+            p_last_seq=last_seq,
+            p_model=model,
+            p_tokens=tokens,
         )
 
     # -- admin ---------------------------------------------------------------------------
@@ -174,6 +227,24 @@ class ConversationManager:
 
     async def export_conversation(self, conversation_id: str) -> ConversationExport:
         return await self._call("export_conversation", ConversationExport, p_conversation_id=conversation_id)
+
+    async def export_conversation_page(
+        self,
+        conversation_id: str,
+        after_seq: int | None = None,
+        *,
+        limit: int | None = None,
+        max_bytes: int | None = None,
+    ) -> ExportPage:
+        """One page of the export, messages after seq `after_seq` (see app.store.export)."""
+        return await self._call(
+            "export_conversation_page",
+            ExportPage,
+            p_conversation_id=conversation_id,
+            p_after_seq=after_seq,
+            p_limit=limit,
+            p_max_bytes=max_bytes,
+        )
 
     async def import_conversation(self, export: ConversationExport | dict[str, Any]) -> Conversation:
         document = msgspec.to_builtins(export) if isinstance(export, ConversationExport) else export

@@ -12,23 +12,29 @@ __all__ = [
     "AppendResult",
     "ChatTurn",
     "ClearResult",
+    "Compaction",
+    "Context",
     "Conversation",
     "ConversationExport",
     "ConversationList",
     "ConversationPage",
     "DeleteResult",
     "ExportMessage",
+    "ExportPage",
     "ExtendResult",
+    "LeftOut",
     "Message",
     "Role",
     "Stats",
+    "SummaryInput",
 ]
 
 Role = Literal["user", "assistant", "system", "tool"]
 
 
 class Message(msgspec.Struct, frozen=True):
-    """One stored message; `seq` orders a conversation (1, 2, 3, ... without gaps)."""
+    """One stored message; `seq` orders a conversation (1, 2, 3, ... without gaps). `tokens`:
+    the provider's count when its metadata reports one, else the database's estimate."""
 
     id: UUID
     conversation_id: str
@@ -38,6 +44,12 @@ class Message(msgspec.Struct, frozen=True):
     metadata: dict[str, Any]
     created_at: datetime
     idempotency_key: str | None = None
+    tokens: int = 0
+
+    @property
+    def is_summary(self) -> bool:
+        """A summary of earlier messages (role system, metadata kind "summary")."""
+        return self.role == "system" and self.metadata.get("kind") == "summary"
 
 
 class Conversation(msgspec.Struct, frozen=True):
@@ -71,14 +83,63 @@ class AppendResult(msgspec.Struct, frozen=True):
     replayed: bool
 
 
+class LeftOut(msgspec.Struct, frozen=True):
+    """What a context window left out: seqs a summary stands for (`summarized`), and the seqs
+    and tokens no summary covers (`unsummarized`, `unsummarized_tokens`)."""
+
+    summarized: list[int] | None = None
+    unsummarized: list[int] | None = None
+    unsummarized_tokens: int = 0
+
+
+class Compaction(msgspec.Struct, frozen=True):
+    """Whether a summary of seqs first_seq..last_seq is due (the database decides)."""
+
+    due: bool = False
+    first_seq: int | None = None
+    last_seq: int | None = None
+    tokens: int = 0
+
+
+class Context(msgspec.Struct, frozen=True):
+    """A token-budgeted window: the summary and the messages sent (first_seq..last_seq, oldest
+    first), their tokens (the summary's included), what was left out, whether to compact."""
+
+    token_budget: int
+    tokens: int
+    messages: list[Message] = msgspec.field(default_factory=list)
+    summary: Message | None = None
+    first_seq: int | None = None
+    last_seq: int | None = None
+    left_out: LeftOut | None = None
+    compaction: Compaction = msgspec.field(default_factory=Compaction)
+    conversation_id: str | None = None
+
+
 class ChatTurn(msgspec.Struct, frozen=True):
-    """The first half of a chat turn: the stored user message and the history window."""
+    """The first half of a chat turn: the stored user message and the history window (with a
+    token budget, `context` says how it was chosen). On a replayed key, what the first attempt
+    stored: its `reply`, or the `tool_results` it stored before it stopped."""
 
     conversation_id: str
     created: bool
     message: Message
     replayed: bool
     history: list[Message]
+    context: Context | None = None
+    reply: Message | None = None
+    tool_results: list[Message] = msgspec.field(default_factory=list)
+
+
+class SummaryInput(msgspec.Struct, frozen=True):
+    """What a summary of first_seq..last_seq is made of: the summary it extends, if any, and
+    the messages after it (last_seq is where they stop)."""
+
+    conversation_id: str
+    first_seq: int
+    last_seq: int
+    messages: list[Message]
+    summary: Message | None = None
 
 
 class ExtendResult(msgspec.Struct, frozen=True):
@@ -125,3 +186,13 @@ class ConversationExport(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     expires_at: datetime | None = None
     user_id: UUID | None = None
     ttl_hours: int | None = None
+
+
+class ExportPage(msgspec.Struct, frozen=True):
+    """One page of a conversation's export (export_conversation_page): the conversation's export
+    fields and a page of messages, kept as the database wrote them (raw JSON, never decoded, so
+    a page costs its bytes once), and the seq the next page starts after (None: the last page)."""
+
+    conversation: msgspec.Raw
+    messages: msgspec.Raw
+    next_after_seq: int | None = None

@@ -171,8 +171,8 @@ select ok(
 
 -- Functions -------------------------------------------------------------------------------------
 select has_function('public', 'create_conversation', array['text', 'uuid', 'jsonb', 'integer'], 'create_conversation exists');
-select has_function('public', 'append_message', array['text', 'text', 'text', 'jsonb', 'text'], 'append_message exists');
-select has_function('public', 'begin_chat_turn', array['text', 'text', 'uuid', 'jsonb', 'text', 'integer', 'jsonb', 'boolean'], 'begin_chat_turn exists');
+select has_function('public', 'append_message', array['text', 'text', 'text', 'jsonb', 'text', 'text', 'integer'], 'append_message exists');
+select has_function('public', 'begin_chat_turn', array['text', 'text', 'uuid', 'jsonb', 'text', 'integer', 'jsonb', 'boolean', 'integer'], 'begin_chat_turn exists');
 select has_function('public', 'get_messages', array['text', 'integer', 'bigint'], 'get_messages exists');
 select has_function('public', 'get_conversation', array['text', 'integer', 'bigint'], 'get_conversation exists');
 select has_function('public', 'list_conversations', array['uuid', 'integer', 'text'], 'list_conversations exists');
@@ -232,9 +232,10 @@ select results_eq(
       where p.pronamespace = 'public'::regnamespace
         and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')
         and has_function_privilege('authenticated', p.oid, 'execute') order by 1 $$,
-  $$ values ('append_message'), ('begin_chat_turn'), ('clear_conversation'), ('create_conversation'),
-            ('delete_conversation'), ('export_conversation'), ('extend_conversation'),
-            ('get_conversation'), ('get_messages'), ('list_conversations') $$,
+  $$ values ('append_message'), ('append_summary'), ('begin_chat_turn'), ('clear_conversation'),
+            ('create_conversation'), ('delete_conversation'), ('export_conversation'),
+            ('export_conversation_page'), ('extend_conversation'), ('get_context'), ('get_conversation'),
+            ('get_messages'), ('get_summary_input'), ('list_conversations') $$,
   'authenticated may execute exactly the user-facing store functions'
 );
 select function_privs_are('public', 'conversation_stats', array[]::text[], 'authenticated', array[]::text[],
@@ -315,7 +316,9 @@ select results_eq(
   $$ select a.attname::text collate "default" from pg_attribute a
       where a.attrelid = 'public.ai_conversation_settings'::regclass and a.attnum > 0 and not a.attisdropped
         and has_column_privilege('service_role', a.attrelid, a.attnum, 'update') order by 1 $$,
-  $$ values ('max_content_chars'), ('max_metadata_bytes'), ('max_page_size'), ('max_ttl_hours'), ('ttl_hours') $$,
+  $$ values ('compaction_threshold_tokens'), ('max_content_chars'), ('max_messages_per_conversation'),
+            ('max_metadata_bytes'), ('max_page_size'),
+            ('max_ttl_hours'), ('ttl_hours') $$,
   'service_role may update the settings values, not id nor updated_at'
 );
 select results_eq(

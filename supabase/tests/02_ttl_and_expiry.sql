@@ -3,14 +3,14 @@
 -- expires_at is set on create from settings.ttl_hours (or the conversation's own ttl_hours);
 -- every append slides it to at least now() + ttl_hours; extend_conversation adds N hours within
 -- max_ttl_hours; updated_at is kept by trigger; an expired conversation is invisible to every
--- read and write (P0002, or absent from lists) before cleanup has run, and its id can be reused.
+-- read and write (P0002, or absent from lists) before cleanup has run, and the service can reuse its id.
 --
 -- now() is the transaction's start time, so it is the same in every statement of this file.
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(46);
+select plan(47);
 
 -- Default TTL from the settings row, read at call time -----------------------------------------
 update public.ai_conversation_settings set ttl_hours = 5;
@@ -199,11 +199,17 @@ select results_eq(
 select throws_ok($$ select public.get_messages('pgtap-ttl-expired') $$, 'P0002', null,
                  'get_messages of an expired conversation is P0002 for its owner');
 
--- An expired id can be created again, by its owner too, before cleanup has run --------------------
-select is(
-  public.create_conversation('pgtap-ttl-expired')::jsonb ->> 'message_count',
-  '0',
-  'the owner re-creates the id of its expired conversation'
+-- An expired id can be created again before cleanup has run, by the service (users never choose ids:
+-- the owner naming it is refused like any other id) -----------------------------------------------
+select throws_ok(
+  $$ select public.create_conversation('pgtap-ttl-expired') $$,
+  '42501', null,
+  'the owner may not name the id of its expired conversation (42501: users do not choose ids)'
+);
+select tests.clear_authentication();
+select lives_ok(
+  $$ select public.create_conversation('pgtap-ttl-expired', '7f1e0000-0000-4000-8000-0000000000a1') $$,
+  'the service re-creates the id of the expired conversation for its owner'
 );
 select results_eq(
   $$ select user_id, message_count, last_seq, expires_at > now()
@@ -211,7 +217,6 @@ select results_eq(
   $$ values ('7f1e0000-0000-4000-8000-0000000000a1'::uuid, 0, 0::bigint, true) $$,
   'the re-created conversation is new, live and empty'
 );
-select tests.clear_authentication();
 select results_eq(
   $$ select count(*)::integer from public.ai_conversation_messages where conversation_id = 'pgtap-ttl-expired' $$,
   $$ values (0) $$,

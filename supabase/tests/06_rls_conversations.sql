@@ -47,19 +47,20 @@ select results_eq(
   'A updates its own conversation''s metadata'
 );
 select lives_ok($$ select public.extend_conversation('pgtap-rls-a1', 1) $$, 'A extends its own conversation');
-select is(public.create_conversation('pgtap-rls-a2')::jsonb ->> 'user_id', '7f1e0000-0000-4000-8000-00000000000a',
-          'A creates a conversation, owned by A');
+select public.create_conversation(p_metadata => '{"rpc": true}')::jsonb ->> 'conversation_id' as a2 \gset
+select is((select user_id from public.ai_conversations where conversation_id = :'a2'), '7f1e0000-0000-4000-8000-00000000000a',
+          'A creates a conversation (its id generated), owned by A');
 select lives_ok(
-  $$ insert into public.ai_conversations (conversation_id, user_id) values ('pgtap-rls-a3', '7f1e0000-0000-4000-8000-00000000000a') $$,
-  'A inserts its own conversation directly'
+  $$ insert into public.ai_conversations (user_id, metadata) values ('7f1e0000-0000-4000-8000-00000000000a', '{"direct": true}') $$,
+  'A inserts its own conversation directly (its id generated)'
 );
 select results_eq(
-  $$ with d as (delete from public.ai_conversations where conversation_id = 'pgtap-rls-a3' returning 1)
+  $$ with d as (delete from public.ai_conversations where metadata @> '{"direct": true}' returning 1)
      select count(*)::integer from d $$,
   $$ values (1) $$,
   'A deletes its own conversation directly'
 );
-select lives_ok($$ select public.delete_conversation('pgtap-rls-a2') $$, 'A deletes its own conversation by RPC');
+select lives_ok(format('select public.delete_conversation(%L)', :'a2'), 'A deletes its own conversation by RPC');
 
 -- reading others' rows
 select is_empty($$ select 1 from public.ai_conversations where conversation_id = 'pgtap-rls-b1' $$,
@@ -97,12 +98,12 @@ select results_eq(
 
 -- inserting for others, or taking over
 select throws_ok(
-  $$ insert into public.ai_conversations (conversation_id, user_id) values ('pgtap-rls-x1', '7f1e0000-0000-4000-8000-00000000000b') $$,
+  $$ insert into public.ai_conversations (user_id) values ('7f1e0000-0000-4000-8000-00000000000b') $$,
   '42501', 'new row violates row-level security policy for table "ai_conversations"',
   'A cannot insert a conversation owned by B (42501)'
 );
 select throws_ok(
-  $$ insert into public.ai_conversations (conversation_id) values ('pgtap-rls-x2') $$,
+  $$ insert into public.ai_conversations (metadata) values ('{}') $$,
   '42501', 'new row violates row-level security policy for table "ai_conversations"',
   'A cannot insert an anonymous conversation (42501)'
 );
@@ -249,8 +250,11 @@ select results_eq(
   'A''s own change was stored'
 );
 select is_empty(
-  $$ select 1 from public.ai_conversations where conversation_id in ('pgtap-rls-a2', 'pgtap-rls-a3')
-        or conversation_id like 'pgtap-rls-x%' or conversation_id like 'pgtap-rls-anon_%' $$,
+  $$ select 1 from public.ai_conversations where metadata @> '{"direct": true}' or metadata @> '{"rpc": true}'
+        or conversation_id like 'pgtap-rls-x%' or conversation_id like 'pgtap-rls-anon_%'
+        or (user_id is distinct from '7f1e0000-0000-4000-8000-00000000000a'
+            and conversation_id not in ('pgtap-rls-b1', 'pgtap-rls-anon')
+            and conversation_id not like 'pgtap-%' and created_at = now()) $$,
   'only the conversations A created and deleted itself came and went; no attack created one'
 );
 

@@ -9,7 +9,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(39);
+select plan(40);
 
 -- Setup (as postgres) -------------------------------------------------------------------------------
 -- A = 7f1e0000-0000-4000-8000-00000000000a, B = 7f1e0000-0000-4000-8000-00000000000b
@@ -95,9 +95,14 @@ select throws_ok(
 );
 select throws_ok($$ select public.begin_chat_turn('injected', 'pgtap-rls-b1') $$, 'P0002', null,
                  'A cannot run a chat turn on B''s conversation (P0002)');
--- Conversation ids are one namespace: "create if missing" on a taken id is a clash, not an append.
-select throws_ok($$ select public.begin_chat_turn('injected', 'pgtap-rls-b1', p_create_if_missing => true) $$, '23505', null,
-                 'A cannot reach B''s conversation through create-if-missing (23505)');
+-- Conversation ids are one namespace, and users do not choose them: "create if missing" on B's id
+-- is the same refusal as on a free id (nothing tells A the id is taken), never an append.
+select throws_ok($$ select public.begin_chat_turn('injected', 'pgtap-rls-b1', p_create_if_missing => true) $$, '42501',
+                 'only the service chooses conversation ids; omit conversation_id to get a generated one',
+                 'A cannot reach B''s conversation through create-if-missing (42501)');
+select throws_ok($$ select public.begin_chat_turn('injected', 'pgtap-rls-free-id', p_create_if_missing => true) $$, '42501',
+                 'only the service chooses conversation ids; omit conversation_id to get a generated one',
+                 '... and a free id answers exactly the same (42501)');
 
 -- columns the rules own
 select throws_ok(

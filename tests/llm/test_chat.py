@@ -21,7 +21,6 @@ from app.llm.chat import (
     TurnDelta,
     TurnStarted,
     begin_turn,
-    derived_key,
     history_messages,
     run_turn,
     stream_events,
@@ -502,7 +501,7 @@ async def test_provider_failure_keeps_user_message_only(
         )
     assert result.response == "Line 1000 is fine."
     assert not result.replayed
-    assert transport.calls == ["begin_chat_turn", "get_messages", "append_message"]
+    assert transport.calls == ["begin_chat_turn", "append_message"]  # the replay's answer came with it
     rows = await stored(admin, conversation)
     assert [(r[0], r[3]) for r in rows[2:]] == [("user", "turn-1"), ("assistant", "turn-1:assistant")]
 
@@ -524,7 +523,7 @@ async def test_retry_after_success_returns_the_stored_reply(
             store, openai, None, message="And line 1000?", conversation_id=conversation, idempotency_key="k"
         )
     assert route.call_count == 1  # the model is not asked twice
-    assert transport.calls == ["begin_chat_turn", "get_messages"]
+    assert transport.calls == ["begin_chat_turn"]  # which returned the stored reply
     assert again.replayed
     assert not first.replayed
     assert (again.message_id, again.response, again.usage, again.model, again.duration_ms) == (
@@ -563,21 +562,45 @@ async def test_retry_after_a_failure_between_tool_rounds(
         )
     assert (await roles(admin, conversation))[2:] == ["user", "tool"]
 
-    retry = Scripted(calls(ToolCall("c9", "calculator", {"expression": "2+2"})), text("4"))
+    # The retry resumes after the stored result: the model reads it (the call rebuilt from it)
+    # and answers; the tool is neither run nor stored again.
+    transport.calls.clear()
+    retry = Scripted(text("4"))
     result = await run_turn(
         store, retry, builtin_tools(), message="2+2?", conversation_id=conversation, idempotency_key="t"
     )
     assert result.response == "4"
+    assert [(c.tool, c.args) for c in result.tool_calls] == [("calculator", {"expression": "2+2"})]
+    assert transport.calls == ["begin_chat_turn", "append_message"]
     rows = await stored(admin, conversation)
     assert [(r[0], r[3]) for r in rows[2:]] == [
         ("user", "t"),
         ("tool", "t:tool:1"),
         ("assistant", "t:assistant"),
     ]
-    # The model read the stored result, answering its own call id.
-    assert retry.requests[1].messages[-1] == ChatMessage(
-        role="tool", content="2+2 = 4", tool_call_id="c9", name="calculator"
+    sent_messages = retry.requests[0].messages
+    assert sent_messages[-2].tool_calls == [ToolCall("call_4", "calculator", {"expression": "2+2"})]
+    assert sent_messages[-1] == ChatMessage(
+        role="tool", content="2+2 = 4", tool_call_id="call_4", name="calculator"
     )
+
+    # A third attempt answers with the stored reply, and the stored tool result as its event.
+    events = [
+        e
+        async for e in stream_turn(
+            store,
+            Scripted(),
+            builtin_tools(),
+            message="2+2?",
+            conversation_id=conversation,
+            idempotency_key="t",
+        )
+    ]
+    assert [type(e) for e in events] == [TurnStarted, ToolExecuted, TurnDelta, TurnCompleted]
+    assert isinstance(events[1], ToolExecuted)
+    assert (events[1].tool, events[1].content, events[1].round) == ("calculator", "2+2 = 4", 1)
+    assert isinstance(events[-1], TurnCompleted)
+    assert events[-1].result.message_id == result.message_id
 
 
 async def test_concurrent_attempts_store_one_reply(
@@ -593,12 +616,20 @@ async def test_concurrent_attempts_store_one_reply(
     assert await roles(admin, conversation) == ["user", "assistant", "user", "assistant"]
 
 
-def test_derived_keys_fit_the_column() -> None:
-    assert derived_key("abc", "assistant") == "abc:assistant"
-    long = derived_key("k" * 250, "assistant")
+async def test_derived_keys_fit_the_column(admin: psycopg.AsyncConnection[Any]) -> None:
+    """The keys of a turn's results and reply are derived in SQL (private.turn_key)."""
+
+    async def key(turn_key: str, suffix: str) -> str:
+        cur = await admin.execute("select private.turn_key(%s, %s)", (turn_key, suffix))
+        row = await cur.fetchone()
+        assert row is not None
+        return str(row[0])
+
+    assert await key("abc", "assistant") == "abc:assistant"
+    long = await key("k" * 250, "assistant")
     assert len(long) <= 255
     assert long.endswith(":assistant")
-    assert long != derived_key("k" * 251, "assistant")
+    assert long != await key("k" * 251, "assistant")
 
 
 # -- streaming -----------------------------------------------------------------------------------

@@ -28,14 +28,17 @@ from app.store.models import (
     AppendResult,
     ChatTurn,
     ClearResult,
+    Context,
     Conversation,
     ConversationExport,
     ConversationList,
     ConversationPage,
     DeleteResult,
+    ExportMessage,
     ExtendResult,
     Message,
     Stats,
+    SummaryInput,
 )
 from tests.store.conftest import new_id, new_user
 
@@ -295,6 +298,59 @@ async def test_begin_chat_turn_create_if_missing_and_replay(store: ConversationM
         await store.begin_chat_turn("hi", conversation_id=new_id())
 
 
+async def test_token_window_summary_and_context(store: ConversationManager) -> None:
+    cid = (await store.create_conversation(conversation_id=new_id())).conversation_id
+    for i in range(1, 5):
+        appended = await store.add_message(cid, "user" if i % 2 else "assistant", f"m{i}", {"tokens": 10})
+        assert appended.message.tokens == 10
+    turn = await store.begin_chat_turn("abcd", conversation_id=cid, token_budget=20, history_limit=100)
+    assert [m.seq for m in turn.history] == [4, 5]
+    assert turn.context is not None
+    assert (turn.context.tokens, turn.context.token_budget, turn.context.first_seq) == (11, 20, 4)
+    assert turn.context.left_out is not None
+    assert turn.context.left_out.unsummarized == [1, 3]
+    assert not turn.context.compaction.due
+
+    source = await store.get_summary_input(cid, 1, 3)
+    assert type(source) is SummaryInput
+    assert [m.seq for m in source.messages] == [1, 2, 3]
+    stored = await store.append_summary(cid, "S: m1-m3", 1, 3, model="m", tokens=5)
+    assert stored.message.is_summary
+    assert stored.message.metadata == {"kind": "summary", "covers": [1, 3], "model": "m", "tokens": 5}
+    assert (await store.append_summary(cid, "S again", 1, 3)).replayed
+    context = await store.get_context(cid, 100)
+    assert type(context) is Context
+    assert context.summary is not None
+    assert context.summary.seq == stored.message.seq
+    assert [m.seq for m in context.messages] == [4, 5]
+    assert context.tokens == 5 + 11
+    with pytest.raises(InvalidInputError):  # a summary covers only what came before it
+        await store.append_summary(cid, "S", 1, 99)
+    with pytest.raises(InvalidInputError):
+        await store.get_context(cid, 0)
+
+
+async def test_the_turn_key_derives_results_and_reply_and_replays_return_them(
+    store: ConversationManager,
+) -> None:
+    turn = await store.begin_chat_turn("2+2?", idempotency_key="t")
+    cid = turn.conversation_id
+    tool = await store.add_message(cid, "tool", "4", {"round": 1}, turn_key="t", tool_index=1)
+    assert tool.message.idempotency_key == "t:tool:1"
+    resumed = await store.begin_chat_turn("2+2?", conversation_id=cid, idempotency_key="t")
+    assert resumed.replayed
+    assert resumed.reply is None
+    assert resumed.tool_results == [tool.message]
+    reply = await store.add_message(cid, "assistant", "4.", turn_key="t")
+    assert reply.message.idempotency_key == "t:assistant"
+    assert (await store.add_message(cid, "assistant", "four", turn_key="t")).message == reply.message
+    done = await store.begin_chat_turn("2+2?", conversation_id=cid, idempotency_key="t")
+    assert done.reply == reply.message
+    assert [m.seq for m in await store.get_messages(cid)] == [1, 2, 3]
+    with pytest.raises(InvalidInputError):
+        await store.add_message(cid, "tool", "x", turn_key="t")
+
+
 # -- admin -------------------------------------------------------------------------------
 
 
@@ -329,6 +385,28 @@ async def test_export_import_round_trip(store: ConversationManager) -> None:
     replay = await store.add_message(cid, "tool", "result", idempotency_key="x")
     assert replay.replayed
     assert replay.message.seq == 4
+
+
+async def test_export_pages_are_the_export(store: ConversationManager) -> None:
+    cid = await with_messages(store, 5, metadata={"source": "paged"})
+    export = await store.export_conversation(cid)
+    pages = [await store.export_conversation_page(cid, limit=2)]
+    while pages[-1].next_after_seq is not None:
+        pages.append(await store.export_conversation_page(cid, pages[-1].next_after_seq, limit=2))
+    assert [p.next_after_seq for p in pages] == [2, 4, None]
+    fields = msgspec.json.decode(bytes(pages[0].conversation), type=ConversationExport)
+    assert fields == msgspec.structs.replace(export, messages=[])
+    messages = [m for p in pages for m in msgspec.json.decode(bytes(p.messages), type=list[ExportMessage])]
+    assert messages == export.messages
+    # A byte budget smaller than one message still makes progress, one message a page.
+    assert (
+        len(msgspec.json.decode(bytes((await store.export_conversation_page(cid, max_bytes=1)).messages)))
+        == 1
+    )
+    with pytest.raises(InvalidInputError):
+        await store.export_conversation_page(cid, limit=0)
+    with pytest.raises(NotFoundError):
+        await store.export_conversation_page(new_id())
 
 
 async def test_import_from_a_plain_document(store: ConversationManager) -> None:
@@ -518,8 +596,10 @@ async def test_malformed_cursor(store: ConversationManager) -> None:
 async def test_user_owns_what_it_creates(as_user: UserStore) -> None:
     alice = new_user()
     store = as_user(alice)
-    conversation = await store.create_conversation(conversation_id=new_id())
+    conversation = await store.create_conversation()
     assert conversation.user_id == alice.user_id
+    with pytest.raises(ConflictError):  # its own id: the owner may know it is taken
+        await store.create_conversation(conversation_id=conversation.conversation_id)
     await store.add_message(conversation.conversation_id, "user", "mine")
     page = await store.get_conversation(conversation.conversation_id)
     assert [m.content for m in page.messages] == ["mine"]
@@ -548,6 +628,10 @@ async def test_user_never_sees_other_users_or_anonymous(
             alices.get_messages(cid),
             alices.add_message(cid, "user", "intrude"),
             alices.begin_chat_turn("intrude", conversation_id=cid),
+            alices.begin_chat_turn("intrude", conversation_id=cid, token_budget=100),
+            alices.get_context(cid, 100),
+            alices.get_summary_input(cid, 1, 1),
+            alices.append_summary(cid, "intrude", 1, 1),
             alices.extend_ttl(cid),
             alices.clear_conversation(cid),
             alices.export_conversation(cid),
@@ -556,8 +640,12 @@ async def test_user_never_sees_other_users_or_anonymous(
         for call in calls:
             with pytest.raises(NotFoundError):
                 await call
-        with pytest.raises(ConflictError):  # the id exists, whoever owns it
+        # Users do not choose ids: a taken id answers exactly like a free one (no oracle).
+        with pytest.raises(ForbiddenError) as taken:
             await alices.create_conversation(conversation_id=cid)
+        with pytest.raises(ForbiddenError) as free:
+            await alices.create_conversation(conversation_id=new_id())
+        assert (taken.value.sqlstate, taken.value.message) == (free.value.sqlstate, free.value.message)
     listed = await alices.get_user_conversations(limit=100)
     assert {c.user_id for c in listed.conversations} == {alice.user_id}
     # Nothing changed for the owners.

@@ -144,6 +144,8 @@ async def test_signatures_come_from_the_catalog(
         "p_content": "text",
         "p_metadata": "jsonb",
         "p_idempotency_key": "text",
+        "p_turn_key": "text",
+        "p_tool_index": "integer",
     }
     assert signatures["conversation_stats"] == {}
     with pytest.raises(StoreError, match="unknown store function"):

@@ -329,7 +329,7 @@ async def test_concurrent_users_through_postgrest_see_only_their_own(transports:
 
     async def session(user: Principal) -> None:
         store = ConversationManager(transport, user)
-        mine = {(await store.create_conversation(conversation_id=new_id())).conversation_id for _ in range(3)}
+        mine = {(await store.create_conversation()).conversation_id for _ in range(3)}
         for cid in mine:
             await store.add_message(cid, "user", f"from {user.user_id}")
         listed = await store.get_user_conversations(limit=50)
