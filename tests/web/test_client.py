@@ -113,6 +113,8 @@ async def test_tool_calls_and_metadata_are_shown_folded(page: Page) -> None:
     await calls.locator("summary").click()
     await expect(calls.locator("code")).to_contain_text('calculator({"expression":"12*(3+4)"})')
     await expect(reply.locator(".text")).to_contain_text("84")
+    # What the model was sent for it (the turn's context, kept when the stored row replaced it).
+    await expect(reply.locator(".meta .context")).to_contain_text("saw 1 message")
 
     await send(page, "Thanks! And how many messages have you seen so far?")
     await expect(stored(page, "assistant")).to_have_count(2)
@@ -120,6 +122,24 @@ async def test_tool_calls_and_metadata_are_shown_folded(page: Page) -> None:
     if target := os.environ.get("WEB_SCREENSHOT"):
         await page.locator("#composer-input").blur()
         await page.screenshot(path=str(Path(target)))
+
+
+async def test_a_context_summary_is_shown_folded(
+    new_page: NewPage, api: ApiProcess, http: httpx.AsyncClient, admin: psycopg.AsyncConnection[Any]
+) -> None:
+    conversation_id = await create_conversation(http, ("user", "one"), ("assistant", "two"))
+    # As the service's compaction stores one (append_summary): a system message marked as a summary.
+    await admin.execute(
+        "insert into public.ai_conversation_messages (conversation_id, role, content, metadata)"
+        " values (%s, 'system', 'The user said one; the assistant said two.',"
+        ' \'{"kind": "summary", "covers": [1, 2], "model": "offline"}\')',
+        (conversation_id,),
+    )
+    page = await new_page(f"{api.url}/#/c/{conversation_id}")
+    summary = messages(page, "system")
+    covers = "Context summary of messages 1\u20132"  # an en dash
+    await expect(summary.locator("details.summary summary")).to_have_text(covers)
+    await expect(summary.locator("details.summary .text")).not_to_be_visible()
 
 
 async def test_a_second_browser_sees_messages_live(

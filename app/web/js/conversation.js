@@ -25,6 +25,8 @@ export class ConversationView {
     this.id = null;
     this.feed = null;
     this.elements = new Map();
+    this.rows = new Map(); // id -> the stored message shown
+    this.contexts = new Map(); // reply id -> the turn's context (not stored with the reply)
     this.generation = 0;
     this.busy = false;
     this.olderCursor = null;
@@ -55,6 +57,8 @@ export class ConversationView {
     this.id = null;
     this.busy = false;
     this.elements.clear();
+    this.rows.clear();
+    this.contexts.clear();
     this.olderCursor = null;
     this.ui.messages.replaceChildren();
     this.ui.older.hidden = true;
@@ -124,10 +128,12 @@ export class ConversationView {
   /** Shows a stored message once: updates its element if there is one, and keeps seq order. */
   upsert(message, { follow = false } = {}) {
     const nearEnd = this.nearEnd();
+    this.rows.set(message.id, message);
     let element = this.elements.get(message.id);
-    if (element) fillMessage(element, message);
+    const context = this.contexts.get(message.id);
+    if (element) fillMessage(element, message, { context });
     else {
-      element = messageView(message);
+      element = messageView(message, { context });
       this.elements.set(message.id, element);
     }
     this.place(element, message.seq);
@@ -213,8 +219,12 @@ export class ConversationView {
             duration_ms: data.duration_ms,
             tool_calls: data.tool_calls,
           };
-          fillMessage(reply, { role: "assistant", content: data.response, metadata }, { pending: true });
+          if (data.context) this.contexts.set(data.message_id, data.context);
+          fillMessage(reply, { role: "assistant", content: data.response, metadata }, { pending: true, context: data.context });
           this.bind(reply, data.message_id);
+          const row = this.rows.get(data.message_id);
+          if (row) this.upsert(row); // the feed was first: show the context on the stored one
+
         } else if (item.event === "error") {
           throw ApiError.fromStreamError(data);
         }
@@ -271,6 +281,7 @@ export class ConversationView {
     try {
       const result = await this.api.clear(this.id);
       this.elements.clear();
+      this.rows.clear();
       this.ui.messages.replaceChildren();
       this.ui.older.hidden = true;
       this.olderCursor = null;
@@ -339,6 +350,7 @@ export class ConversationView {
       this.ui.info.textContent = "";
       this.ui.messages.replaceChildren(h("p", { class: "gone" }, text));
       this.elements.clear();
+      this.rows.clear();
     }
     this.events.showError(text);
   }

@@ -22,8 +22,17 @@ export function formatTime(value) {
   return Number.isNaN(date.getTime()) ? "" : date.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
 }
 
-/** What the reply cost, from its metadata: model, tokens, duration. */
-function costLine(metadata) {
+/** What the model was sent for a reply (the turn's `context`): how many messages, and the
+ * summary standing in for older ones. */
+function contextText(context) {
+  const sent = plural(context.seqs?.length ?? 0, "message");
+  const summary = context.summary_seq ? `, summary #${context.summary_seq} of ${context.covers?.[0]}–${context.covers?.[1]}` : "";
+  const tokens = context.token_budget ? `, ${context.tokens} of ${context.token_budget} tokens` : "";
+  return `saw ${sent}${summary}${tokens}`;
+}
+
+/** What the reply cost, from its metadata: model, tokens, duration (and its context). */
+function costLine(metadata, context) {
   const parts = [];
   if (metadata.model) parts.push(h("span", { class: "model" }, metadata.model));
   const tokens = metadata.tokens;
@@ -33,6 +42,7 @@ function costLine(metadata) {
     parts.push(h("span", { class: "tokens" }, `${metadata.tokens} tokens`));
   }
   if (metadata.duration_ms != null) parts.push(h("span", { class: "duration" }, `${metadata.duration_ms} ms`));
+  if (context) parts.push(h("span", { class: "context" }, contextText(context)));
   return parts.length ? h("p", { class: "meta" }, parts) : null;
 }
 
@@ -64,25 +74,31 @@ function body(message) {
     );
   }
   if (metadata.kind === "summary") {
-    const covers = Array.isArray(metadata.seqs) && metadata.seqs.length ? ` (messages ${metadata.seqs[0]}–${metadata.seqs.at(-1)})` : "";
-    return h("details", { class: "summary" }, h("summary", {}, `Context summary${covers}`), h("p", { class: "text" }, message.content));
+    const covers = Array.isArray(metadata.covers) ? ` of messages ${metadata.covers[0]}–${metadata.covers[1]}` : "";
+    return h(
+      "details",
+      { class: "summary" },
+      h("summary", {}, `Context summary${covers}`),
+      h("p", { class: "text" }, message.content),
+    );
   }
   return h("p", { class: "text" }, message.content);
 }
 
-/** A stored message (or one being written: `pending`), as an <article>. */
-export function messageView(message, { pending = false } = {}) {
+/** A stored message (or one being written: `pending`), as an <article>. `context`: what the
+ * model was sent for it, when this page saw the turn. */
+export function messageView(message, { pending = false, context = null } = {}) {
   const element = h("article", {
     class: `message role-${message.role}${pending ? " pending" : ""}`,
     dataset: { id: message.id ?? "", seq: message.seq ?? "" },
     "aria-label": `${ROLE_LABELS[message.role] ?? message.role} message`,
   });
-  fillMessage(element, message, { pending });
+  fillMessage(element, message, { pending, context });
   return element;
 }
 
 /** Re-renders an existing message element in place (a pending one becoming stored). */
-export function fillMessage(element, message, { pending = false } = {}) {
+export function fillMessage(element, message, { pending = false, context = null } = {}) {
   const metadata = message.metadata ?? {};
   element.classList.toggle("pending", pending);
   element.dataset.id = message.id ?? "";
@@ -96,7 +112,7 @@ export function fillMessage(element, message, { pending = false } = {}) {
       message.seq ? h("span", { class: "seq", title: "sequence number" }, `#${message.seq}`) : null,
     ),
     body(message),
-    message.role === "assistant" ? costLine(metadata) : null,
+    message.role === "assistant" ? costLine(metadata, context) : null,
     message.role === "assistant" ? toolCalls(metadata.tool_calls) : null,
   ];
   element.replaceChildren(...parts.filter(Boolean));
