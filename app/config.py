@@ -378,6 +378,13 @@ class LLMSettings(_Base):
         validation_alias="CHAT_TOOLS",
         description="Comma-separated built-in tools offered to the model; empty for none.",
     )
+    generate_titles: bool = Field(
+        False,
+        validation_alias="CHAT_GENERATE_TITLES",
+        description="With a model configured: after the first reply of a conversation, ask the "
+        "model for a short title (in the background; the reply is never delayed). The database "
+        "titles every conversation from its first user message anyway.",
+    )
     tool_timeout_seconds: float = Field(
         10.0,
         gt=0,

@@ -31,10 +31,14 @@ from app.controllers.admin import AdminController, ImportController
 from app.controllers.chat import ChatController
 from app.controllers.context import ContextController
 from app.controllers.conversations import ConversationController
+from app.controllers.erasure import ErasureController
 from app.controllers.events import EventsController
+from app.controllers.feedback import FeedbackController
 from app.controllers.health import HealthController
 from app.controllers.messages import MessageController
 from app.controllers.metrics import MetricsController
+from app.controllers.search import SearchController
+from app.controllers.usage import UsageController
 from app.crosssite import CrossSiteMiddleware
 from app.dependencies import provide_settings, provide_store
 from app.errors import create_exception_handlers
@@ -129,7 +133,11 @@ class ApplicationCore(InitPluginProtocol):
                 ConversationController,
                 ContextController,
                 MessageController,
+                FeedbackController,
+                SearchController,
+                UsageController,
                 AdminController,
+                ErasureController,
                 ChatController,
                 EventsController,
                 MetricsController,

@@ -8,7 +8,7 @@ database call. Business limits (content length, TTL bounds, page sizes) are the 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -44,9 +44,12 @@ __all__ = [
     "ExportMessage",
     "ExtendIn",
     "ExtendResult",
+    "FeedbackIn",
+    "ForkIn",
     "IdempotencyKey",
     "Message",
     "Stats",
+    "UpdateConversationIn",
 ]
 
 # The table's check constraint, repeated only so a bad id is a 422 before any database call.
@@ -89,6 +92,46 @@ class AppendMessageIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
 
 class ExtendIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     hours: Hours = 24
+
+
+class UpdateConversationIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """What PATCH /conversations/{id} changes: the fields sent, nothing else (the database
+    checks the limits: title at most 200 characters, at most 20 tags of at most 50)."""
+
+    title: str | msgspec.UnsetType | None = msgspec.field(default=msgspec.UNSET)
+    metadata: Metadata | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET)
+    metadata_patch: (
+        Annotated[
+            dict[str, Any],
+            msgspec.Meta(
+                description="Merged into metadata: its keys replace the stored ones; null removes a key."
+            ),
+        ]
+        | msgspec.UnsetType
+    ) = msgspec.field(default=msgspec.UNSET)
+    archived: bool | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET)
+    pinned: bool | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET)
+    tags: list[str] | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET)
+    legal_hold: (
+        Annotated[bool, msgspec.Meta(description="Service only (403 for users).")] | msgspec.UnsetType
+    ) = msgspec.field(default=msgspec.UNSET)
+
+    def changes(self) -> dict[str, Any]:
+        """The fields that were sent, as update_conversation() takes them."""
+        return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not msgspec.UNSET}
+
+
+class ForkIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Fork at `at_seq`: the new conversation holds copies of messages 1..at_seq."""
+
+    at_seq: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1, description="The last message to copy.")]
+    conversation_id: ConversationId | None = None
+    title: str | None = None
+
+
+class FeedbackIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    rating: Annotated[Literal[1, -1], msgspec.Meta(description="1: thumbs up, -1: thumbs down.")]
+    comment: str | None = None
 
 
 class CleanupOut(msgspec.Struct, frozen=True):

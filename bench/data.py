@@ -70,12 +70,13 @@ TOKENS = (
 )
 _MESSAGES = f"""
 insert into public.ai_conversation_messages
-  (conversation_id, seq, role, content, metadata, created_at, tokens, tokens_before)
+  (conversation_id, seq, role, content, metadata, user_id, created_at, tokens, tokens_before)
 select 'conv-' || g,
        s,
        case when s %% 2 = 1 then 'user' else 'assistant' end,
        {_CONTENT},
        case when s %% 2 = 1 then '{{}}'::jsonb else '{_REPLY_METADATA}'::jsonb end,
+       md5((g %% %(users)s)::text)::uuid,  -- the owner, as the append trigger copies it
        now() - interval '1 day' + s * interval '1 minute',
        case when s %% 2 = 1 then %(user_tokens)s else %(assistant_tokens)s end,
        (s / 2) * %(user_tokens)s + ((s - 1) / 2) * %(assistant_tokens)s

@@ -89,17 +89,24 @@ insert into public.ai_conversation_messages (conversation_id, role, content, cre
 values ('upg-infinite', 'user', 'from the dashboard', '-infinity');
 SQL
 
-# Rows, by content (ids, seq, timestamps, counters included), in a stable order: the columns of
-# the release, which later ones never change (they may add columns, and backfill them).
+# Rows, by content (ids, seq, timestamps, counters included), in a stable order: the columns the
+# release has, so a later release may add columns (with their defaults or a backfill) but never
+# change what a released column holds.
+released_columns() {
+  q -c "select string_agg(quote_literal(a.attname), ', ' order by a.attnum) from pg_attribute a
+         where a.attrelid = '$1'::regclass and a.attnum > 0 and not a.attisdropped"
+}
+conversation_columns="$(released_columns public.ai_conversations)"
+message_columns="$(released_columns public.ai_conversation_messages)"
 snapshot() {
-  q <<'SQL'
+  q <<SQL
 select 'conversations', count(*), md5(coalesce(string_agg(
-         (c.id, c.conversation_id, c.user_id, c.metadata, c.ttl_hours, c.message_count, c.last_seq,
-          c.created_at, c.updated_at, c.expires_at)::text, '|' order by c.conversation_id), ''))
+         (select jsonb_object_agg(e.key, e.value) from jsonb_each(to_jsonb(c)) e
+           where e.key in (${conversation_columns}))::text, '|' order by c.conversation_id), ''))
   from public.ai_conversations c where c.conversation_id <> 'upg-infinite';
 select 'messages', count(*), md5(coalesce(string_agg(
-         (m.id, m.conversation_id, m.seq, m.role, m.content, m.metadata, m.idempotency_key,
-          m.created_at)::text, '|' order by m.conversation_id, m.seq), ''))
+         (select jsonb_object_agg(e.key, e.value) from jsonb_each(to_jsonb(m)) e
+           where e.key in (${message_columns}))::text, '|' order by m.conversation_id, m.seq), ''))
   from public.ai_conversation_messages m where m.conversation_id <> 'upg-infinite';
 select 'totals', sum(t.conversations), sum(t.messages) from private.conversation_totals t;
 SQL

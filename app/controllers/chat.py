@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
@@ -162,15 +163,17 @@ class ChatController(Controller):
             conversation_metadata=data.conversation_metadata,
             token_budget=data.token_budget,
         )
+        # The title is asked for once the answer is out (Litestar runs the task after sending).
+        title = BackgroundTask(chat.generate_title, start) if chat.wants_title(start) else None
         if data.stream:
             # A Stream is a Response; the annotation documents the JSON answer.
-            return ServerSentEvent(self._sse(request, start, chat.events(start)))  # type: ignore[return-value]
+            return ServerSentEvent(self._sse(request, start, chat.events(start)), background=title)  # type: ignore[return-value]
         try:
             result = await chat.complete(start)
         except ProviderError as exc:
             _turn_details(exc, start)
             raise
-        return Response(result, status_code=HTTP_200_OK)
+        return Response(result, status_code=HTTP_200_OK, background=title)
 
     @staticmethod
     async def _sse(

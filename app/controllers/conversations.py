@@ -1,8 +1,8 @@
-"""Conversations: create, list, read, extend, clear, delete, export. One store call each."""
+"""Conversations: create, list, read, change, fork, extend, clear, delete, export. One store call each."""
 
 from __future__ import annotations
 
-from litestar import Controller, MediaType, delete, get, post
+from litestar import Controller, MediaType, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
@@ -10,13 +10,18 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from app.controllers.params import (
+    ArchivedQuery,
     BeforeSeq,
     ConversationIdPath,
     ConversationsLimit,
     Cursor,
     MessagesLimit,
+    MetadataQuery,
+    PinnedQuery,
+    TagQuery,
     UserIdQuery,
     errors,
+    json_object_query,
 )
 from app.dto import StrictBody
 from app.schemas import (
@@ -28,6 +33,8 @@ from app.schemas import (
     CreateConversationIn,
     ExtendIn,
     ExtendResult,
+    ForkIn,
+    UpdateConversationIn,
 )
 from app.store import ConversationManager
 from app.store.export import open_export
@@ -65,9 +72,12 @@ class ConversationController(Controller):
 
     @get(
         "/",
-        summary="List conversations, most recently updated first",
+        summary="List conversations, pinned first, then most recently updated",
         description="A user sees its own; only the service may name a user_id other than its own "
-        "(403). Pass next_cursor as cursor for the next page.",
+        "(403). Archived conversations are hidden unless archived=true; pinned, tag (repeatable, "
+        "all must match) and metadata (JSON containment) filter further. Each carries its title "
+        "and last_message (role, first 200 characters, created_at). Pass next_cursor as cursor "
+        "for the next page.",
         responses=errors(403),
     )
     async def list_conversations(
@@ -76,8 +86,60 @@ class ConversationController(Controller):
         user_id: UserIdQuery = None,
         limit: ConversationsLimit = 10,
         cursor: Cursor = None,
+        archived: ArchivedQuery = False,
+        pinned: PinnedQuery = None,
+        tag: TagQuery = None,
+        metadata: MetadataQuery = None,
     ) -> ConversationList:
-        return await store.get_user_conversations(user_id, limit, cursor)
+        return await store.get_user_conversations(
+            user_id,
+            limit,
+            cursor,
+            archived=archived,
+            pinned=pinned,
+            tags=tag,
+            metadata=json_object_query("metadata", metadata),
+        )
+
+    @patch(
+        "/{conversation_id:str}",
+        summary="Change a conversation's title, metadata, archived, pinned, tags or legal hold",
+        description="Only the fields sent change. metadata replaces the object; metadata_patch "
+        "merges into it (its top-level keys replace the stored ones, a null value removes the "
+        "key). title null clears it (the next user message sets it again). legal_hold is the "
+        "service's only (403 for users); a held conversation never expires and cannot be deleted.",
+        dto=StrictBody[UpdateConversationIn],
+        return_dto=None,
+        responses=errors(400, 403, 404, 413),
+    )
+    async def update_conversation(
+        self,
+        store: NamedDependency[ConversationManager],
+        conversation_id: ConversationIdPath,
+        data: JSONBody[UpdateConversationIn],
+    ) -> Conversation:
+        return await store.update_conversation(conversation_id, data.changes())
+
+    @post(
+        "/{conversation_id:str}/fork",
+        summary="Fork a conversation at a message (edit and regenerate)",
+        description="Creates a conversation of the same owner holding copies of messages "
+        "1..at_seq; its metadata records forked_from {conversation_id, seq}. To edit message k, "
+        "fork at k - 1 and POST /chat the new text to the fork.",
+        status_code=HTTP_201_CREATED,
+        dto=StrictBody[ForkIn],
+        return_dto=None,
+        responses=errors(400, 404, 409, 413),
+    )
+    async def fork_conversation(
+        self,
+        store: NamedDependency[ConversationManager],
+        conversation_id: ConversationIdPath,
+        data: JSONBody[ForkIn],
+    ) -> Conversation:
+        return await store.fork_conversation(
+            conversation_id, data.at_seq, new_conversation_id=data.conversation_id, title=data.title
+        )
 
     @get(
         "/{conversation_id:str}",

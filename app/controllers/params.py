@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import msgspec
 from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
@@ -12,15 +14,27 @@ from app.errors import ApiError
 from app.schemas import CONVERSATION_ID_PATTERN, INT32_MAX, ErrorBody
 
 __all__ = [
+    "ArchivedQuery",
     "BeforeSeq",
     "ConversationIdPath",
     "ConversationsLimit",
     "Cursor",
+    "FromQuery",
+    "GroupByQuery",
     "IdempotencyKeyHeader",
     "MessagesLimit",
+    "MetadataQuery",
+    "PinnedQuery",
+    "SearchLimit",
+    "SearchQuery",
+    "SeqPath",
+    "TagQuery",
+    "ToQuery",
+    "UserIdPath",
     "UserIdQuery",
     "errors",
     "idempotency_key",
+    "json_object_query",
 ]
 
 INT64_MAX = 9_223_372_036_854_775_807
@@ -61,6 +75,48 @@ IdempotencyKeyHeader = Annotated[
     ),
 ]
 
+
+SeqPath = Annotated[int, PathParameter(ge=1, le=INT64_MAX, description="The message's seq.")]
+UserIdPath = Annotated[UUID, PathParameter(description="The user whose data this is.")]
+ArchivedQuery = Annotated[
+    bool,
+    QueryParameter(description="true: only archived conversations; false (default): archived ones hidden."),
+]
+PinnedQuery = Annotated[
+    bool | None, QueryParameter(description="Only pinned (true) or unpinned (false) ones.")
+]
+TagQuery = Annotated[
+    list[str] | None,
+    QueryParameter(description="Repeatable: conversations carrying every tag given.", max_items=20),
+]
+MetadataQuery = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=10_000,
+        description='A JSON object the metadata must contain, e.g. {"project":"apollo"}.',
+    ),
+]
+SearchQuery = Annotated[
+    str,
+    QueryParameter(
+        min_length=1,
+        max_length=1000,
+        description='Words to find (websearch syntax: "a phrase", or, -word); case-insensitive.',
+    ),
+]
+SearchLimit = Annotated[
+    int, QueryParameter(ge=0, le=INT32_MAX, description="Hits per page (the database caps it).")
+]
+FromQuery = Annotated[
+    date | None, QueryParameter(name="from", description="First UTC day of the period (YYYY-MM-DD).")
+]
+ToQuery = Annotated[
+    date | None, QueryParameter(description="UTC day after the period (exclusive, YYYY-MM-DD).")
+]
+GroupByQuery = Annotated[
+    list[Literal["day", "model"]] | None,
+    QueryParameter(description="Repeatable: day (UTC) and/or model; none: one total row."),
+]
 
 ConversationsLimit = Annotated[
     int, QueryParameter(ge=0, le=INT32_MAX, description="Conversations per page (the database caps it).")
@@ -107,3 +163,21 @@ def idempotency_key(body: str | None, header: str | None) -> str | None:
             details=[{"key": "idempotency_key", "source": "body"}],
         )
     return header
+
+
+def json_object_query(name: str, value: str | None) -> dict[str, Any] | None:
+    """A query parameter holding a JSON object; 422 when it is not one."""
+    if value is None:
+        return None
+    try:
+        decoded = msgspec.json.decode(value)
+    except msgspec.DecodeError:
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise ApiError(
+            "validation_error",
+            f"{name} must be a JSON object",
+            status_code=422,
+            details=[{"key": name, "source": "query"}],
+        )
+    return decoded

@@ -7,6 +7,7 @@ and the process's Compactor, which stores the summary a turn reports due after i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
@@ -22,12 +23,20 @@ from app.llm.chat import (
     stream_events,
 )
 from app.llm.compaction import Compactor
-from app.llm.provider import Provider
+from app.llm.provider import ChatMessage, CompletionRequest, Provider, ProviderError
 from app.llm.tools import ToolRegistry
+from app.store.errors import StoreError
 from app.store.manager import ConversationManager
 from app.store.models import Context
 
-__all__ = ["ChatService"]
+__all__ = ["TITLE_PROMPT", "ChatService"]
+
+log = logging.getLogger("app.llm.titles")
+
+TITLE_PROMPT = (
+    "Write a title of at most six words for a conversation that starts with the user's message "
+    "below. Answer with the title only: no quotes, no punctuation at the end."
+)
 
 
 class ChatService:
@@ -115,3 +124,25 @@ class ChatService:
         compaction = start.compaction
         if compaction is not None and self.compactor is not None:
             self.compactor.schedule(self.store, self.provider, start.conversation_id, compaction)
+
+    def wants_title(self, start: TurnStart) -> bool:
+        """A new conversation, a configured model and CHAT_GENERATE_TITLES on."""
+        return start.created and self.settings.generate_titles and not self.settings.uses_offline
+
+    async def generate_title(self, start: TurnStart) -> None:
+        """Ask the model for a title of the conversation `start` began and store it (one
+        update_conversation call). Runs after the reply was sent; a failure only logs: the
+        database already titled the conversation from its first user message."""
+        request = CompletionRequest(
+            messages=[
+                ChatMessage(role="system", content=TITLE_PROMPT),
+                ChatMessage(role="user", content=start.user_message.content[:2000]),
+            ],
+            max_tokens=24,
+        )
+        try:
+            title = " ".join((await self.provider.complete(request)).content.split()).strip(" \"'.")[:80]
+            if title:
+                await self.store.update_conversation(start.conversation_id, {"title": title})
+        except (ProviderError, StoreError) as exc:
+            log.warning("no generated title for %s: %s", start.conversation_id, exc)

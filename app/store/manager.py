@@ -7,7 +7,9 @@ decodes the JSON answer into typed structs.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -23,12 +25,17 @@ from app.store.models import (
     ConversationList,
     ConversationPage,
     DeleteResult,
+    Erasure,
     ExportPage,
     ExtendResult,
+    FeedbackDeleted,
+    FeedbackResult,
     Message,
     Role,
+    SearchResult,
     Stats,
     SummaryInput,
+    Usage,
 )
 from app.store.transport import SERVICE, Principal, Transport
 
@@ -89,11 +96,66 @@ class ConversationManager:
         )
 
     async def get_user_conversations(
-        self, user_id: UUID | str | None = None, limit: int = 10, cursor: str | None = None
+        self,
+        user_id: UUID | str | None = None,
+        limit: int = 10,
+        cursor: str | None = None,
+        *,
+        archived: bool = False,
+        pinned: bool | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> ConversationList:
+        """Pinned first, then most recently updated; archived ones only with archived=True."""
         return await self._call(
             "list_conversations",
             ConversationList,
+            p_user_id=str(user_id) if user_id else None,
+            p_limit=limit,
+            p_cursor=cursor,
+            p_archived=archived,
+            p_pinned=pinned,
+            p_tags=list(tags) if tags else None,
+            p_metadata=metadata,
+        )
+
+    async def update_conversation(self, conversation_id: str, changes: dict[str, Any]) -> Conversation:
+        """Write the fields present in `changes` (title, metadata or metadata_patch, archived,
+        pinned, tags; legal_hold for the service), keep the others."""
+        return await self._call(
+            "update_conversation", Conversation, p_conversation_id=conversation_id, p_changes=changes
+        )
+
+    async def fork_conversation(
+        self,
+        conversation_id: str,
+        at_seq: int,
+        *,
+        new_conversation_id: str | None = None,
+        title: str | None = None,
+    ) -> Conversation:
+        """A new conversation of the same owner with copies of messages 1..at_seq."""
+        return await self._call(
+            "fork_conversation",
+            Conversation,
+            p_conversation_id=conversation_id,
+            p_at_seq=at_seq,
+            p_new_conversation_id=new_conversation_id,
+            p_title=title,
+        )
+
+    async def search(
+        self,
+        query: str,
+        *,
+        user_id: UUID | str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> SearchResult:
+        return await self._call(
+            "search_messages",
+            SearchResult,
+            p_query=query,
             p_user_id=str(user_id) if user_id else None,
             p_limit=limit,
             p_cursor=cursor,
@@ -218,6 +280,42 @@ class ConversationManager:
             p_tokens=tokens,
         )
 
+    async def set_feedback(
+        self, conversation_id: str, seq: int, rating: Literal[1, -1], comment: str | None = None
+    ) -> FeedbackResult:
+        return await self._call(
+            "set_message_feedback",
+            FeedbackResult,
+            p_conversation_id=conversation_id,
+            p_seq=seq,
+            p_rating=rating,
+            p_comment=comment,
+        )
+
+    async def delete_feedback(self, conversation_id: str, seq: int) -> FeedbackDeleted:
+        return await self._call(
+            "delete_message_feedback", FeedbackDeleted, p_conversation_id=conversation_id, p_seq=seq
+        )
+
+    async def get_usage(
+        self,
+        user_id: UUID | str | None = None,
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        group_by: Sequence[Literal["day", "model"]] = (),
+    ) -> Usage:
+        """Messages, tokens and cost over the UTC days [start, end), in one row or per day
+        and/or model (the usage ledger plus the messages since its last roll-up)."""
+        return await self._call(
+            "get_usage",
+            Usage,
+            p_user_id=str(user_id) if user_id else None,
+            p_from=start.isoformat() if start else None,
+            p_to=end.isoformat() if end else None,
+            p_group_by=list(group_by) if group_by else None,
+        )
+
     # -- admin ---------------------------------------------------------------------------
     async def stats(self) -> Stats:
         return await self._call("conversation_stats", Stats)
@@ -249,3 +347,12 @@ class ConversationManager:
     async def import_conversation(self, export: ConversationExport | dict[str, Any]) -> Conversation:
         document = msgspec.to_builtins(export) if isinstance(export, ConversationExport) else export
         return await self._call("import_conversation", Conversation, p_export=document)
+
+    async def erase_user_data(self, user_id: UUID | str, batch_size: int | None = None) -> Erasure:
+        """Erase a user's conversations (legal holds kept) and return the erasure record."""
+        return await self._call("erase_user_data", Erasure, p_user_id=str(user_id), p_batch_size=batch_size)
+
+    async def list_erasures(self, user_id: UUID | str | None = None, limit: int = 50) -> list[Erasure]:
+        return await self._call(
+            "list_erasures", list[Erasure], p_user_id=str(user_id) if user_id else None, p_limit=limit
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -19,14 +19,24 @@ __all__ = [
     "ConversationList",
     "ConversationPage",
     "DeleteResult",
+    "Erasure",
     "ExportMessage",
     "ExportPage",
     "ExtendResult",
+    "Feedback",
+    "FeedbackDeleted",
+    "FeedbackResult",
+    "LastMessage",
     "LeftOut",
+    "ListedConversation",
     "Message",
     "Role",
+    "SearchHit",
+    "SearchResult",
     "Stats",
     "SummaryInput",
+    "Usage",
+    "UsageRow",
 ]
 
 Role = Literal["user", "assistant", "system", "tool"]
@@ -45,6 +55,7 @@ class Message(msgspec.Struct, frozen=True):
     created_at: datetime
     idempotency_key: str | None = None
     tokens: int = 0
+    user_id: UUID | None = None
 
     @property
     def is_summary(self) -> bool:
@@ -53,6 +64,8 @@ class Message(msgspec.Struct, frozen=True):
 
 
 class Conversation(msgspec.Struct, frozen=True):
+    """A conversation; `expires_at` reads 9999-12-31T23:59:59Z while under legal hold."""
+
     conversation_id: str
     user_id: UUID | None
     metadata: dict[str, Any]
@@ -62,6 +75,11 @@ class Conversation(msgspec.Struct, frozen=True):
     created_at: datetime
     updated_at: datetime
     expires_at: datetime
+    title: str | None = None
+    archived: bool = False
+    pinned: bool = False
+    tags: list[str] = msgspec.field(default_factory=list)
+    legal_hold: bool = False
 
 
 class ConversationPage(Conversation, frozen=True):
@@ -71,9 +89,94 @@ class ConversationPage(Conversation, frozen=True):
     next_cursor: int | None = None
 
 
+class LastMessage(msgspec.Struct, frozen=True):
+    """A listing's preview of a conversation's newest message (content cut at 200 characters)."""
+
+    role: Role
+    content: str
+    created_at: datetime
+
+
+class ListedConversation(Conversation, frozen=True):
+    last_message: LastMessage | None = None
+
+
 class ConversationList(msgspec.Struct, frozen=True):
-    conversations: list[Conversation]
+    conversations: list[ListedConversation]
     next_cursor: str | None = None
+
+
+class SearchHit(msgspec.Struct, frozen=True):
+    """A matching message: `snippet` marks the matched words with <mark>...</mark>."""
+
+    conversation_id: str
+    title: str | None
+    seq: int
+    role: Role
+    created_at: datetime
+    rank: float
+    snippet: str
+
+
+class SearchResult(msgspec.Struct, frozen=True):
+    hits: list[SearchHit]
+    next_cursor: str | None = None
+
+
+class Feedback(msgspec.Struct, frozen=True):
+    rating: Literal[1, -1]
+    comment: str | None
+    user_id: UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class FeedbackResult(msgspec.Struct, frozen=True):
+    """The rated message with the caller's feedback."""
+
+    message: Message
+    feedback: Feedback
+
+
+class FeedbackDeleted(msgspec.Struct, frozen=True):
+    conversation_id: str
+    seq: int
+    deleted: bool
+
+
+class UsageRow(msgspec.Struct, frozen=True):
+    """Totals of one group (`day` and `model` present when grouped by them); `cost` is null
+    when no model of the group has a price."""
+
+    messages: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None = None
+    day: date | None = None
+    model: str | None = None
+
+
+class Usage(msgspec.Struct, frozen=True):
+    user_id: UUID | None
+    group_by: list[str]
+    rows: list[UsageRow]
+    from_: date | None = msgspec.field(default=None, name="from")
+    to: date | None = None
+
+
+class Erasure(msgspec.Struct, frozen=True):
+    """The record of one erasure: counts only, never content."""
+
+    id: UUID
+    user_id: UUID
+    requested_by: str
+    requested_at: datetime
+    finished_at: datetime
+    conversations_removed: int
+    messages_removed: int
+    feedback_removed: int
+    conversations_kept: int
+    kept_reason: str | None = None
 
 
 class AppendResult(msgspec.Struct, frozen=True):

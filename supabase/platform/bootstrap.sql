@@ -82,6 +82,22 @@ $$;
 
 grant execute on function auth.uid(), auth.role(), auth.jwt() to anon, authenticated, service_role;
 
+-- auth.users: GoTrue's user table, minimal (the columns a migration may rely on: id, email and
+-- the timestamps). A Supabase project has the full table; this creates one only where none exists.
+do $$
+begin
+  if to_regclass('auth.users') is null then
+    create table auth.users (
+      id uuid primary key,
+      email varchar(255),
+      created_at timestamptz default now(),
+      updated_at timestamptz default now()
+    );
+    comment on table auth.users is 'Auth: Stores user login data within a secure schema.';
+  end if;
+end
+$$;
+
 -- The publication Supabase Realtime reads postgres_changes from.
 do $$
 begin

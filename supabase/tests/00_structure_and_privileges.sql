@@ -88,10 +88,10 @@ select ok(
 );
 select has_index('public', 'ai_conversations', 'ai_conversations_expires_at_idx', array['expires_at'],
                  'conversations have an index on expires_at (cleanup, statistics)');
-select has_index('public', 'ai_conversations', 'ai_conversations_user_recent_idx', array['user_id', 'updated_at', 'id'],
-                 'conversations have an index on (user_id, updated_at, id) (listing a user''s conversations)');
-select has_index('public', 'ai_conversations', 'ai_conversations_recent_idx', array['updated_at', 'id'],
-                 'conversations have an index on (updated_at, id) (listing all conversations)');
+select has_index('public', 'ai_conversations', 'ai_conversations_user_list_idx', array['user_id', 'archived', 'pinned', 'updated_at', 'id'],
+                 'conversations have an index on (user_id, archived, pinned, updated_at, id) (listing a user''s conversations)');
+select has_index('public', 'ai_conversations', 'ai_conversations_list_idx', array['archived', 'pinned', 'updated_at', 'id'],
+                 'conversations have an index on (archived, pinned, updated_at, id) (listing all conversations)');
 
 -- Triggers --------------------------------------------------------------------------------------
 -- (has_trigger, not triggers_are: other features, such as the local realtime feed, add their own)
@@ -175,7 +175,7 @@ select has_function('public', 'append_message', array['text', 'text', 'text', 'j
 select has_function('public', 'begin_chat_turn', array['text', 'text', 'uuid', 'jsonb', 'text', 'integer', 'jsonb', 'boolean', 'integer'], 'begin_chat_turn exists');
 select has_function('public', 'get_messages', array['text', 'integer', 'bigint'], 'get_messages exists');
 select has_function('public', 'get_conversation', array['text', 'integer', 'bigint'], 'get_conversation exists');
-select has_function('public', 'list_conversations', array['uuid', 'integer', 'text'], 'list_conversations exists');
+select has_function('public', 'list_conversations', array['uuid', 'integer', 'text', 'boolean', 'boolean', 'text[]', 'jsonb'], 'list_conversations exists');
 select has_function('public', 'extend_conversation', array['text', 'integer'], 'extend_conversation exists');
 select has_function('public', 'clear_conversation', array['text'], 'clear_conversation exists');
 select has_function('public', 'delete_conversation', array['text'], 'delete_conversation exists');
@@ -197,7 +197,8 @@ select results_eq(
   $$ select p.proname::text collate "default" from pg_proc p
       where p.pronamespace = 'private'::regnamespace and p.prosecdef order by 1 $$,
   $$ values ('after_conversations_change'), ('after_messages_delete'), ('before_message_insert'),
-            ('purge_expired_conversation'), ('recount_totals') $$,
+            ('delete_feedback_of_deleted_messages'), ('erase_deleted_auth_user'), ('forbid_held_messages_delete'),
+            ('purge_expired_conversation'), ('rebuild_search_index'), ('recount_totals'), ('search_hits') $$,
   'the only security definer functions are the private helpers that write counters or purge expired rows'
 );
 select is_empty(
@@ -233,9 +234,11 @@ select results_eq(
         and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')
         and has_function_privilege('authenticated', p.oid, 'execute') order by 1 $$,
   $$ values ('append_message'), ('append_summary'), ('begin_chat_turn'), ('clear_conversation'),
-            ('create_conversation'), ('delete_conversation'), ('export_conversation'),
-            ('export_conversation_page'), ('extend_conversation'), ('get_context'), ('get_conversation'),
-            ('get_messages'), ('get_summary_input'), ('list_conversations') $$,
+            ('create_conversation'), ('delete_conversation'), ('delete_message_feedback'),
+            ('export_conversation'), ('export_conversation_page'), ('extend_conversation'),
+            ('fork_conversation'), ('get_context'), ('get_conversation'), ('get_messages'),
+            ('get_summary_input'), ('get_usage'), ('list_conversations'), ('search_messages'),
+            ('set_message_feedback'), ('update_conversation') $$,
   'authenticated may execute exactly the user-facing store functions'
 );
 select function_privs_are('public', 'conversation_stats', array[]::text[], 'authenticated', array[]::text[],
@@ -289,14 +292,14 @@ select results_eq(
   $$ select a.attname::text collate "default" from pg_attribute a
       where a.attrelid = 'public.ai_conversations'::regclass and a.attnum > 0 and not a.attisdropped
         and has_column_privilege('authenticated', a.attrelid, a.attnum, 'update') order by 1 $$,
-  $$ values ('expires_at'), ('metadata') $$,
-  'authenticated may update only metadata and expires_at of a conversation (not user_id, last_seq, message_count)'
+  $$ values ('archived'), ('expires_at'), ('metadata'), ('pinned'), ('tags'), ('title') $$,
+  'authenticated may update only metadata, expires_at and the organising fields of a conversation (not user_id, legal_hold, last_seq, message_count)'
 );
 select results_eq(
   $$ select a.attname::text collate "default" from pg_attribute a
       where a.attrelid = 'public.ai_conversations'::regclass and a.attnum > 0 and not a.attisdropped
         and has_column_privilege('authenticated', a.attrelid, a.attnum, 'insert') order by 1 $$,
-  $$ values ('conversation_id'), ('metadata'), ('ttl_hours'), ('user_id') $$,
+  $$ values ('conversation_id'), ('metadata'), ('title'), ('ttl_hours'), ('user_id') $$,
   'authenticated may insert only conversation_id, user_id, metadata and ttl_hours'
 );
 select is_empty(
@@ -317,8 +320,7 @@ select results_eq(
       where a.attrelid = 'public.ai_conversation_settings'::regclass and a.attnum > 0 and not a.attisdropped
         and has_column_privilege('service_role', a.attrelid, a.attnum, 'update') order by 1 $$,
   $$ values ('compaction_threshold_tokens'), ('max_content_chars'), ('max_messages_per_conversation'),
-            ('max_metadata_bytes'), ('max_page_size'),
-            ('max_ttl_hours'), ('ttl_hours') $$,
+            ('max_metadata_bytes'), ('max_page_size'), ('max_ttl_hours'), ('search_config'), ('ttl_hours') $$,
   'service_role may update the settings values, not id nor updated_at'
 );
 select results_eq(
@@ -342,15 +344,20 @@ select results_eq(
             has_table_privilege('authenticated', c.oid, 'select, insert, update, delete'),
             has_table_privilege('anon', c.oid, 'select, insert, update, delete')
        from pg_class c
-      where c.relnamespace = 'public'::regnamespace and c.relkind = 'v' and c.relname like 'ai\_conversation\_%'
+      where c.relnamespace = 'public'::regnamespace and c.relkind = 'v' and c.relname like 'ai\_%'
       order by 1 $$,
   $$ values ('ai_conversation_duration_stats', true, true, false, false),
+            ('ai_conversation_legal_holds', true, true, false, false),
             ('ai_conversation_length_stats', true, true, false, false),
             ('ai_conversation_most_active', true, true, false, false),
             ('ai_conversation_peak_hours', true, true, false, false),
             ('ai_conversation_recent', true, true, false, false),
             ('ai_conversation_role_distribution', true, true, false, false),
-            ('ai_conversation_user_activity', true, true, false, false) $$,
+            ('ai_conversation_titles', true, true, false, false),
+            ('ai_conversation_user_activity', true, true, false, false),
+            ('ai_feedback_by_model_day', true, true, false, false),
+            ('ai_usage_by_day_model', true, true, false, false),
+            ('ai_usage_by_user', true, true, false, false) $$,
   'every dashboard view is security_invoker and readable by service_role only'
 );
 

@@ -47,7 +47,9 @@ Expire = Callable[[str], Awaitable[None]]
 
 
 async def with_messages(store: ConversationManager, n: int, **create: Any) -> str:
-    cid = (await store.create_conversation(conversation_id=new_id(), **create)).conversation_id
+    if store.principal.is_service:  # only the service chooses conversation ids
+        create.setdefault("conversation_id", new_id())
+    cid = (await store.create_conversation(**create)).conversation_id
     for i in range(1, n + 1):
         await store.add_message(cid, "user" if i % 2 else "assistant", f"message {i}")
     return cid
@@ -680,3 +682,83 @@ async def test_concurrent_appends_stay_gapless(store: ConversationManager) -> No
 async def test_timestamps_are_recent(store: ConversationManager) -> None:
     conversation = await store.create_conversation()
     assert abs(conversation.created_at - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+# -- organise and govern (issue 12) ---------------------------------------------------------
+
+
+async def test_title_update_and_filtered_listing(as_user: UserStore) -> None:
+    alice = new_user()
+    store = as_user(alice)
+    first = await with_messages(store, 2)
+    second = await with_messages(store, 1)
+    assert (await store.get_conversation(first)).title == "message 1"
+    changed = await store.update_conversation(first, {"pinned": True, "tags": ["x"], "title": "Mine"})
+    assert type(changed) is Conversation
+    assert (changed.pinned, changed.tags, changed.title) == (True, ["x"], "Mine")
+    await store.update_conversation(second, {"archived": True})
+    listed = await store.get_user_conversations()
+    assert [c.conversation_id for c in listed.conversations] == [first]
+    assert listed.conversations[0].last_message is not None
+    assert listed.conversations[0].last_message.content == "message 2"
+    archived = await store.get_user_conversations(archived=True)
+    assert [c.conversation_id for c in archived.conversations] == [second]
+    assert (await store.get_user_conversations(tags=["x"], pinned=True)).conversations[0].title == "Mine"
+    assert (await store.get_user_conversations(metadata={"nope": 1})).conversations == []
+    with pytest.raises(InvalidInputError):
+        await store.update_conversation(first, {"tags": ["x" * 51]})
+    with pytest.raises(ForbiddenError):
+        await store.update_conversation(first, {"legal_hold": True})
+
+
+async def test_search_fork_feedback_usage(store: ConversationManager, as_user: UserStore) -> None:
+    alice, bob = new_user(), new_user()
+    word = "w" + uuid.uuid4().hex[:12]
+    alices = as_user(alice)
+    cid = (await alices.create_conversation()).conversation_id
+    await alices.add_message(cid, "user", f"find {word} here")
+    await alices.add_message(cid, "assistant", "ok", {"model": "m", "tokens": {"prompt": 3, "completion": 4}})
+    found = await alices.search(word)
+    assert [(h.conversation_id, h.seq) for h in found.hits] == [(cid, 1)]
+    assert "<mark>" in found.hits[0].snippet
+    assert (await as_user(bob).search(word)).hits == []
+    fork = await alices.fork_conversation(cid, 1, title="Fork")
+    assert fork.metadata["forked_from"] == {"conversation_id": cid, "seq": 1}
+    assert fork.message_count == 1
+    assert fork.user_id == alice.user_id
+    rated = await alices.set_feedback(cid, 2, -1, "wrong")
+    assert (rated.message.seq, rated.feedback.rating, rated.feedback.comment) == (2, -1, "wrong")
+    assert (await alices.delete_feedback(cid, 2)).deleted
+    with pytest.raises(NotFoundError):
+        await as_user(bob).set_feedback(cid, 2, 1)
+    with pytest.raises(NotFoundError):
+        await as_user(bob).fork_conversation(cid, 1)
+    usage = await alices.get_usage(group_by=["model"])
+    assert {r.model: (r.messages, r.prompt_tokens, r.completion_tokens) for r in usage.rows} == {
+        "": (1, 0, 0),  # the user message; the fork's copy of it is not usage
+        "m": (1, 3, 4),
+    }
+    with pytest.raises(ForbiddenError):
+        await alices.get_usage(bob.user_id)
+    assert (await store.get_usage(alice.user_id)).rows[0].messages == 2
+
+
+async def test_erasure_keeps_legal_holds(store: ConversationManager, as_user: UserStore) -> None:
+    alice = new_user()
+    kept = await with_messages(store, 1, user_id=alice.user_id)
+    gone = await with_messages(store, 2, user_id=alice.user_id)
+    held = await store.update_conversation(kept, {"legal_hold": True})
+    assert held.legal_hold
+    assert held.expires_at.year == 9999
+    with pytest.raises(ForbiddenError):
+        await as_user(alice).erase_user_data(alice.user_id)
+    erasure = await store.erase_user_data(alice.user_id)
+    assert (erasure.conversations_removed, erasure.messages_removed) == (1, 2)
+    assert (erasure.conversations_kept, erasure.kept_reason) == (1, "legal hold")
+    with pytest.raises(NotFoundError):
+        await store.get_conversation(gone)
+    assert (await store.list_erasures(alice.user_id))[0].id == erasure.id
+    with pytest.raises(ForbiddenError):
+        await store.delete_conversation(kept)
+    await store.update_conversation(kept, {"legal_hold": False})
+    await store.delete_conversation(kept)
