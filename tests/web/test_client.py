@@ -120,7 +120,9 @@ async def test_tool_calls_and_metadata_are_shown_folded(page: Page) -> None:
     await expect(stored(page, "assistant")).to_have_count(2)
     assert await page.evaluate(SEQS) == ["1", "2", "3", "4", "5"]
     if target := os.environ.get("WEB_SCREENSHOT"):
+        await page.set_viewport_size({"width": 1200, "height": 980})
         await page.locator("#composer-input").blur()
+        await page.locator("#messages").evaluate("(list) => { list.scrollTop = 0; }")
         await page.screenshot(path=str(Path(target)))
 
 

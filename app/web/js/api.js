@@ -102,10 +102,33 @@ export class Api {
     return response.status === 204 ? null : response.json();
   }
 
-  listConversations({ limit = 20, cursor = null } = {}) {
+  listConversations({ limit = 20, cursor = null, archived = false } = {}) {
     const query = new URLSearchParams({ limit: String(limit) });
     if (cursor) query.set("cursor", cursor);
+    if (archived) query.set("archived", "true");
     return this.json("GET", `/conversations?${query}`);
+  }
+
+  // -- organise (features.organise, .search, .fork, .feedback) ----------------------------
+
+  /** Changes only the fields given: {title, archived, pinned}. */
+  update(id, fields) {
+    return this.json("PATCH", path(id), { body: fields });
+  }
+
+  /** A new conversation holding copies of messages 1..atSeq. */
+  fork(id, atSeq) {
+    return this.json("POST", `${path(id)}/fork`, { body: { at_seq: atSeq } });
+  }
+
+  search(q, { limit = 20 } = {}) {
+    return this.json("GET", `/search?${new URLSearchParams({ q, limit: String(limit) })}`);
+  }
+
+  /** rating 1 or -1; null withdraws it. */
+  rate(id, seq, rating) {
+    const url = `${path(id)}/messages/${seq}/feedback`;
+    return rating === null ? this.json("DELETE", url) : this.json("PUT", url, { body: { rating } });
   }
 
   getConversation(id, { limit = 50, before = null } = {}) {

@@ -46,6 +46,22 @@ export class ConversationView {
     ui.clear.addEventListener("click", () => this.clear());
     ui.export.addEventListener("click", () => this.exportJson());
     ui.remove.addEventListener("click", () => this.remove());
+    ui.rename.addEventListener("click", () => this.startRename());
+    ui.renameCancel.addEventListener("click", () => this.endRename());
+    ui.renameForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.rename(ui.renameInput.value.trim());
+    });
+    ui.pin.addEventListener("click", () => this.organise({ pinned: !this.conversation?.pinned }));
+    ui.archive.addEventListener("click", () => this.organise({ archived: !this.conversation?.archived }));
+    this.ratings = new Map(); // message id -> the rating this page gave (1 or -1)
+    this.prefill = null; // text to put in the composer once the next conversation is open
+  }
+
+  /** Shows the controls of what this server offers (features.js). */
+  setFeatures(features) {
+    this.features = features;
+    for (const button of [this.ui.rename, this.ui.pin, this.ui.archive]) button.hidden = !features.organise;
   }
 
   // -- opening and closing ---------------------------------------------------------------
@@ -59,6 +75,8 @@ export class ConversationView {
     this.elements.clear();
     this.rows.clear();
     this.contexts.clear();
+    this.conversation = null;
+    this.endRename();
     this.olderCursor = null;
     this.ui.messages.replaceChildren();
     this.ui.older.hidden = true;
@@ -72,6 +90,14 @@ export class ConversationView {
     this.ui.info.textContent = "Your first message starts it.";
     this.setActions(false);
     this.setComposer(true);
+    this.takePrefill();
+    this.ui.input.focus();
+  }
+
+  takePrefill() {
+    if (this.prefill === null) return;
+    this.ui.input.value = this.prefill;
+    this.prefill = null;
     this.ui.input.focus();
   }
 
@@ -97,6 +123,7 @@ export class ConversationView {
     this.ui.older.hidden = this.olderCursor === null;
     this.setActions(true);
     this.setComposer(true);
+    this.takePrefill();
     this.scrollToEnd(true);
     // Resume after what the page shows: whatever was appended since the read is replayed.
     this.follow(page.messages.length ? page.messages.at(-1).seq : page.last_seq);
@@ -131,9 +158,10 @@ export class ConversationView {
     this.rows.set(message.id, message);
     let element = this.elements.get(message.id);
     const context = this.contexts.get(message.id);
-    if (element) fillMessage(element, message, { context });
+    const tools = this.toolsFor(message);
+    if (element) fillMessage(element, message, { context, tools });
     else {
-      element = messageView(message, { context });
+      element = messageView(message, { context, tools });
       this.elements.set(message.id, element);
     }
     this.place(element, message.seq);
@@ -264,6 +292,106 @@ export class ConversationView {
     this.ui.messages.insertBefore(element, reply);
   }
 
+  // -- organise, fork, feedback (where the server has them) ------------------------------
+
+  /** A stored message's own buttons: edit (a user's) or fork from it, thumbs up/down (a reply's). */
+  toolsFor(message) {
+    const buttons = [];
+    if (this.features.fork && message.role === "user") {
+      buttons.push(this.toolButton("Edit", "Edit this message and regenerate (in a fork)", () => this.editFrom(message)));
+    }
+    if (this.features.fork && message.role === "assistant") {
+      buttons.push(this.toolButton("Fork from here", "A new conversation with the messages up to this one", () => this.forkAt(message)));
+    }
+    if (this.features.feedback && message.role === "assistant") {
+      const rating = this.ratings.get(message.id);
+      for (const [value, label, name] of [[1, "Good", "Good answer"], [-1, "Bad", "Bad answer"]]) {
+        const button = this.toolButton(label, name, () => this.rate(message, value));
+        button.setAttribute("aria-pressed", String(rating === value));
+        buttons.push(button);
+      }
+    }
+    return buttons.length ? h("div", { class: "message-tools" }, buttons) : null;
+  }
+
+  toolButton(text, label, action) {
+    const button = h("button", { type: "button", "aria-label": label, title: label }, text);
+    button.addEventListener("click", action);
+    return button;
+  }
+
+  async rate(message, value) {
+    const rating = this.ratings.get(message.id) === value ? null : value;
+    try {
+      await this.api.rate(this.id, message.seq, rating);
+      if (rating === null) this.ratings.delete(message.id);
+      else this.ratings.set(message.id, rating);
+      this.upsert(message);
+      this.setNotice(rating === null ? "Rating withdrawn." : "Thanks for the feedback.");
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
+  /** Edit and regenerate: a fork holding what came before, the message in the composer. */
+  async editFrom(message) {
+    if (message.seq <= 1) {
+      this.prefill = message.content;
+      this.events.onNew();
+      return;
+    }
+    const fork = await this.forkTo(message.seq - 1);
+    if (!fork) return;
+    this.prefill = message.content;
+    this.events.onNavigate(fork.conversation_id);
+  }
+
+  async forkAt(message) {
+    const fork = await this.forkTo(message.seq);
+    if (fork) this.events.onNavigate(fork.conversation_id);
+  }
+
+  async forkTo(seq) {
+    try {
+      const fork = await this.api.fork(this.id, seq);
+      this.events.onChanged(fork.conversation_id);
+      return fork;
+    } catch (error) {
+      this.failed(error);
+      return null;
+    }
+  }
+
+  startRename() {
+    this.ui.renameInput.value = this.conversation?.title ?? "";
+    this.ui.renameForm.hidden = false;
+    this.ui.title.hidden = true;
+    this.ui.renameInput.focus();
+  }
+
+  endRename() {
+    this.ui.renameForm.hidden = true;
+    this.ui.title.hidden = false;
+  }
+
+  async rename(title) {
+    await this.organise({ title: title || null });
+    this.endRename();
+    this.ui.rename.focus();
+  }
+
+  async organise(fields) {
+    try {
+      this.showInfo(await this.api.update(this.id, fields));
+      if ("archived" in fields) {
+        this.setNotice(fields.archived ? "Archived: listed only under “Show archived”." : "Back in the list.");
+      }
+      this.events.onChanged(this.id);
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
   // -- actions ---------------------------------------------------------------------------
 
   async extend() {
@@ -333,7 +461,11 @@ export class ConversationView {
   }
 
   showInfo(conversation) {
+    this.conversation = conversation;
     this.ui.title.textContent = conversation.title || conversation.conversation_id;
+    this.ui.pin.textContent = conversation.pinned ? "Unpin" : "Pin";
+    this.ui.pin.setAttribute("aria-pressed", String(Boolean(conversation.pinned)));
+    this.ui.archive.textContent = conversation.archived ? "Unarchive" : "Archive";
     const count = plural(conversation.message_count, "message");
     this.ui.info.textContent = `${count} · expires ${formatTime(conversation.expires_at)}`;
   }
@@ -366,7 +498,8 @@ export class ConversationView {
   }
 
   setActions(enabled) {
-    for (const button of [this.ui.extend, this.ui.clear, this.ui.export, this.ui.remove]) button.disabled = !enabled;
+    const buttons = [this.ui.extend, this.ui.clear, this.ui.export, this.ui.remove, this.ui.rename, this.ui.pin, this.ui.archive];
+    for (const button of buttons) button.disabled = !enabled;
   }
 
   setComposer(enabled) {

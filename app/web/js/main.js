@@ -33,7 +33,17 @@ const linkTo = (id) => {
 
 const sidebar = new Sidebar(
   api,
-  { list: $("conversation-list"), more: $("more-conversations"), create: $("new-conversation"), empty: $("no-conversations") },
+  {
+    list: $("conversation-list"),
+    more: $("more-conversations"),
+    create: $("new-conversation"),
+    empty: $("no-conversations"),
+    results: $("search-results"),
+    searchForm: $("search-form"),
+    searchInput: $("search-input"),
+    archivedToggle: $("archived-toggle"),
+    showArchived: $("show-archived"),
+  },
   {
     onOpen: (id) => {
       location.hash = `#/c/${encodeURIComponent(id)}`;
@@ -63,8 +73,22 @@ const conversation = new ConversationView(
     clear: $("action-clear"),
     export: $("action-export"),
     remove: $("action-delete"),
+    rename: $("action-rename"),
+    pin: $("action-pin"),
+    archive: $("action-archive"),
+    renameForm: $("rename-form"),
+    renameInput: $("rename-input"),
+    renameCancel: $("rename-cancel"),
   },
   {
+    onNew: () => {
+      linkTo(null);
+      sidebar.setCurrent(null);
+      conversation.startNew();
+    },
+    onNavigate: (id) => {
+      location.hash = `#/c/${encodeURIComponent(id)}`;
+    },
     onChanged: () => sidebar.refresh(),
     onAdopted: (id) => {
       linkTo(id);
@@ -118,7 +142,9 @@ async function start() {
     }
     return;
   }
-  conversation.features = sidebar.features = await features;
+  const offered = await features;
+  conversation.setFeatures(offered);
+  sidebar.setFeatures(offered);
   showError("");
   $("retry").hidden = true;
   $("sign-in").hidden = true;

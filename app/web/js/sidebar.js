@@ -1,7 +1,9 @@
-// The list of the caller's conversations, most recently updated first (pinned ones first
-// where the API has pins), paged with the API's keyset cursor.
+// The list of the caller's conversations, pinned first then most recently updated, paged with
+// the API's keyset cursor; where the API has them, archived ones behind a toggle and a search
+// box over every message (GET /search).
 
-import { conversationItem } from "./views.js";
+import { describe } from "./api.js";
+import { conversationItem, h, searchHitItem } from "./views.js";
 
 const PAGE = 20;
 
@@ -14,8 +16,56 @@ export class Sidebar {
     this.conversations = [];
     this.cursor = null;
     this.current = null;
+    this.archived = false;
+    this.features = {};
+    this.searchTimer = null;
     ui.create.addEventListener("click", () => events.onNew());
     ui.more.addEventListener("click", () => this.loadMore());
+    ui.showArchived.addEventListener("change", () => {
+      this.archived = ui.showArchived.checked;
+      this.refresh();
+    });
+    ui.searchForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.search();
+    });
+    ui.searchInput.addEventListener("input", () => {
+      clearTimeout(this.searchTimer);
+      this.searchTimer = setTimeout(() => this.search(), 300);
+    });
+  }
+
+  setFeatures(features) {
+    this.features = features;
+    this.ui.searchForm.hidden = !features.search;
+    this.ui.archivedToggle.hidden = !features.organise;
+  }
+
+  async search() {
+    clearTimeout(this.searchTimer);
+    const q = this.ui.searchInput.value.trim();
+    const results = this.ui.results;
+    if (!q) {
+      results.hidden = true;
+      this.ui.list.hidden = false;
+      this.ui.more.hidden = !this.cursor;
+      return;
+    }
+    try {
+      const { hits } = await this.api.search(q);
+      if (q !== this.ui.searchInput.value.trim()) return; // typed on meanwhile
+      results.replaceChildren(
+        ...(hits.length
+          ? hits.map((hit) => searchHitItem(hit, { onOpen: (id) => this.events.onOpen(id) }))
+          : [h("li", { class: "hint" }, `Nothing matches “${q}”.`)]),
+      );
+      results.hidden = false;
+      this.ui.list.hidden = true;
+      this.ui.more.hidden = true;
+    } catch (error) {
+      if (error?.status === 422) results.replaceChildren(h("li", { class: "hint" }, describe(error)));
+      else this.events.onError(error);
+    }
   }
 
   /** Shows a first page already read (the sign-in check reads one). */
@@ -27,7 +77,8 @@ export class Sidebar {
 
   async refresh() {
     try {
-      this.show(await this.api.listConversations({ limit: Math.max(PAGE, this.conversations.length) }));
+      const limit = Math.max(PAGE, this.conversations.length);
+      this.show(await this.api.listConversations({ limit, archived: this.archived }));
     } catch (error) {
       this.events.onError(error);
     }
@@ -36,7 +87,7 @@ export class Sidebar {
   async loadMore() {
     if (!this.cursor) return;
     try {
-      const page = await this.api.listConversations({ limit: PAGE, cursor: this.cursor });
+      const page = await this.api.listConversations({ limit: PAGE, cursor: this.cursor, archived: this.archived });
       const known = new Set(this.conversations.map((c) => c.conversation_id));
       this.conversations.push(...page.conversations.filter((c) => !known.has(c.conversation_id)));
       this.cursor = page.next_cursor ?? null;
@@ -65,6 +116,7 @@ export class Sidebar {
       ),
     );
     this.ui.empty.hidden = ordered.length > 0;
-    this.ui.more.hidden = !this.cursor;
+    this.ui.empty.textContent = this.archived ? "No archived conversations." : "No conversations yet.";
+    this.ui.more.hidden = !this.cursor || !this.ui.results.hidden;
   }
 }

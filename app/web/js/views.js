@@ -87,18 +87,18 @@ function body(message) {
 
 /** A stored message (or one being written: `pending`), as an <article>. `context`: what the
  * model was sent for it, when this page saw the turn. */
-export function messageView(message, { pending = false, context = null } = {}) {
+export function messageView(message, { pending = false, context = null, tools = null } = {}) {
   const element = h("article", {
     class: `message role-${message.role}${pending ? " pending" : ""}`,
     dataset: { id: message.id ?? "", seq: message.seq ?? "" },
     "aria-label": `${ROLE_LABELS[message.role] ?? message.role} message`,
   });
-  fillMessage(element, message, { pending, context });
+  fillMessage(element, message, { pending, context, tools });
   return element;
 }
 
 /** Re-renders an existing message element in place (a pending one becoming stored). */
-export function fillMessage(element, message, { pending = false, context = null } = {}) {
+export function fillMessage(element, message, { pending = false, context = null, tools = null } = {}) {
   const metadata = message.metadata ?? {};
   element.classList.toggle("pending", pending);
   element.dataset.id = message.id ?? "";
@@ -114,13 +114,31 @@ export function fillMessage(element, message, { pending = false, context = null 
     body(message),
     message.role === "assistant" ? costLine(metadata, context) : null,
     message.role === "assistant" ? toolCalls(metadata.tool_calls) : null,
+    tools,
   ];
   element.replaceChildren(...parts.filter(Boolean));
 }
 
-/** The name a conversation goes by: its title when it has one, else its id. */
+/** The name a conversation goes by: its title when it has one, else its last message, else its id. */
 export function conversationLabel(conversation) {
-  return conversation.title || conversation.metadata?.title || conversation.conversation_id;
+  return conversation.title || conversation.last_message?.content || conversation.conversation_id;
+}
+
+/** A search snippet: its <mark> highlights as elements, everything else as text. */
+export function snippetView(snippet) {
+  const parts = snippet.split(/<mark>|<\/mark>/);
+  return h("span", { class: "snippet" }, parts.map((part, i) => (i % 2 ? h("mark", {}, part) : part)));
+}
+
+export function searchHitItem(hit, { onOpen }) {
+  const button = h(
+    "button",
+    { type: "button", class: "conversation", dataset: { id: hit.conversation_id, seq: hit.seq } },
+    h("span", { class: "label" }, hit.title || hit.conversation_id),
+    snippetView(hit.snippet),
+  );
+  button.addEventListener("click", () => onOpen(hit.conversation_id));
+  return h("li", {}, button);
 }
 
 export function conversationItem(conversation, { current = false, onOpen }) {
@@ -128,6 +146,7 @@ export function conversationItem(conversation, { current = false, onOpen }) {
     "button",
     { type: "button", class: "conversation", "aria-current": current ? "true" : null, dataset: { id: conversation.conversation_id } },
     h("span", { class: "label" }, conversationLabel(conversation)),
+    h("span", { class: "visually-hidden" }, ` (${conversation.conversation_id})`),
     h(
       "span",
       { class: "sub" },
