@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = [
     "LOCAL_JWT_SECRET",
+    "LOCAL_SERVICE_ROLE_KEY",
     "AuthSettings",
     "DatabaseSettings",
     "LLMSettings",
@@ -29,6 +30,13 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 LOCAL_DATABASE_URL = "postgresql://postgres:postgres@127.0.0.1:54322/postgres"
 # The Supabase CLI's local JWT secret: tokens minted by `supabase start` verify here too.
 LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"  # noqa: S105
+# The Supabase CLI's well-known local service_role key (role service_role, signed with the local
+# secret above): with the default settings on loopback it acts as the service, so it is the
+# api_key of the OpenAI SDKs against `make run`. Public knowledge: never valid anywhere else.
+LOCAL_SERVICE_ROLE_KEY = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIs"
+    "ImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU"
+)
 
 
 class _Base(BaseSettings):

@@ -44,6 +44,7 @@ from app.dependencies import provide_settings, provide_store
 from app.errors import create_exception_handlers
 from app.llm import ToolRegistry, create_tools
 from app.observability import MetricsMiddleware, RequestIdMiddleware, send_request_id
+from app.openai_api import create_openai_router
 from app.services import Services
 from app.store import SERVICE
 
@@ -127,6 +128,7 @@ class ApplicationCore(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings, services = self.settings, self.services
+        handlers = create_exception_handlers(settings.server.retry_after_seconds)
         app_config.route_handlers.extend(
             [
                 HealthController,
@@ -146,6 +148,7 @@ class ApplicationCore(InitPluginProtocol):
                     route_handlers=[ImportController],
                     request_max_body_size=settings.server.max_import_bytes,
                 ),
+                create_openai_router(handlers),
                 create_static_files_router(
                     SWAGGER_ASSETS,
                     directories=[Path(str(swagger_ui_path))],
@@ -189,7 +192,7 @@ class ApplicationCore(InitPluginProtocol):
                 exclude=PUBLIC_PATHS,
             )
         )
-        app_config.exception_handlers.update(create_exception_handlers(settings.server.retry_after_seconds))
+        app_config.exception_handlers.update(handlers)
         app_config.lifespan.append(services.lifespan)
         app_config.openapi_config = OpenAPIConfig(
             title="AI conversation store",

@@ -56,7 +56,18 @@ from bench.config import Config
 from bench.pgbench import percentile
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, summary, verdict_line
 
-__all__ = ["GOAL", "main", "run"]
+__all__ = [
+    "APPEND_PREFIX",
+    "CHAT_PREFIX",
+    "CLIENTS",
+    "GOAL",
+    "MESSAGE",
+    "Plan",
+    "Server",
+    "main",
+    "prepare",
+    "run",
+]
 
 GOAL = Goal(">=", 0.4)
 CLIENTS = 16
@@ -109,7 +120,7 @@ class Plan:
 
 
 # -- set-up -------------------------------------------------------------------------------------
-def _prepare(url: str, conversations: int) -> None:
+def prepare(url: str, conversations: int) -> None:
     """The conversations both workloads use: bench-chat-1.. and bench-append-1.. (48 h)."""
     with psycopg.connect(url, autocommit=True) as conn:
         for prefix in (CHAT_PREFIX, APPEND_PREFIX):
@@ -500,7 +511,7 @@ def run(url: str, config: Config) -> list[Outcome]:
         f"{plan.rounds} round(s) of {plan.duration:g} s per workload, alternating; "
         f"a random one of {plan.conversations:,} conversations per request"
     )
-    _prepare(url, plan.conversations)
+    prepare(url, plan.conversations)
     server = Server(url)
     outcomes: list[Outcome] = []
     try:

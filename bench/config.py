@@ -10,11 +10,12 @@ pgbench's ``-j``), ``BENCH_PORT`` (54330), ``BENCH_CLEANUP_CAP`` (seconds, 60),
 latency at 5M messages, statistics, cleanup, counters), ``organise`` (O: the search
 index's cost to appends, search and usage latency for one user, the listing filters' plans),
 ``http`` (7: the API against pgbench, its memory), ``export`` (E: the API's memory while
-exporting a 200 MB conversation), ``chat`` (``POST /chat`` turns), ``realtime`` (delivery
+exporting a 200 MB conversation), ``chat`` (``POST /chat`` turns), ``openai`` (the /v1 API
+through the openai SDK against the native append and ``/chat``), ``realtime`` (delivery
 latency, the feed's cost to appends; on a cluster of its own), ``transport`` (the Postgres
 transport's variants in-process; not run by default). Default:
-``db,organise,http,export,chat,realtime``. ``BENCH_PROFILE=1`` profiles the API (py-spy) in
-benchmark 7 even when it meets its goals, ``0`` never; unset: when it misses one.
+``db,organise,http,export,chat,openai,realtime``. ``BENCH_PROFILE=1`` profiles the API (py-spy)
+in benchmark 7 even when it meets its goals, ``0`` never; unset: when it misses one.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from dataclasses import dataclass
 __all__ = ["BENCHMARKS", "DEFAULT", "Config"]
 
 # In the order they run.
-BENCHMARKS = ("db", "organise", "http", "export", "chat", "transport", "realtime")
-DEFAULT = frozenset({"db", "organise", "http", "export", "chat", "realtime"})
+BENCHMARKS = ("db", "organise", "http", "export", "chat", "openai", "transport", "realtime")
+DEFAULT = frozenset({"db", "organise", "http", "export", "chat", "openai", "realtime"})
 
 
 def _flag(name: str) -> bool:

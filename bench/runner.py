@@ -8,7 +8,8 @@ last because it deletes, the cleanup.
 
 ``http`` (benchmark 7): the tables are emptied again (so it starts from the same state whether
 ``db`` ran or not), it loads its own conversations and serves the API against the cluster.
-``chat`` adds its own conversations and serves the API once more. ``transport`` (not run by
+``chat`` adds its own conversations and serves the API once more; ``openai`` reuses them
+through the /v1 API and the openai SDK. ``transport`` (not run by
 default) runs ``bench.store_transport`` on the cluster. ``realtime`` needs a cluster of its own
 (commit timestamps on, a restart): it runs last, as ``python -m bench.realtime``, after the
 bench cluster is gone, and hands its outcomes back through a file. ``BENCH_ONLY`` picks a
@@ -201,6 +202,16 @@ def run_chat(url: str, config: Config) -> list[Outcome]:
     return _foreign("chat", step)
 
 
+def run_openai(url: str, config: Config) -> list[Outcome]:
+    def step() -> list[Outcome]:
+        from bench import openai_api
+
+        outcomes: list[Outcome] = openai_api.run(url, config)
+        return outcomes
+
+    return _foreign("openai", step)
+
+
 # The last table of bench.store_transport: variant, calls/s, ratio, client and server us/call.
 _TRANSPORT_ROW = re.compile(r"^  (?P<name>\S.*?)\s+(?P<rate>\d+)\s+(?P<ratio>[\d.]+)\s+\d+\s+(?:\d+|n/a)$")
 
@@ -280,6 +291,8 @@ def main() -> int:
                 outcomes += _guarded("E export", export.GOAL, lambda: export.run(url, config))
             if config.selected("chat"):
                 outcomes += run_chat(url, config)
+            if config.selected("openai"):
+                outcomes += run_openai(url, config)
             if config.selected("transport"):
                 outcomes += run_transport(url, config)
         finally:

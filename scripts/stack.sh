@@ -70,8 +70,8 @@ deps() {
     "${ROOT}/.tools/bin/pip" install -q "uv==${UV_VERSION}"
   fi
   (cd "${ROOT}" && UV_PYTHON_DOWNLOADS=never .tools/bin/uv sync --frozen --quiet)
-  if [[ ! -x "${ROOT}/node_modules/.bin/supabase" ]]; then
-    log "installing the pinned Supabase CLI (npm ci)"
+  if [[ ! -x "${ROOT}/node_modules/.bin/supabase" || ! -f "${ROOT}/node_modules/openai/package.json" ]]; then
+    log "installing the pinned Supabase CLI and the openai JS SDK (npm ci)"
     (cd "${ROOT}" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }

@@ -207,14 +207,53 @@ def _tool_group_key(message: Message) -> Any:
     return message.metadata.get("round")
 
 
+def _item(message: Message) -> dict[str, Any]:
+    """The OpenAI item details a message written through /v1 carries (metadata.openai)."""
+    details = message.metadata.get("openai")
+    return details if isinstance(details, dict) else {}
+
+
+def _item_call(message: Message) -> ToolCall:
+    """A stored function_call item (its content is the arguments' JSON) as a tool call."""
+    details = _item(message)
+    try:
+        arguments = msgspec.json.decode(message.content)
+    except msgspec.DecodeError:
+        arguments = None
+    return ToolCall(
+        id=str(details.get("call_id") or f"call_{message.seq}"),
+        name=str(details.get("name") or "function"),
+        arguments=arguments if isinstance(arguments, dict) else {},
+    )
+
+
 def history_messages(history: Sequence[Message]) -> list[ChatMessage]:
     """Stored messages as model messages. Consecutive tool results (of one round) become the
     assistant's tool call rebuilt from their metadata (`tool`, `args`) followed by the results,
-    with ids derived from their sequence numbers."""
+    with ids derived from their sequence numbers. Items written through /v1 keep their own
+    shape: consecutive function_call items are one assistant message with those tool calls,
+    and a function_call_output answering one of them is the tool result with its call_id."""
     out: list[ChatMessage] = []
+    calls_seen: dict[str, str] = {}
     i = 0
     while i < len(history):
         m = history[i]
+        if _item(m).get("type") == "function_call":
+            item_calls: list[ToolCall] = []
+            while i < len(history) and _item(history[i]).get("type") == "function_call":
+                item_calls.append(_item_call(history[i]))
+                i += 1
+            calls_seen.update((c.id, c.name) for c in item_calls)
+            out.append(ChatMessage(role="assistant", tool_calls=item_calls))
+            continue
+        call_id = _item(m).get("call_id")
+        if m.role == "tool" and call_id in calls_seen:
+            content = "" if _item(m).get("empty") else m.content
+            out.append(
+                ChatMessage(role="tool", content=content, tool_call_id=call_id, name=calls_seen[call_id])
+            )
+            i += 1
+            continue
         if m.role != "tool":
             out.append(ChatMessage(role=m.role, content=m.content))
             i += 1

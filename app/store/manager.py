@@ -31,6 +31,10 @@ from app.store.models import (
     FeedbackDeleted,
     FeedbackResult,
     Message,
+    MessagePage,
+    NewMessage,
+    ResponseDeleted,
+    ResponseRecord,
     Role,
     SearchResult,
     Stats,
@@ -197,6 +201,45 @@ class ConversationManager:
             p_turn_key=turn_key,
             p_tool_index=tool_index,
         )
+
+    async def append_messages(self, conversation_id: str, messages: list[NewMessage]) -> list[Message]:
+        """Append several messages in order, all or none (a replayed key returns the original)."""
+        return await self._call(
+            "append_messages",
+            list[Message],
+            p_conversation_id=conversation_id,
+            p_messages=msgspec.to_builtins(messages),
+        )
+
+    async def get_message(self, conversation_id: str, item_id: str) -> Message:
+        """One message by item id: its idempotency key, or `<prefix>_<uuid hex>`."""
+        return await self._call("get_message", Message, p_conversation_id=conversation_id, p_item_id=item_id)
+
+    async def list_messages(
+        self, conversation_id: str, limit: int = 20, order: str = "desc", after: str | None = None
+    ) -> MessagePage:
+        """A page of messages in seq order (`asc` or `desc`) after the item `after`."""
+        return await self._call(
+            "list_messages",
+            MessagePage,
+            p_conversation_id=conversation_id,
+            p_limit=limit,
+            p_order=order,
+            p_after=after,
+        )
+
+    async def delete_message(self, conversation_id: str, item_id: str) -> Conversation:
+        """Delete one message by item id (its seq is never reused); returns the conversation."""
+        return await self._call(
+            "delete_message", Conversation, p_conversation_id=conversation_id, p_item_id=item_id
+        )
+
+    async def get_response(self, response_id: str) -> ResponseRecord:
+        """The messages a /v1 response stored (metadata.openai.response_id), with its conversation."""
+        return await self._call("get_response", ResponseRecord, p_response_id=response_id)
+
+    async def delete_response(self, response_id: str) -> ResponseDeleted:
+        return await self._call("delete_response", ResponseDeleted, p_response_id=response_id)
 
     async def get_messages(
         self, conversation_id: str, limit: int = 10, before: int | None = None

@@ -30,6 +30,10 @@ __all__ = [
     "LeftOut",
     "ListedConversation",
     "Message",
+    "MessagePage",
+    "NewMessage",
+    "ResponseDeleted",
+    "ResponseRecord",
     "Role",
     "SearchHit",
     "SearchResult",
@@ -61,6 +65,22 @@ class Message(msgspec.Struct, frozen=True):
     def is_summary(self) -> bool:
         """A summary of earlier messages (role system, metadata kind "summary")."""
         return self.role == "system" and self.metadata.get("kind") == "summary"
+
+
+class NewMessage(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A message to append (append_messages): what append_message takes, as one JSON element."""
+
+    role: Role
+    content: str
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+class MessagePage(msgspec.Struct, frozen=True):
+    """A page of messages in the order asked for; `has_more`: more follow in that order."""
+
+    messages: list[Message]
+    has_more: bool
 
 
 class Conversation(msgspec.Struct, frozen=True):
@@ -243,6 +263,20 @@ class SummaryInput(msgspec.Struct, frozen=True):
     last_seq: int
     messages: list[Message]
     summary: Message | None = None
+
+
+class ResponseRecord(msgspec.Struct, frozen=True):
+    """The messages of one /v1 response (input and output items, seq order), its conversation,
+    and `latest`: nothing was appended after it."""
+
+    conversation: Conversation
+    messages: list[Message]
+    latest: bool
+
+
+class ResponseDeleted(msgspec.Struct, frozen=True):
+    id: str
+    deleted: int
 
 
 class ExtendResult(msgspec.Struct, frozen=True):

@@ -796,3 +796,44 @@ def test_history_messages_rebuild_tool_calls() -> None:
     assert out[5].tool_calls == [ToolCall("call_5", "current_time", {})]
     assert out[7].tool_calls == [ToolCall("call_6", "tool", {})]
     assert (out[8].tool_call_id, out[8].content) == ("call_6", "added by hand")
+
+
+def test_history_messages_keep_v1_function_call_items() -> None:
+    """Items written through /v1: consecutive function_call items are one assistant message
+    with their own call ids; a function_call_output answering one is its result; one whose
+    call is outside the window is rebuilt like a native tool result."""
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from app.store.models import Message
+
+    def message(seq: int, role: str, content: str, **metadata: Any) -> Message:
+        return Message(uuid4(), "c", seq, role, content, metadata, datetime.now(UTC))  # type: ignore[arg-type]
+
+    def call(seq: int, call_id: str, arguments: str) -> Message:
+        item = {"type": "function_call", "call_id": call_id, "name": "calculator"}
+        return message(seq, "assistant", arguments, openai=item)
+
+    def output(seq: int, call_id: str, content: str, **item: Any) -> Message:
+        return message(
+            seq, "tool", content, openai={"type": "function_call_output", "call_id": call_id, **item}
+        )
+
+    history = [
+        output(1, "call_old", "orphan"),
+        message(2, "user", "2+2 and 3+3?", openai={"type": "message"}),
+        call(3, "call_a", '{"expression": "2+2"}'),
+        call(4, "call_b", "not json"),
+        output(5, "call_a", "4"),
+        output(6, "call_b", "(empty)", empty=True),
+        message(7, "assistant", "4 and nothing.", openai={"type": "message"}),
+    ]
+    out = history_messages(history)
+    assert [m.role for m in out] == ["assistant", "tool", "user", "assistant", "tool", "tool", "assistant"]
+    assert out[3].tool_calls == [
+        ToolCall("call_a", "calculator", {"expression": "2+2"}),
+        ToolCall("call_b", "calculator", {}),
+    ]
+    assert (out[4].tool_call_id, out[4].name, out[4].content) == ("call_a", "calculator", "4")
+    assert (out[5].tool_call_id, out[5].content) == ("call_b", "")
+    assert out[3].content is None

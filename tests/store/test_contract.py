@@ -37,6 +37,7 @@ from app.store.models import (
     ExportMessage,
     ExtendResult,
     Message,
+    NewMessage,
     Stats,
     SummaryInput,
 )
@@ -682,6 +683,60 @@ async def test_concurrent_appends_stay_gapless(store: ConversationManager) -> No
 async def test_timestamps_are_recent(store: ConversationManager) -> None:
     conversation = await store.create_conversation()
     assert abs(conversation.created_at - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+# -- items (the /v1 API's store calls) -----------------------------------------------------
+async def test_items_append_list_get_delete(store: ConversationManager) -> None:
+    cid = (await store.create_conversation(conversation_id=new_id())).conversation_id
+    resp = f"resp_{uuid.uuid4().hex}"
+    stored = await store.append_messages(
+        cid,
+        [
+            NewMessage("user", "one", {"openai": {"type": "message", "response_id": resp}}, "msg_one"),
+            NewMessage("assistant", "two", {"openai": {"response_id": resp, "source": "output"}}),
+            NewMessage("user", "three"),
+        ],
+    )
+    assert [m.seq for m in stored] == [1, 2, 3]
+    assert stored[0].idempotency_key == "msg_one"
+    page = await store.list_messages(cid, limit=2)
+    assert [m.seq for m in page.messages] == [3, 2]
+    assert page.has_more
+    rest = await store.list_messages(cid, limit=2, after=f"msg_{stored[1].id.hex}")
+    assert [m.seq for m in rest.messages] == [1]
+    assert not rest.has_more
+    assert (await store.get_message(cid, "msg_one")).content == "one"
+    record = await store.get_response(resp)
+    assert [m.seq for m in record.messages] == [1, 2]
+    assert record.conversation.conversation_id == cid
+    assert not record.latest
+    updated = await store.update_conversation(cid, {"metadata": {"topic": "t"}})
+    assert updated.metadata == {"topic": "t"}
+    after_delete = await store.delete_message(cid, "msg_one")
+    assert after_delete.message_count == 2
+    with pytest.raises(NotFoundError):
+        await store.get_message(cid, "msg_one")
+    assert (await store.delete_response(resp)).deleted == 1
+    with pytest.raises(NotFoundError):
+        await store.get_response(resp)
+
+
+async def test_items_of_another_user_are_not_found(as_user: UserStore) -> None:
+    alice, bob = as_user(new_user()), as_user(new_user())
+    cid = (await alice.create_conversation()).conversation_id
+    resp = f"resp_{uuid.uuid4().hex}"
+    await alice.append_messages(cid, [NewMessage("user", "mine", {"openai": {"response_id": resp}}, "msg_a")])
+    for call in (
+        bob.get_message(cid, "msg_a"),
+        bob.delete_message(cid, "msg_a"),
+        bob.list_messages(cid),
+        bob.append_messages(cid, [NewMessage("user", "intruder")]),
+        bob.update_conversation(cid, {}),
+        bob.get_response(resp),
+        bob.delete_response(resp),
+    ):
+        with pytest.raises(NotFoundError):
+            await call
 
 
 # -- organise and govern (issue 12) ---------------------------------------------------------
