@@ -88,13 +88,11 @@ def _with_store(command: StoreCommand) -> Callable[..., None]:
 
 @click.command()
 @click.option("--host", help="address to bind (default API_HOST)")
-@click.option("--port", type=int, help="port to bind (default API_PORT)")
+@click.option("--port", type=int, help="port to bind (default API_PORT; 0: any free port, logged)")
 def serve(host: str | None, port: int | None) -> None:
-    """Serve the HTTP API."""
-    import uvicorn
-
+    """Serve the HTTP API (SIGTERM: graceful, within API_SHUTDOWN_TIMEOUT_SECONDS)."""
     from app.auth import check_auth_mode
-    from app.server import uvicorn_options  # the server imports this module
+    from app.server import run_server  # the server imports this module
 
     settings = get_settings()
     host = host or settings.server.host
@@ -103,7 +101,7 @@ def serve(host: str | None, port: int | None) -> None:
     except RuntimeError as exc:
         err.print(f"[red]{exc}")
         raise click.exceptions.Exit(2) from exc
-    uvicorn.run(**uvicorn_options(settings, host=host, port=port))
+    run_server(settings, host=host, port=port)
 
 
 @click.command()

@@ -60,6 +60,14 @@ class DatabaseSettings(_Base):
     pool_timeout: float = Field(
         5.0, gt=0, validation_alias="DB_POOL_TIMEOUT", description="Seconds to wait for a free connection."
     )
+    per_conversation: int = Field(
+        4,
+        ge=1,
+        validation_alias="DB_CONVERSATION_CONCURRENCY",
+        description="Calls of one conversation that may hold a pooled connection at once; the rest "
+        "queue in the API. When a call finds the conversation locked (lock_timeout), those queued "
+        "behind it answer 409 conversation_busy at once.",
+    )
     transaction_pooler: bool = Field(
         False,
         validation_alias="DB_TRANSACTION_POOLER",
@@ -105,7 +113,15 @@ class ServerSettings(_Base):
         1,
         ge=0,
         validation_alias="API_RETRY_AFTER_SECONDS",
-        description="Retry-After sent with 503 when the database is unreachable.",
+        description="Retry-After sent with 503 (database unreachable, pool exhausted) and 409 "
+        "conversation_busy.",
+    )
+    shutdown_timeout_seconds: int = Field(
+        10,
+        ge=1,
+        validation_alias="API_SHUTDOWN_TIMEOUT_SECONDS",
+        description="On SIGTERM: event streams end at once (a `shutdown` event), requests in flight "
+        "get this long to finish before they are cancelled; then the process exits.",
     )
     header_timeout_seconds: float = Field(
         10.0,

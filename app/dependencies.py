@@ -15,6 +15,7 @@ from litestar.di import NamedDependency
 from psycopg_pool import AsyncConnectionPool
 
 from app.config import Settings
+from app.db import HealthProbe
 from app.llm import ChatService
 from app.observability import measured_provider
 from app.realtime import Hub
@@ -23,6 +24,7 @@ from app.store import ConversationManager, Principal
 
 __all__ = [
     "provide_chat",
+    "provide_health_probe",
     "provide_hub",
     "provide_pool",
     "provide_service_store",
@@ -49,6 +51,10 @@ def provide_service_store(services: NamedDependency[Services]) -> ConversationMa
 
 def provide_pool(services: NamedDependency[Services]) -> AsyncConnectionPool:
     return services.running.pool
+
+
+def provide_health_probe(services: NamedDependency[Services]) -> HealthProbe:
+    return services.running.probe
 
 
 def provide_hub(services: NamedDependency[Services]) -> Hub:

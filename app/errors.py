@@ -20,10 +20,13 @@ from app.realtime.errors import RealtimeError
 from app.schemas import ErrorBody
 from app.store.errors import (
     AuthenticationError,
+    BusyError,
     ConflictError,
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    PoolExhaustedError,
+    StatementTimeoutError,
     StoreError,
     UnavailableError,
 )
@@ -57,11 +60,20 @@ _CODES: dict[int, str] = {
 _CLIENT_GONE = "client disconnected prematurely"  # litestar.connection.Request.stream()
 _STORE_STATUS: dict[type[StoreError], int] = {
     AuthenticationError: 401,
+    BusyError: 409,
     NotFoundError: 404,
     ConflictError: 409,
     InvalidInputError: 422,
     ForbiddenError: 403,
     UnavailableError: 503,
+}
+
+
+# What a 503 says, by class: the transports' own messages (hosts, ports) stay in the log.
+_UNAVAILABLE: dict[type[StoreError], str] = {
+    UnavailableError: "the database is unavailable; retry later",
+    PoolExhaustedError: "every database connection of this API instance is busy; retry later",
+    StatementTimeoutError: "the database did not finish the operation in time; retry later",
 }
 
 
@@ -125,14 +137,19 @@ def _store_error(retry_after: int) -> Any:
     def handler(request: Request[Any, Any, Any], exc: StoreError) -> Response[ErrorBody]:
         status = next((_STORE_STATUS[c] for c in type(exc).__mro__ if c in _STORE_STATUS), 500)
         if status == 503:
-            log.warning("%s %s: unavailable: %s", request.method, request.url.path, exc.message)
+            log.warning("%s %s: %s: %s", request.method, request.url.path, exc.code, exc.message)
             # The transport's message may name hosts and ports: keep it in the log.
-            safe = isinstance(exc, SigningKeysUnavailableError)
+            if isinstance(exc, SigningKeysUnavailableError):
+                message = f"{exc.message}; retry later"
+            else:
+                message = _UNAVAILABLE.get(type(exc), _UNAVAILABLE[UnavailableError])
+            return error_response(503, exc.code, message, None, {"Retry-After": str(retry_after)})
+        if isinstance(exc, BusyError):
             return error_response(
-                503,
+                409,
                 exc.code,
-                f"{exc.message}; retry later" if safe else "the database is unavailable; retry later",
-                None,
+                "the conversation is locked by another transaction; retry shortly",
+                {"sqlstate": exc.sqlstate} if exc.sqlstate else None,
                 {"Retry-After": str(retry_after)},
             )
         if status == 401:

@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.auth import TokenVerifier
 from app.config import Settings
+from app.db import HealthProbe
 from app.llm import Compactor, Provider, ToolRegistry, create_provider
 from app.observability import measured_transport, services_registry
 from app.realtime import Hub, create_hub
@@ -38,6 +39,7 @@ class Running:
     store: ConversationManager
     provider: Provider
     hub: Hub
+    probe: HealthProbe
     compactor: Compactor
 
 
@@ -80,16 +82,27 @@ class Services:
             # The hub reads as the service; each stream is authorized as its caller first.
             hub = create_hub(settings, store)
             await hub.start()  # returns at once: the feed connects (and reconnects) in the background
+            probe = HealthProbe(settings.db)
             compactor = Compactor()
-            self._running = Running(pool, store, provider, hub, compactor)
+            self._running = Running(pool, store, provider, hub, probe, compactor)
             try:
                 yield
             finally:
                 self._running = None
-                await hub.stop()  # ends every stream with a `shutdown` event
+                await hub.stop()  # ends every stream with a `shutdown` event (if drain() did not)
                 await compactor.aclose()  # summaries in flight are still due on a later turn
+                await probe.close()
                 await provider.aclose()
                 await self.verifier.close()
+
+    async def drain(self) -> None:
+        """The server is stopping: end every event stream now, with its `shutdown` event, and
+        refuse new ones (503). Called by the server (app.server.Server) before it waits for
+        open connections, since it runs the lifespan's shutdown only after they all closed; an
+        event stream would otherwise keep its connection, and the process, alive."""
+        running = self._running
+        if running is not None:
+            await running.hub.stop()
 
 
 def services_of(app: Litestar) -> Services:

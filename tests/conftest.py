@@ -9,8 +9,10 @@ they run after every other test, whatever their file is called.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -18,8 +20,30 @@ import pytest
 
 from app.config import LOCAL_DATABASE_URL
 from tests import respx_httpx2  # noqa: F401  (registers respx.mock(using="httpx2"))
+from tests.pgbouncer import pgbouncer
 
 DATABASE_URL = os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def check_local_stack(database_url: str) -> None:
+    """Disruptive tests stop and start a cluster: only ever the local stack's own (make
+    test's), on the port scripts/stack.sh serves it (STACK_PORT, 54322 by default)."""
+    port = os.environ.get("STACK_PORT") or "54322"
+    assert f"127.0.0.1:{port}/" in database_url or f"localhost:{port}/" in database_url, (
+        f"this test restarts the local stack's cluster (port {port}); run it against the local "
+        f"stack (make test), not {database_url!r}"
+    )
+
+
+async def stack(command: str) -> None:
+    """`scripts/stack.sh <command>` (down, up) for the stack of STACK_PORT."""
+    process = await asyncio.create_subprocess_exec(
+        str(ROOT / "scripts" / "stack.sh"), command, cwd=ROOT, env=dict(os.environ),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode == 0, f"scripts/stack.sh {command} failed:\n{out.decode()}\n{err.decode()}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -37,3 +61,11 @@ async def admin(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]
     conversation, inspect rows from outside the store)."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_url(database_url: str) -> Iterator[str]:
+    """A real transaction pooler (pgbouncer, pool_mode = transaction) in front of the database,
+    started for the session by the first test that asks for it (tests/pgbouncer.py)."""
+    with pgbouncer(database_url) as url:
+        yield url

@@ -12,6 +12,7 @@ from litestar.response import ServerSentEvent
 from app.config import Settings
 from app.controllers.params import ConversationIdPath, errors
 from app.dependencies import provide_hub
+from app.errors import ApiError
 from app.realtime import SSE_HEADERS, Hub, parse_last_event_id, sse_events
 from app.store import ConversationManager
 
@@ -23,7 +24,8 @@ LastEventId = Annotated[
         name="Last-Event-ID",
         required=False,
         max_length=64,
-        description="The seq of the last message received; what was missed since is replayed first.",
+        description="The seq of the last message received (ASCII digits); what was missed since is "
+        "replayed first.",
     ),
 ]
 After = Annotated[
@@ -46,9 +48,12 @@ class EventsController(Controller):
         summary="Stream new messages (server-sent events)",
         description="One `message` event per new message, `id` = its seq. With Last-Event-ID (or "
         "`after`), the messages after that seq are replayed from the database first, then the "
-        "stream goes on live, without gap or duplicate. A `: heartbeat` comment every 15 s. The "
-        "stream ends with an `overflow` event when the client reads too slowly, `gone` when the "
-        "conversation expires or is deleted, `shutdown` when the server stops.",
+        "stream goes on live, without gap or duplicate. A resume point beyond the conversation's "
+        "last seq (its id was reused after expiry, or the id is not one of its seqs) starts the "
+        "stream with a `reset` event and replays the conversation from its first message. A "
+        "`: heartbeat` comment every 15 s. The stream ends with an `overflow` event when the client "
+        "reads too slowly, `gone` when the conversation expires or is deleted, `shutdown` when the "
+        "server stops.",
         media_type="text/event-stream",
         responses=errors(404),
     )
@@ -61,9 +66,18 @@ class EventsController(Controller):
         after: After = None,
         last_event_id: LastEventId = None,
     ) -> ServerSentEvent:
+        try:
+            resume = parse_last_event_id(last_event_id)
+        except ValueError as exc:
+            raise ApiError(
+                "validation_error",
+                str(exc),
+                status_code=422,
+                details=[{"key": "Last-Event-ID", "source": "header"}],
+            ) from exc
         # Authorize as the caller (404 when not theirs); the hub then reads as the service.
         await store.get_conversation(conversation_id, limit=0)
-        start = parse_last_event_id(last_event_id) if last_event_id is not None else after
+        start = resume if resume is not None else after
         subscription = await hub.subscribe(conversation_id, start)
         return ServerSentEvent(
             sse_events(subscription, heartbeat=settings.realtime.heartbeat_seconds), headers=SSE_HEADERS

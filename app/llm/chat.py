@@ -17,6 +17,8 @@ Failures:
 * The provider fails (ProviderError: timeout, HTTP error, unreachable, malformed or empty
   answer): the user message stays stored, tool results already stored stay (each is a
   complete record of a tool run), no assistant message is stored, the error propagates.
+  An answer the database refuses to store (longer than max_content_chars) is such a failure
+  too (ReplyRejected, 502): it is the model's output, not the client's input.
 * Idempotency is the database's: with an `idempotency_key`, the user message is appended
   under that key and each tool result and the reply under keys the database derives from it
   (`append_message(p_turn_key, p_tool_index)`). A retried turn never stores the user message
@@ -53,12 +55,14 @@ from app.llm.provider import (
     CompletionRequest,
     MalformedResponse,
     Provider,
+    ReplyRejected,
     TextDelta,
     ToolCall,
     ToolSpec,
     Usage,
 )
 from app.llm.tools import ToolRegistry
+from app.store.errors import InvalidInputError
 from app.store.manager import ConversationManager
 from app.store.models import Compaction, Context, Message
 
@@ -531,15 +535,21 @@ async def stream_events(
         "tool_calls": [{"tool": r.tool, "args": r.args} for r in records],
         "finish_reason": completion.finish_reason,
     }
-    appended = await _shielded(
-        store.add_message(
-            conversation_id,
-            "assistant",
-            response,
-            metadata,
-            turn_key=key,
+    try:
+        appended = await _shielded(
+            store.add_message(
+                conversation_id,
+                "assistant",
+                response,
+                metadata,
+                turn_key=key,
+            )
         )
-    )
+    except InvalidInputError as exc:
+        raise ReplyRejected(
+            f"the model's answer could not be stored: {exc.message}",
+            details={"sqlstate": exc.sqlstate, "answer_chars": len(response)},
+        ) from exc
     if appended.replayed:  # a concurrent attempt with the same key stored its reply first
         yield TurnCompleted(_result_from_message(start, appended.message))
         return

@@ -26,6 +26,7 @@ __all__ = [
     "ProviderHTTPError",
     "ProviderTimeout",
     "ProviderUnavailable",
+    "ReplyRejected",
     "StreamDone",
     "StreamEvent",
     "TextDelta",
@@ -176,3 +177,12 @@ class MalformedResponse(ProviderError):
     arguments that are not a JSON object, an empty answer."""
 
     code = "provider_malformed_response"
+
+
+class ReplyRejected(ProviderError):
+    """The database refused to store the model's answer (its limits: longer than the
+    settings' max_content_chars, say). The answer is the provider's output, not the client's
+    input, so this is a 502 like any unusable answer, not a 422; nothing is truncated, the
+    database's limit stays the only rule."""
+
+    code = "provider_reply_rejected"

@@ -119,10 +119,12 @@ class _MeasuredTransport:
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
 
-    async def call(self, function: str, args: Mapping[str, Any], principal: Principal) -> bytes | str:
+    async def call(
+        self, function: str, args: Mapping[str, Any], principal: Principal, *, retry: bool = False
+    ) -> bytes | str:
         started = time.perf_counter()
         try:
-            return await self.inner.call(function, args, principal)
+            return await self.inner.call(function, args, principal, retry=retry)
         except StoreError as exc:
             STORE_ERRORS.labels(function, exc.code).inc()
             raise

@@ -18,7 +18,7 @@ from app.realtime.errors import (
     SubscriptionClosedError,
     TooManySubscribersError,
 )
-from app.realtime.events import EndEvent, EndReason, Event, FeedEvent, MessageEvent
+from app.realtime.events import EndEvent, EndReason, Event, FeedEvent, MessageEvent, ResetEvent
 from app.realtime.factory import create_feed, create_hub
 from app.realtime.feed import Feed, FeedSink, SupervisedFeed
 from app.realtime.hub import Hub, HubStats
@@ -47,6 +47,7 @@ __all__ = [
     "Pages",
     "PostgresFeed",
     "RealtimeError",
+    "ResetEvent",
     "StoreSource",
     "Subscription",
     "SubscriptionClosedError",

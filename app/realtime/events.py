@@ -15,8 +15,11 @@ Each event is also its own server-sent event (`.sse`, a Litestar `ServerSentEven
     event: overflow | gone | shutdown the last event, then the stream ends
     data: {"reason": ..., "conversation_id": ..., "last_seq": 41, "message": ...}
 
-End events carry no `id`, so Last-Event-ID stays the last message's seq. Lines end in a bare
-LF (JSON never contains a raw newline, so `data` is always one line).
+    event: reset                      first, when the resume point lies beyond the
+    data: {"reason": "reset", ...}    conversation's last seq: the stream starts over at seq 1
+
+End and reset events carry no `id`, so Last-Event-ID stays the last message's seq. Lines end
+in a bare LF (JSON never contains a raw newline, so `data` is always one line).
 """
 
 from __future__ import annotations
@@ -29,7 +32,16 @@ from litestar.response import ServerSentEventMessage
 
 from app.store.models import Message
 
-__all__ = ["END_REASONS", "SSE_SEPARATOR", "EndEvent", "EndReason", "Event", "FeedEvent", "MessageEvent"]
+__all__ = [
+    "END_REASONS",
+    "SSE_SEPARATOR",
+    "EndEvent",
+    "EndReason",
+    "Event",
+    "FeedEvent",
+    "MessageEvent",
+    "ResetEvent",
+]
 
 SSE_SEPARATOR = "\n"
 
@@ -108,8 +120,30 @@ class _EndBody(msgspec.Struct, frozen=True):
     message: str
 
 
+class _ControlEvent:
+    """An event about the stream rather than a message: `event: <reason>`, the body as
+    `data`, with no `id` (so Last-Event-ID stays the last message's seq)."""
+
+    __slots__ = ()
+    reason: str
+    conversation_id: str
+    last_seq: int
+
+    @property
+    def message(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def data(self) -> bytes:
+        return msgspec.json.encode(_EndBody(self.reason, self.conversation_id, self.last_seq, self.message))
+
+    @property
+    def sse(self) -> ServerSentEventMessage:
+        return ServerSentEventMessage(data=self.data, event=self.reason, sep=SSE_SEPARATOR)
+
+
 @dataclass(frozen=True, slots=True)
-class EndEvent:
+class EndEvent(_ControlEvent):
     """The last event of a subscription. `last_seq` is the seq of the last message the
     subscriber received before it: a client resumes with after=last_seq."""
 
@@ -122,14 +156,28 @@ class EndEvent:
     def message(self) -> str:
         return END_REASONS[self.reason]
 
-    @property
-    def data(self) -> bytes:
-        return msgspec.json.encode(_EndBody(self.reason, self.conversation_id, self.last_seq, self.message))
+
+@dataclass(frozen=True, slots=True)
+class ResetEvent(_ControlEvent):
+    """The first event of a stream whose resume point (Last-Event-ID or `after`) lies beyond
+    the conversation's last seq: the client's seqs belong to another conversation of that id
+    (an expired one, since ids are reused and seq restarts at 1) or are not seqs at all. The
+    stream then replays the conversation from its first message; `last_seq` is where it ends
+    now. The client drops what it kept for this id and takes what follows."""
+
+    conversation_id: str
+    after_seq: int
+    last_seq: int
+    kind: Literal["reset"] = "reset"
+
+    reason: Literal["reset"] = "reset"
 
     @property
-    def sse(self) -> ServerSentEventMessage:
-        """`event: <reason>` and the body as `data`, with no `id`."""
-        return ServerSentEventMessage(data=self.data, event=self.reason, sep=SSE_SEPARATOR)
+    def message(self) -> str:
+        return (
+            f"the resume point {self.after_seq} is beyond the conversation's last seq {self.last_seq}: "
+            "replaying it from the start"
+        )
 
 
-Event = MessageEvent | EndEvent
+Event = MessageEvent | EndEvent | ResetEvent

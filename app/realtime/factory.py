@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from app.config import Settings
 from app.realtime.backoff import Backoff
 from app.realtime.errors import FeedConfigError
@@ -13,6 +15,8 @@ from app.realtime.supabase_feed import SupabaseFeed
 from app.store.manager import ConversationManager
 
 __all__ = ["create_feed", "create_hub"]
+
+log = logging.getLogger("app.realtime")
 
 
 def create_feed(settings: Settings) -> Feed | None:
@@ -27,6 +31,12 @@ def create_feed(settings: Settings) -> Feed | None:
             raise FeedConfigError("REALTIME_FEED=supabase needs SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY")
         return SupabaseFeed(settings.supabase.url, settings.supabase.service_role_key, backoff=backoff)
     if kind == "postgres":
+        if settings.db.transaction_pooler and realtime.database_url is None:
+            log.error(
+                "DB_TRANSACTION_POOLER=true but REALTIME_DATABASE_URL is unset: the live feed will try "
+                "DATABASE_URL, and a transaction pooler cannot carry logical replication. Set "
+                "REALTIME_DATABASE_URL to a direct connection; until then streams move by polling."
+            )
         return PostgresFeed(realtime.database_url or settings.db.url, backoff=backoff)
     return None
 

@@ -163,6 +163,8 @@ class Hub:
         self, conversation_id: str, after_seq: int | None = None, *, queue_size: int | None = None
     ) -> Subscription:
         """A stream of the conversation's messages with seq > after_seq (None: only new ones).
+        An after_seq beyond the conversation's last seq starts the stream with a ResetEvent
+        and replays it from the start (never silence: see ResetEvent).
 
         Returns once the stream is positioned; the replay itself is read as the consumer
         iterates. Raises NotFoundError (deleted or expired conversation) or UnavailableError
@@ -181,6 +183,11 @@ class Hub:
         sub = topic.join(after_seq, queue_size or self.queue_size)
         try:
             head = topic.head if topic.head is not None else await asyncio.shield(topic.ready)
+            if after_seq is not None and after_seq > head:
+                # Beyond what the topic published; it may lag the database by the feed's delay.
+                last = await self.source.last_seq(conversation_id)
+                if after_seq > last:
+                    sub.reset(last)
         except BaseException:
             sub.close()
             raise

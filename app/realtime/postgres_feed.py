@@ -22,12 +22,15 @@ import itertools
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from app.realtime.backoff import Backoff
 from app.realtime.events import FeedEvent
@@ -49,6 +52,10 @@ _OPTIONS = {
     "add-tables": TABLE,
 }
 _sessions = itertools.count(1)
+# How poolers refuse a replication connection (pgbouncer: "unsupported startup parameter").
+_POOLER_REFUSAL = re.compile(
+    r"unsupported startup parameter: replication|replication.{0,40}not supported", re.I
+)
 
 
 class _Column(msgspec.Struct):
@@ -122,6 +129,7 @@ class PostgresFeed(SupervisedFeed):
         self.bad_changes = 0
         self.backend_pid: int | None = None  # the walsender serving us, when connected
         self.slot: str | None = None
+        self.pooler_refused = 0  # connections a pooler refused: the URL is not a direct one
 
     async def _session(self) -> None:
         stream = ReplicationStream(
@@ -131,7 +139,12 @@ class PostgresFeed(SupervisedFeed):
             status_interval=self.status_interval,
         )
         try:
-            await stream.connect()
+            try:
+                await stream.connect()
+            except psycopg.OperationalError as exc:
+                if _POOLER_REFUSAL.search(str(exc)):
+                    self._refused_by_pooler(exc)
+                raise
             slot = f"{self.slot_prefix}_{os.getpid()}_{next(_sessions)}"
             # Waits for transactions running now to finish (the slot's consistent point);
             # meanwhile the hub polls. Changes committed after it are all streamed.
@@ -146,6 +159,24 @@ class PostgresFeed(SupervisedFeed):
         finally:
             self.slot = self.backend_pid = None
             stream.close()
+
+    def _refused_by_pooler(self, exc: psycopg.OperationalError) -> None:
+        """Said loudly, once: a transaction pooler (Supavisor on 6543, pgbouncer) cannot carry
+        logical replication. The feed keeps retrying (the URL may be fixed behind it) and the
+        hub keeps every stream moving by polling meanwhile."""
+        self.pooler_refused += 1
+        if self.pooler_refused == 1:
+            where = conninfo_to_dict(self.url)
+            log.error(
+                "the live feed needs a direct connection to Postgres (logical replication), but %s:%s "
+                "refused a replication connection: it is a connection pooler (%s). Set "
+                "REALTIME_DATABASE_URL to a direct connection (Supabase: the database's own host on "
+                "port 5432, or Supavisor in session mode). Until then streams move by polling, every "
+                "REALTIME_DEGRADED_CHECK_SECONDS.",
+                where.get("host"),
+                where.get("port"),
+                str(exc).strip().splitlines()[-1],
+            )
 
     def _handle(self, data: bytes | memoryview) -> None:
         try:

@@ -34,12 +34,18 @@ SSE_HEADERS = {
 
 
 def parse_last_event_id(value: str | None) -> int | None:
-    """A Last-Event-ID header as a seq: None when absent, empty or not a non-negative integer
-    (the spec lets browsers send anything the server put in `id:`; we only put integers)."""
+    """A Last-Event-ID header as a seq: None when absent or empty. Raises ValueError for
+    anything but ASCII digits (we only ever put integers in `id:`; str.isdigit() would take
+    "²"). A number past int64 is returned as it is: it lies beyond every conversation's last
+    seq, so the stream starts with a reset (see app.realtime.events.ResetEvent)."""
     if value is None:
         return None
     value = value.strip()
-    return int(value) if value.isdigit() and len(value) <= 19 else None
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError("Last-Event-ID must be the seq of a message (ASCII digits)")
+    return int(value)
 
 
 async def sse_events(

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Protocol
 
 from app.realtime.errors import SubscriptionClosedError
-from app.realtime.events import EndEvent, EndReason, Event, MessageEvent
+from app.realtime.events import EndEvent, EndReason, Event, MessageEvent, ResetEvent
 from app.realtime.source import Pages
 from app.store.errors import NotFoundError
 
@@ -136,7 +136,7 @@ class Subscription:
         if isinstance(event, EndEvent):
             self._closed = True
             self._detach()
-        else:
+        elif isinstance(event, MessageEvent):
             self._last_taken = event.seq
         if self._space is not None and len(self._out) <= self._queue_size // 2:
             self._space.set()
@@ -202,6 +202,14 @@ class Subscription:
             )
         else:
             self._go_live()
+
+    def reset(self, last_seq: int) -> None:
+        """The resume point lies beyond the conversation's last seq (`last_seq`): start with a
+        reset event, then replay from the first message. Call before begin()."""
+        if self._ended or self._after is None:
+            return
+        self._out.append(ResetEvent(self.conversation_id, self._after, last_seq))
+        self._after = 0
 
     def offer(self, event: MessageEvent) -> None:
         """A message the topic published (in seq order). A consumer too far behind is

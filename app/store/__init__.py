@@ -2,11 +2,14 @@
 
 from app.store.errors import (
     AuthenticationError,
+    BusyError,
     ConflictError,
     ForbiddenError,
     InvalidInputError,
     LimitReachedError,
     NotFoundError,
+    PoolExhaustedError,
+    StatementTimeoutError,
     StoreError,
     UnavailableError,
 )
@@ -16,13 +19,16 @@ from app.store.transport import SERVICE, Principal, Transport
 __all__ = [
     "SERVICE",
     "AuthenticationError",
+    "BusyError",
     "ConflictError",
     "ConversationManager",
     "ForbiddenError",
     "InvalidInputError",
     "LimitReachedError",
     "NotFoundError",
+    "PoolExhaustedError",
     "Principal",
+    "StatementTimeoutError",
     "StoreError",
     "Transport",
     "UnavailableError",

@@ -11,11 +11,14 @@ from typing import Any
 
 __all__ = [
     "AuthenticationError",
+    "BusyError",
     "ConflictError",
     "ForbiddenError",
     "InvalidInputError",
     "LimitReachedError",
     "NotFoundError",
+    "PoolExhaustedError",
+    "StatementTimeoutError",
     "StoreError",
     "UnavailableError",
     "error_for_sqlstate",
@@ -80,15 +83,35 @@ class UnavailableError(StoreError):
     code = "unavailable"
 
 
+class PoolExhaustedError(UnavailableError):
+    """Every connection of the API's pool stayed busy for the pool's whole wait: the
+    database is up, this instance is overloaded (or its calls wait on locks)."""
+
+    code = "pool_exhausted"
+
+
+class StatementTimeoutError(UnavailableError):
+    """The call ran longer than its role's statement_timeout and was cancelled."""
+
+    code = "statement_timeout"
+
+
+class BusyError(StoreError):
+    """Another transaction holds the conversation's row lock for longer than the role's
+    lock_timeout (SQLSTATE 55P03): this conversation is busy, others are not; retry soon."""
+
+    code = "conversation_busy"
+
+
 _BY_SQLSTATE: dict[str, type[StoreError]] = {
     "P0002": NotFoundError,  # no_data_found: unknown, expired or foreign conversation
     "23505": ConflictError,  # unique_violation
     "42501": ForbiddenError,  # insufficient_privilege (also RLS violations)
-    "57014": UnavailableError,  # query_canceled: statement_timeout
+    "57014": StatementTimeoutError,  # query_canceled: statement_timeout
     "53300": UnavailableError,  # too_many_connections
     "40001": UnavailableError,  # serialization_failure: transient, a retry may succeed
     "40P01": UnavailableError,  # deadlock_detected: likewise
-    "55P03": UnavailableError,  # lock_not_available
+    "55P03": BusyError,  # lock_not_available: the role's lock_timeout
     "54000": LimitReachedError,  # program_limit_exceeded: the message cap
 }
 # Whole classes: 22 data exceptions (bad values, NUL bytes, too long) and 23 integrity

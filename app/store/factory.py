@@ -23,7 +23,9 @@ def create_transport(settings: Settings, pool: AsyncConnectionPool) -> Transport
     closes it; `Transport.close()` releases only what the transport opened itself."""
     if settings.supabase.enabled:
         return PostgrestTransport.from_settings(settings.supabase)
-    return PostgresTransport(pool, protocol=settings.db.protocol)
+    return PostgresTransport(
+        pool, protocol=settings.db.protocol, per_conversation=settings.db.per_conversation
+    )
 
 
 @asynccontextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from typing import Any, Literal, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import msgspec
 
@@ -43,9 +43,27 @@ from app.store.models import (
 )
 from app.store.transport import SERVICE, Principal, Transport
 
-__all__ = ["ConversationManager"]
+__all__ = ["OWN_KEY_PREFIX", "ConversationManager"]
 
 T = TypeVar("T")
+
+# The idempotency keys the store gives appends that came without one.
+OWN_KEY_PREFIX = "auto:"
+
+
+def _own_key() -> str:
+    """A fresh idempotency key for an append whose caller sent none: a retry of the call
+    (after a connection broke under it, when it may have committed) then replays the first
+    attempt instead of storing the message twice."""
+    return f"{OWN_KEY_PREFIX}{uuid4()}"
+
+
+def _first_for_caller(result: AppendResult, own_key: bool) -> AppendResult:
+    """A replay of the store's own key is its own retry finding the first attempt committed:
+    for the caller, who sent no key, the message was appended once, now (201, not 200)."""
+    if result.replayed and own_key:
+        return msgspec.structs.replace(result, replayed=False)
+    return result
 
 
 class ConversationManager:
@@ -61,9 +79,10 @@ class ConversationManager:
         """The same store acting as someone else (cheap: shares the transport)."""
         return ConversationManager(self.transport, principal)
 
-    async def _call(self, function: str, result_type: type[T], **args: Any) -> T:
+    async def _call(self, function: str, result_type: type[T], *, retry: bool = False, **args: Any) -> T:
+        """`retry`: the call may run twice to the same effect (see Transport.call)."""
         raw = await self.transport.call(
-            function, {k: v for k, v in args.items() if v is not None}, self.principal
+            function, {k: v for k, v in args.items() if v is not None}, self.principal, retry=retry
         )
         try:
             return msgspec.json.decode(raw, type=result_type)
@@ -94,6 +113,7 @@ class ConversationManager:
         return await self._call(
             "get_conversation",
             ConversationPage,
+            retry=True,
             p_conversation_id=conversation_id,
             p_message_limit=limit,
             p_before_seq=before,
@@ -114,6 +134,7 @@ class ConversationManager:
         return await self._call(
             "list_conversations",
             ConversationList,
+            retry=True,
             p_user_id=str(user_id) if user_id else None,
             p_limit=limit,
             p_cursor=cursor,
@@ -189,18 +210,23 @@ class ConversationManager:
         tool_index: int | None = None,
     ) -> AppendResult:
         """Append one message. A chat turn's tool result (its `tool_index`-th) or reply passes
-        the turn's idempotency key as `turn_key`: the database derives the message's own."""
-        return await self._call(
+        the turn's idempotency key as `turn_key`: the database derives the message's own.
+        Without either key the append gets one of its own (see _own_key), so the transport may
+        send it again after a broken connection without storing it twice."""
+        own = idempotency_key is None and turn_key is None
+        result = await self._call(
             "append_message",
             AppendResult,
+            retry=True,
             p_conversation_id=conversation_id,
             p_role=role,
             p_content=content,
             p_metadata=metadata,
-            p_idempotency_key=idempotency_key,
+            p_idempotency_key=_own_key() if own else idempotency_key,
             p_turn_key=turn_key,
             p_tool_index=tool_index,
         )
+        return _first_for_caller(result, own)
 
     async def append_messages(self, conversation_id: str, messages: list[NewMessage]) -> list[Message]:
         """Append several messages in order, all or none (a replayed key returns the original)."""
@@ -247,6 +273,7 @@ class ConversationManager:
         return await self._call(
             "get_messages",
             list[Message],
+            retry=True,
             p_conversation_id=conversation_id,
             p_limit=limit,
             p_before_seq=before,
@@ -267,20 +294,26 @@ class ConversationManager:
     ) -> ChatTurn:
         """Append the user's message (creating the conversation when needed) and return the
         history window ending with it (the last `history_limit` messages, or with a
-        `token_budget` the context window): the first of a chat turn's two round trips."""
-        return await self._call(
+        `token_budget` the context window): the first of a chat turn's two round trips.
+        Without an `idempotency_key` the user message gets one of its own, as in add_message."""
+        turn = await self._call(
             "begin_chat_turn",
             ChatTurn,
+            # Without a conversation id a second run would start a second conversation.
+            retry=conversation_id is not None,
             p_content=content,
             p_conversation_id=conversation_id,
             p_user_id=str(user_id) if user_id else None,
             p_metadata=metadata,
-            p_idempotency_key=idempotency_key,
+            p_idempotency_key=idempotency_key or _own_key(),
             p_history_limit=history_limit,
             p_conversation_metadata=conversation_metadata,
             p_create_if_missing=create_if_missing or None,
             p_token_budget=token_budget,
         )
+        if turn.replayed and idempotency_key is None:  # the store's own retry: new for the caller
+            return msgspec.structs.replace(turn, replayed=False)
+        return turn
 
     async def get_context(self, conversation_id: str, token_budget: int, limit: int | None = None) -> Context:
         """What the next turn with this token budget would send (its new message aside)."""
@@ -361,13 +394,15 @@ class ConversationManager:
 
     # -- admin ---------------------------------------------------------------------------
     async def stats(self) -> Stats:
-        return await self._call("conversation_stats", Stats)
+        return await self._call("conversation_stats", Stats, retry=True)
 
     async def cleanup_expired(self, batch_size: int | None = None) -> int:
         return await self._call("cleanup_expired_conversations", int, p_batch_size=batch_size)
 
     async def export_conversation(self, conversation_id: str) -> ConversationExport:
-        return await self._call("export_conversation", ConversationExport, p_conversation_id=conversation_id)
+        return await self._call(
+            "export_conversation", ConversationExport, retry=True, p_conversation_id=conversation_id
+        )
 
     async def export_conversation_page(
         self,

@@ -35,21 +35,41 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from app.store.errors import InvalidInputError, StoreError, UnavailableError, error_for_sqlstate
+from app.db import connection
+from app.store.errors import (
+    InvalidInputError,
+    PoolExhaustedError,
+    StoreError,
+    UnavailableError,
+    error_for_sqlstate,
+)
+from app.store.lanes import Lanes
 from app.store.transport import Principal
 
-__all__ = ["ROLE_TIMEOUTS_SQL", "SIGNATURES_SQL", "PostgresTransport", "Protocol"]
+__all__ = [
+    "ROLE_TIMEOUTS_SQL",
+    "SIGNATURES_SQL",
+    "TIMEOUT_SETTINGS",
+    "PostgresTransport",
+    "Protocol",
+    "role_timeouts",
+]
 
 Protocol = Literal["pipeline", "simple"]
 
-# A NULL statement_timeout resets it to the session's value, which is what PostgREST leaves
-# in place for a role without its own setting (the authenticator's).
+# A NULL timeout resets it to the session's value, which is what PostgREST leaves in place
+# for a role without its own setting (the authenticator's).
 _CONTEXT = (
     b"select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
-    b" set_config('statement_timeout', %s, true)"
+    b" set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)"
 )
+# The role settings the transport applies per call, as PostgREST applies them to the role it
+# switches to (a role's own settings only take effect at login, which never happens here).
+TIMEOUT_SETTINGS = ("statement_timeout", "lock_timeout")
+# admin_shutdown, crash_shutdown, cannot_connect_now: what a restarting server says.
+_SHUTDOWN = frozenset({"57P01", "57P02", "57P03"})
 # Every function of the public schema with its input arguments' names and types, as
 # PostgREST's schema cache knows them: the store calls them by name with these casts.
 SIGNATURES_SQL = b"""
@@ -58,39 +78,53 @@ select p.proname::text, a.name, format_type(a.type, null)
  left join lateral unnest(p.proargnames[1:p.pronargs], p.proargtypes::oid[]) as a(name, type) on true
  where p.pronamespace = 'public'::regnamespace and p.prokind = 'f'
 """
-# Per-role statement_timeout as PostgREST applies it: this database's setting wins over the
-# all-databases one (ordered last, so it overwrites in the dict).
+# Per-role statement_timeout and lock_timeout as PostgREST applies them: (role, setting,
+# value); this database's setting wins over the all-databases one (ordered last, so it
+# overwrites in the dict).
 ROLE_TIMEOUTS_SQL = b"""
-select r.rolname, substr(c.setting, length('statement_timeout=') + 1)
+select r.rolname, split_part(c.setting, '=', 1), substr(c.setting, strpos(c.setting, '=') + 1)
   from pg_db_role_setting s
   join pg_roles r on r.oid = s.setrole
   cross join lateral unnest(s.setconfig) as c(setting)
  where s.setdatabase in (0, (select d.oid from pg_database d where d.datname = current_database()))
-   and c.setting like 'statement_timeout=%'
+   and split_part(c.setting, '=', 1) in ('statement_timeout', 'lock_timeout')
  order by s.setdatabase
 """
+
+
+def role_timeouts(rows: list[tuple[str, str, str]]) -> dict[str, dict[str, str]]:
+    """The rows of ROLE_TIMEOUTS_SQL as {role: {setting: value}}."""
+    timeouts: dict[str, dict[str, str]] = {}
+    for role, name, value in rows:
+        timeouts.setdefault(role, {})[name] = value
+    return timeouts
 
 
 class PostgresTransport:
     """Store calls over a direct connection pool (the embedded default)."""
 
-    def __init__(self, pool: AsyncConnectionPool, *, protocol: Protocol = "pipeline") -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, *, protocol: Protocol = "pipeline", per_conversation: int = 4
+    ) -> None:
         """`protocol`: how the context and the call travel in their one round trip (see the
-        module's docstring)."""
+        module's docstring). `per_conversation`: how many calls of one conversation may hold a
+        pooled connection at once (app.store.lanes)."""
         self.pool = pool
         self.protocol = protocol
+        self.lanes = Lanes(per_conversation)
         self._statements: dict[tuple[str, tuple[str, ...]], bytes] = {}
         self._signatures: dict[str, dict[str, str]] | None = None
-        self._timeouts: dict[str, str] | None = None
+        self._timeouts: dict[str, dict[str, str]] | None = None
         self._catalog_lock = asyncio.Lock()
+        self._busy = 0  # connections checked out by calls in progress
 
     async def _read_catalog(self) -> None:
-        """The store functions' signatures and each API role's own statement_timeout, read on
-        first use and kept, as PostgREST keeps its schema cache until it reloads."""
+        """The store functions' signatures and each API role's own timeouts, read on first use
+        and kept, as PostgREST keeps its schema cache until it reloads."""
         async with self._catalog_lock:
             if self._signatures is not None and self._timeouts is not None:
                 return
-            async with self.pool.connection() as conn:
+            async with connection(self.pool) as conn:
                 if self._signatures is None:
                     cur = await conn.execute(SIGNATURES_SQL)
                     signatures: dict[str, dict[str, str]] = {}
@@ -101,10 +135,10 @@ class PostgresTransport:
                     self._signatures = signatures
                 if self._timeouts is None:
                     cur = await conn.execute(ROLE_TIMEOUTS_SQL)
-                    self._timeouts = {role: value for role, value in await cur.fetchall()}
+                    self._timeouts = role_timeouts(await cur.fetchall())
 
-    async def role_timeouts(self) -> Mapping[str, str]:
-        """Each API role's own statement_timeout, as PostgREST applies it."""
+    async def role_timeouts(self) -> Mapping[str, Mapping[str, str]]:
+        """Each API role's own statement_timeout and lock_timeout, as PostgREST applies them."""
         if self._timeouts is None:
             await self._read_catalog()
         assert self._timeouts is not None
@@ -140,23 +174,54 @@ class PostgresTransport:
             self._statements[key] = stmt
         return stmt, types
 
-    async def call(self, function: str, args: Mapping[str, Any], principal: Principal) -> str:
+    async def call(
+        self, function: str, args: Mapping[str, Any], principal: Principal, *, retry: bool = False
+    ) -> str:
+        """`retry`: the call may run twice to the same effect (a read, or an append under an
+        idempotency key); see run()."""
         try:
             stmt, types = await self.statement(function, tuple(args))
         except psycopg.Error as exc:
-            raise _domain_error(exc) from exc
+            raise self._domain_error(exc) from exc
         params = [Jsonb(v) if types[n] == "jsonb" else v for n, v in args.items()]
-        row = await self.run(stmt, params, principal)
+        conversation_id = args.get("p_conversation_id")
+        if isinstance(conversation_id, str):
+            async with self.lanes.lane(conversation_id):
+                row = await self.run(stmt, params, principal, retry=retry)
+        else:
+            row = await self.run(stmt, params, principal, retry=retry)
         if row is None or row[0] is None:
             raise StoreError(f"{function} returned nothing")
         return str(row[0])
 
-    async def run(self, stmt: bytes, params: list[Any], principal: Principal) -> tuple[Any, ...] | None:
-        """One statement as `principal`, in one transaction and one round trip; the first row."""
-        try:
-            timeouts = self._timeouts if self._timeouts is not None else await self.role_timeouts()
-            context = (principal.role, principal.claims_json, timeouts.get(principal.role))
-            async with self.pool.connection() as conn:
+    async def run(
+        self, stmt: bytes, params: list[Any], principal: Principal, *, retry: bool = False
+    ) -> tuple[Any, ...] | None:
+        """One statement as `principal`, in one transaction and one round trip; the first row.
+
+        A connection the server closed while it sat idle is never used (app.db.connection).
+        One that breaks between that test and the answer (a restart
+        racing the call) may or may not have run the statement: with `retry` the statement is
+        sent once more on another connection, which is safe only for a call that may run twice
+        to the same effect."""
+        for attempt in (1, 2):
+            try:
+                return await self._round_trip(stmt, params, principal)
+            except psycopg.Error as exc:
+                if retry and attempt == 1 and _connection_lost(exc):
+                    continue
+                raise self._domain_error(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _round_trip(
+        self, stmt: bytes, params: list[Any], principal: Principal
+    ) -> tuple[Any, ...] | None:
+        timeouts = self._timeouts if self._timeouts is not None else await self.role_timeouts()
+        own = timeouts.get(principal.role, {})
+        context = (principal.role, principal.claims_json, *(own.get(name) for name in TIMEOUT_SETTINGS))
+        async with connection(self.pool) as conn:
+            self._busy += 1
+            try:
                 if self.protocol == "simple":
                     simple = psycopg.AsyncClientCursor(conn)
                     await simple.execute(_CONTEXT + b"; " + stmt, [*context, *params])
@@ -167,21 +232,35 @@ class PostgresTransport:
                     await cur.execute(_CONTEXT, context)
                     await cur.execute(stmt, params)
                 return await cur.fetchone()
-        except psycopg.Error as exc:
-            raise _domain_error(exc) from exc
+            finally:
+                self._busy -= 1
+
+    def _domain_error(self, exc: psycopg.Error) -> StoreError:
+        """SQLSTATE first (a statement timeout is an OperationalError too); then what psycopg
+        raises without one: NUL bytes refused client-side, a pool whose every connection is
+        busy (this instance is overloaded), lost connections and a database that cannot be
+        reached (it is down)."""
+        if exc.sqlstate:
+            return error_for_sqlstate(
+                exc.sqlstate, exc.diag.message_primary or str(exc), exc.diag.message_detail
+            )
+        if isinstance(exc, psycopg.DataError):
+            return InvalidInputError(str(exc), sqlstate="22021")
+        if isinstance(exc, PoolTimeout) and self._busy >= self.pool.max_size:
+            return PoolExhaustedError(
+                f"all {self.pool.max_size} database connections stayed busy for {self.pool.timeout:g} s"
+            )
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            return UnavailableError(f"database unavailable: {exc}")
+        return StoreError(str(exc))
 
     async def close(self) -> None:
         """Nothing of its own to release: the pool belongs to whoever opened it (the app)."""
 
 
-def _domain_error(exc: psycopg.Error) -> StoreError:
-    """SQLSTATE first (a statement timeout is an OperationalError too); then what psycopg
-    raises without one: NUL bytes refused client-side, and lost connections, a full or closed
-    pool."""
-    if exc.sqlstate:
-        return error_for_sqlstate(exc.sqlstate, exc.diag.message_primary or str(exc), exc.diag.message_detail)
-    if isinstance(exc, psycopg.DataError):
-        return InvalidInputError(str(exc), sqlstate="22021")
-    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-        return UnavailableError(f"database unavailable: {exc}")
-    return StoreError(str(exc))
+def _connection_lost(exc: psycopg.Error) -> bool:
+    """The connection broke under the call (closed by the server, or the server shut down),
+    as opposed to the statement failing or the pool having no connection to give."""
+    if isinstance(exc, PoolTimeout) or not isinstance(exc, psycopg.OperationalError):
+        return False
+    return exc.sqlstate is None or exc.sqlstate.startswith("08") or exc.sqlstate in _SHUTDOWN

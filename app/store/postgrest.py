@@ -89,7 +89,11 @@ class PostgrestTransport:
         rest.headers["apikey"] = self.user_api_key
         return rest.auth(principal.token)
 
-    async def call(self, function: str, args: Mapping[str, Any], principal: Principal) -> bytes:
+    async def call(
+        self, function: str, args: Mapping[str, Any], principal: Principal, *, retry: bool = False
+    ) -> bytes:
+        """`retry` changes nothing here: PostgREST holds the database connections (and tests
+        them), and supabase-py's own retries (`retry_enabled`) cover the HTTP hop."""
         rest = self._rest(principal)
         try:
             response = await rest.rpc(function, dict(args)).execute()

@@ -50,9 +50,14 @@ SERVICE = Principal("service_role", {})
 
 class Transport(Protocol):
     """Calls `public.<function>(<args>)` with the security context of `principal` and returns
-    the function's JSON result as text. Raises app.store.errors.StoreError subclasses."""
+    the function's JSON result as text. Raises app.store.errors.StoreError subclasses.
 
-    async def call(self, function: str, args: Mapping[str, Any], principal: Principal) -> bytes | str: ...
+    `retry` says the call may run twice to the same effect (a read, an append under an
+    idempotency key): a transport may then send it again when its connection broke under it."""
+
+    async def call(
+        self, function: str, args: Mapping[str, Any], principal: Principal, *, retry: bool = False
+    ) -> bytes | str: ...
 
     async def close(self) -> None:
         """Releases what the transport opened itself (PostgREST: its HTTP client); a pool

@@ -104,9 +104,11 @@ class CountingTransport:
         self.inner = inner
         self.calls: list[str] = []
 
-    async def call(self, function: str, args: Mapping[str, Any], principal: Principal) -> bytes | str:
+    async def call(
+        self, function: str, args: Mapping[str, Any], principal: Principal, *, retry: bool = False
+    ) -> bytes | str:
         self.calls.append(function)
-        result: bytes | str = await self.inner.call(function, args, principal)
+        result: bytes | str = await self.inner.call(function, args, principal, retry=retry)
         return result
 
     async def close(self) -> None:

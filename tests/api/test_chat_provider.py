@@ -396,6 +396,29 @@ async def test_500_is_502_and_keeps_the_user_message(api: Client, llm: respx.Rou
     assert [(r[0], r[1]) for r in rows[2:]] == [("user", "are you there?"), ("assistant", "Yes.")]
 
 
+async def test_an_answer_longer_than_the_database_allows_is_502(
+    api: Client, llm: respx.Route, admin: Admin
+) -> None:
+    """Before: 422 validation_error about the model's text, as if the client had sent it. The
+    database's max_content_chars stays the rule; the answer is the provider's failure."""
+    cur = await admin.execute("select max_content_chars from public.ai_conversation_settings")
+    row = await cur.fetchone()
+    assert row is not None
+    llm.mock(return_value=httpx.Response(200, json=completion("x" * (row[0] + 1))))
+    cid = await start(api)
+    response = await api.post(
+        "/chat", json={"message": "tell me everything", "conversation_id": cid}, headers=SERVICE
+    )
+    assert response.status_code == 502, response.text
+    body = response.json()
+    assert body["error"] == "provider_reply_rejected"
+    assert "could not be stored" in body["message"]
+    assert body["details"]["conversation_id"] == cid
+    assert body["details"]["answer_chars"] == row[0] + 1
+    rows = await stored(admin, cid)
+    assert [(r[0], r[1]) for r in rows] == [("user", "tell me everything")]  # no reply stored
+
+
 @pytest.mark.parametrize(
     ("error", "attempts"),
     [

@@ -231,3 +231,46 @@ async def test_bad_resume_position_is_rejected(http: httpx.AsyncClient) -> None:
     response = await http.get(f"/conversations/{cid}/events", params={"after": -1}, headers=SERVICE)
     assert response.status_code in (400, 422)
     assert response.json()["error"]
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "3.0", "-1", "abc"])
+async def test_last_event_id_that_is_not_ascii_digits_is_422(http: httpx.AsyncClient, value: str) -> None:
+    """Before: "²" passed str.isdigit() and int() failed: a 500."""
+    cid = await _create(http)
+    response = await http.get(
+        f"/conversations/{cid}/events", headers={**SERVICE, "Last-Event-ID": value.encode()}
+    )
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] == "validation_error"
+    assert body["details"] == [{"key": "Last-Event-ID", "source": "header"}]
+
+
+@pytest.mark.parametrize("resume", ["7", str(2**63), "9" * 40])
+async def test_resuming_beyond_the_last_seq_is_a_reset_not_silence(
+    http: httpx.AsyncClient, resume: str
+) -> None:
+    """Before: a Last-Event-ID beyond the last seq (a reused id after expiry restarts seq at
+    1; or above int64) received nothing, even after new appends. Now: a `reset` event, the
+    conversation from its first message, then live."""
+    cid = await _create(http)
+    for n in range(3):
+        await _append(http, cid, f"m{n + 1}")
+    async with _stream(http, cid, {**SERVICE, "Last-Event-ID": resume}) as (response, events):
+        assert response.status_code == 200
+        event, ident, data = await events.next()
+        assert (event, ident) == ("reset", None)
+        reset = json.loads(data)
+        assert (reset["reason"], reset["conversation_id"], reset["last_seq"]) == ("reset", cid, 3)
+        assert [(await events.message())["seq"] for _ in range(3)] == [1, 2, 3]
+        await _append(http, cid, "live")
+        assert (await events.message())["content"] == "live"
+
+
+async def test_resuming_at_the_last_seq_is_no_reset(http: httpx.AsyncClient) -> None:
+    cid = await _create(http)
+    for n in range(2):
+        await _append(http, cid, f"m{n + 1}")
+    async with _stream(http, cid, {**SERVICE, "Last-Event-ID": "2"}) as (_, events):
+        await _append(http, cid, "live")
+        assert (await events.message())["seq"] == 3

@@ -18,9 +18,11 @@ class CountingTransport:
         self.inner = inner
         self.calls: list[str] = []
 
-    async def call(self, function: str, args: Mapping[str, Any], principal: Principal) -> bytes | str:
+    async def call(
+        self, function: str, args: Mapping[str, Any], principal: Principal, *, retry: bool = False
+    ) -> bytes | str:
         self.calls.append(function)
-        return await self.inner.call(function, args, principal)
+        return await self.inner.call(function, args, principal, retry=retry)
 
     async def close(self) -> None:
         return None

@@ -221,7 +221,7 @@ async def test_plain_turn_request_storage_and_two_store_calls(
         "finish_reason": "stop",
     }
     cur = await admin.execute(
-        "select id from public.ai_conversation_messages where idempotency_key is null"
+        "select id from public.ai_conversation_messages where idempotency_key like 'auto:%%'"
         " and conversation_id = %s and role = 'assistant' order by seq desc limit 1",
         (conversation,),
     )

@@ -358,6 +358,7 @@ def test_encode_and_parse_helpers() -> None:
     assert parse_last_event_id(" 7 ") == 7
     assert parse_last_event_id(None) is None
     assert parse_last_event_id("") is None
-    assert parse_last_event_id("-1") is None
-    assert parse_last_event_id("abc") is None
-    assert parse_last_event_id("9" * 30) is None
+    assert parse_last_event_id("9" * 30) == int("9" * 30)  # beyond every last seq: a reset
+    for bad in ("-1", "abc", "²", "٣", "1.5"):  # "²" and "٣" pass str.isdigit()
+        with pytest.raises(ValueError, match="ASCII digits"):
+            parse_last_event_id(bad)

@@ -10,42 +10,23 @@ end up with every one of them, in order, once.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from app.realtime import Hub, PostgresFeed
 from app.store import ConversationManager, StoreError
+from tests.conftest import check_local_stack, stack
 from tests.realtime.conftest import make_hub
 from tests.realtime.fakes import seqs, take, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.disruptive]
 
-ROOT = Path(__file__).resolve().parents[2]
-STACK = ROOT / "scripts" / "stack.sh"
-
-
-async def _stack(command: str) -> None:
-    env = dict(os.environ)
-    process = await asyncio.create_subprocess_exec(
-        str(STACK), command, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, f"scripts/stack.sh {command} failed:\n{out.decode()}\n{err.decode()}"
-
 
 @pytest.fixture
 async def restart_hub(database_url: str, store: ConversationManager) -> AsyncIterator[Hub]:
-    # This test stops and starts a cluster: only ever the local stack's own (make test's), on
-    # the port scripts/stack.sh serves it (STACK_PORT, 54322 by default).
-    port = os.environ.get("STACK_PORT") or "54322"
-    assert f"127.0.0.1:{port}/" in database_url or f"localhost:{port}/" in database_url, (
-        f"this test restarts the local stack's cluster (port {port}); run it against the local "
-        f"stack (make test), not {database_url!r}"
-    )
+    check_local_stack(database_url)
     hub = make_hub(database_url, store, check_interval=1.0)
     await hub.start()
     assert hub.feed is not None
@@ -90,9 +71,9 @@ async def test_no_message_is_lost_across_a_postgres_restart(
         resuming.close()  # this client drops before the outage and comes back after it
         sessions = feed.sessions
 
-        await _stack("down")
+        await stack("down")
         await asyncio.sleep(0.3)
-        await _stack("up")
+        await stack("up")
 
         await until(lambda: feed.sessions > sessions, within=30)  # listening again
         count = len(appended)

@@ -1,8 +1,9 @@
 """Fixtures of the store tests: both transports over the real local database.
 
 `store` is parametrized over the transports, so every contract test runs on the Postgres
-transport (a psycopg pool; in both its protocols) and on the PostgREST transport (supabase-py),
-whose HTTP requests a respx router answers by running them on the same database
+transport (a psycopg pool; in both its protocols, and through a real transaction pooler,
+pgbouncer, as behind Supabase's pooler) and on the PostgREST transport (supabase-py), whose
+HTTP requests a respx router answers by running them on the same database
 (postgrest_emulator.py).
 
 The database is shared with other suites and other sessions: every test makes its own ids and
@@ -22,7 +23,8 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from app.config import LOCAL_JWT_SECRET, SupabaseSettings
+from app.config import LOCAL_JWT_SECRET, DatabaseSettings, SupabaseSettings
+from app.db import create_pool
 from app.store import SERVICE, ConversationManager, Principal
 from app.store.postgres import PostgresTransport
 from app.store.postgrest import PostgrestTransport
@@ -103,8 +105,22 @@ async def transports(pool: AsyncConnectionPool, postgrest_http: httpx.AsyncClien
     }
 
 
-@pytest.fixture(params=["postgres", "postgres-simple", "postgrest"])
+@pytest.fixture(scope="session")
+async def pooler_transport(pgbouncer_url: str) -> AsyncIterator[Transport]:
+    """The Postgres transport over the app's own pool through pgbouncer, configured the way
+    Supabase's pooler on port 6543 is used (DB_TRANSACTION_POOLER=true)."""
+    settings = DatabaseSettings.model_validate(
+        {"DATABASE_URL": pgbouncer_url, "DB_TRANSACTION_POOLER": True, "DB_POOL_MAX_SIZE": 8}
+    )
+    async with create_pool(settings) as pool:
+        yield PostgresTransport(pool)
+
+
+@pytest.fixture(params=["postgres", "postgres-simple", "postgrest", "pgbouncer"])
 def transport(request: pytest.FixtureRequest, transports: dict[str, Transport]) -> Transport:
+    if request.param == "pgbouncer":  # started only when a test asks for it
+        pooled: Transport = request.getfixturevalue("pooler_transport")
+        return pooled
     return transports[request.param]
 
 

@@ -23,13 +23,13 @@ import respx
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from app.store.postgres import ROLE_TIMEOUTS_SQL
+from app.store.postgres import ROLE_TIMEOUTS_SQL, TIMEOUT_SETTINGS, role_timeouts
 
 __all__ = ["PostgrestEmulator", "status_for_sqlstate"]
 
 _CONTEXT = (
     "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
-    " set_config('statement_timeout', %s, true)"
+    " set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)"
 )
 _FUNCTION = """
 select coalesce(p.proargnames, '{}'), p.proargtypes::regtype[]::text[], p.pronargdefaults
@@ -77,7 +77,7 @@ class PostgrestEmulator:
         self.jwt_secret = jwt_secret
         self.requests: list[httpx.Request] = []
         self._functions: dict[str, _Function | None] = {}
-        self._timeouts: dict[str, str] | None = None
+        self._timeouts: dict[str, dict[str, str]] | None = None
 
     def router(self, base_url: str) -> respx.Router:
         router = respx.Router(base_url=base_url, assert_all_called=False)
@@ -158,7 +158,8 @@ class PostgrestEmulator:
             stmt, params = sql.SQL("select to_json({})::text").format(call), []
         timeouts = await self._role_timeouts()
         async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute(_CONTEXT, (role, json.dumps(claims), timeouts.get(role)))
+            own = timeouts.get(role, {})
+            await conn.execute(_CONTEXT, (role, json.dumps(claims), *(own.get(n) for n in TIMEOUT_SETTINGS)))
             cur = await conn.execute(stmt, params)
             row = await cur.fetchone()
         return str(row[0]) if row and row[0] is not None else "null"
@@ -177,9 +178,9 @@ class PostgrestEmulator:
                 )
         return self._functions[fn]
 
-    async def _role_timeouts(self) -> dict[str, str]:
+    async def _role_timeouts(self) -> dict[str, dict[str, str]]:
         if self._timeouts is None:
             async with self.pool.connection() as conn:
                 cur = await conn.execute(ROLE_TIMEOUTS_SQL)
-                self._timeouts = dict(await cur.fetchall())
+                self._timeouts = role_timeouts(await cur.fetchall())
         return self._timeouts

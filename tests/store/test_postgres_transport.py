@@ -3,11 +3,14 @@ order, in one transaction, in one network round trip; and its failure mapping.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
+from unittest.mock import patch
 
 import psycopg
 import pytest
@@ -18,12 +21,14 @@ from app.config import DatabaseSettings, Settings
 from app.db import create_pool
 from app.store import (
     SERVICE,
+    BusyError,
     ConversationManager,
     ForbiddenError,
     InvalidInputError,
     StoreError,
     UnavailableError,
 )
+from app.store.errors import StatementTimeoutError
 from app.store.factory import create_transport
 from app.store.postgres import PostgresTransport, Protocol
 from tests.store.conftest import DATABASE_URL, new_user
@@ -43,11 +48,13 @@ async def single() -> AsyncIterator[AsyncConnectionPool]:
         yield pool
 
 
-async def role_timeout(admin: psycopg.AsyncConnection[Any], role: str) -> str | None:
+async def role_timeout(
+    admin: psycopg.AsyncConnection[Any], role: str, name: str = "statement_timeout"
+) -> str | None:
     cur = await admin.execute(
-        "select substr(c, 19) from pg_db_role_setting s, unnest(s.setconfig) c"
-        " where s.setrole = %s::regrole and s.setdatabase = 0 and c like 'statement_timeout=%%'",
-        (role,),
+        "select substr(c, length(%s) + 2) from pg_db_role_setting s, unnest(s.setconfig) c"
+        " where s.setrole = %s::regrole and s.setdatabase = 0 and c like %s || '=%%'",
+        (name, role, name),
     )
     row = await cur.fetchone()
     return row[0] if row else None
@@ -72,15 +79,33 @@ async def test_user_context(
     assert timeout == await role_timeout(admin, "authenticated")  # 8s on Supabase
 
 
-async def test_service_context_keeps_the_session_timeout(
+async def test_service_context_has_the_service_timeouts(
+    single: AsyncConnectionPool, protocol: Protocol, admin: psycopg.AsyncConnection[Any]
+) -> None:
+    """service_role's own statement_timeout (set by the migrations) applies, as PostgREST
+    applies it to the role it switches to."""
+    row = await PostgresTransport(single, protocol=protocol).run(CONTEXT_SEEN, [], SERVICE)
+    service_timeout = await role_timeout(admin, "service_role")
+    assert service_timeout == "30s"
+    assert row == ("service_role", '{"role":"service_role"}', service_timeout, None, "service_role")
+
+
+async def test_a_role_without_timeouts_keeps_the_session_values(
     single: AsyncConnectionPool, protocol: Protocol
 ) -> None:
-    """service_role has no statement_timeout of its own: the session's value applies, as the
-    authenticator's does behind PostgREST."""
+    """A role without a setting of its own keeps the session's value (the authenticator's
+    behind PostgREST): NULL resets the transaction-local value."""
     async with single.connection() as conn:
-        session_timeout = (await (await conn.execute("show statement_timeout")).fetchone() or [None])[0]
-    row = await PostgresTransport(single, protocol=protocol).run(CONTEXT_SEEN, [], SERVICE)
-    assert row == ("service_role", '{"role":"service_role"}', session_timeout, None, "service_role")
+        cur = await conn.execute(
+            "select current_setting('statement_timeout'), current_setting('lock_timeout')"
+        )
+        session = await cur.fetchone()
+    transport = PostgresTransport(single, protocol=protocol)
+    transport._timeouts = {}
+    row = await transport.run(
+        b"select current_setting('statement_timeout'), current_setting('lock_timeout')", [], SERVICE
+    )
+    assert row == session
 
 
 async def test_context_ends_with_the_call(single: AsyncConnectionPool, protocol: Protocol) -> None:
@@ -115,12 +140,35 @@ async def test_execute_privilege_is_checked_as_the_role(
 
 async def test_role_statement_timeout_applies(pool: AsyncConnectionPool, protocol: Protocol) -> None:
     transport = PostgresTransport(pool, protocol=protocol)
-    transport._timeouts = {"authenticated": "50ms"}  # as if the role were configured so
-    with pytest.raises(UnavailableError) as caught:
+    transport._timeouts = {"authenticated": {"statement_timeout": "50ms"}}  # as if configured so
+    with pytest.raises(StatementTimeoutError) as caught:
         await transport.run(b"select pg_sleep(2)", [], new_user())
     assert caught.value.sqlstate == "57014"
     row = await transport.run(b"select current_setting('statement_timeout')", [], new_user())
     assert row == ("50ms",)
+
+
+async def test_role_lock_timeout_applies(
+    pool: AsyncConnectionPool, protocol: Protocol, admin: psycopg.AsyncConnection[Any]
+) -> None:
+    """The role's lock_timeout (set by the migrations) bounds a wait for a row lock: the call
+    fails fast with BusyError (55P03) instead of holding its connection."""
+    transport = PostgresTransport(pool, protocol=protocol)
+    assert (await transport.role_timeouts())["service_role"]["lock_timeout"] == "1s"
+    row = await transport.run(b"select current_setting('lock_timeout')", [], SERVICE)
+    assert row == ("1s",)
+    store = ConversationManager(transport)
+    cid = (await store.create_conversation(conversation_id=f"lock-{uuid.uuid4()}")).conversation_id
+    async with admin.transaction():
+        await admin.execute(
+            "select 1 from public.ai_conversations where conversation_id = %s for update", (cid,)
+        )
+        started = time.perf_counter()
+        with pytest.raises(BusyError) as caught:
+            await store.add_message(cid, "user", "waits for the lock")
+        waited = time.perf_counter() - started
+    assert caught.value.sqlstate == "55P03"
+    assert 0.9 < waited < 3
 
 
 async def test_role_timeouts_read_once(
@@ -128,8 +176,9 @@ async def test_role_timeouts_read_once(
 ) -> None:
     transport = PostgresTransport(pool)
     timeouts = await transport.role_timeouts()
-    assert timeouts.get("authenticated") == await role_timeout(admin, "authenticated")
-    assert timeouts.get("anon") == await role_timeout(admin, "anon")
+    for role in ("authenticated", "anon", "service_role"):
+        for name in ("statement_timeout", "lock_timeout"):
+            assert timeouts.get(role, {}).get(name) == await role_timeout(admin, role, name)
     assert await transport.role_timeouts() is timeouts
 
 
@@ -243,17 +292,42 @@ async def test_closed_pool_is_unavailable() -> None:
         await transport.call("conversation_stats", {}, SERVICE)
 
 
-async def test_killed_connection_is_unavailable_then_replaced(
+async def backend_pid(pool: AsyncConnectionPool) -> int:
+    async with pool.connection() as conn:
+        return conn.info.backend_pid
+
+
+async def test_killed_connection_fails_only_a_call_that_may_not_run_twice(
     single: AsyncConnectionPool, admin: psycopg.AsyncConnection[Any]
 ) -> None:
+    """A connection that breaks under the call (here: as if the server's FATAL had not arrived
+    when it was taken): a read (retry) is sent again on a new one; a call that may not run
+    twice fails, and the pool replaces the connection."""
     manager = ConversationManager(PostgresTransport(single))
     await manager.stats()
-    async with single.connection() as conn:
-        pid = conn.info.backend_pid
-    await admin.execute("select pg_terminate_backend(%s)", (pid,))
-    with pytest.raises(UnavailableError):
-        await manager.stats()
+    with patch("app.db.closed_by_server", return_value=False):
+        await admin.execute("select pg_terminate_backend(%s)", (await backend_pid(single),))
+        assert (await manager.stats()).ttl_hours >= 1  # retried on a new connection
+        await admin.execute("select pg_terminate_backend(%s)", (await backend_pid(single),))
+        with pytest.raises(UnavailableError):
+            await manager.transport.run(b"select 1", [], SERVICE)  # type: ignore[attr-defined]
     assert (await manager.stats()).ttl_hours >= 1  # the pool opened a new connection
+
+
+async def test_the_pool_never_hands_out_a_connection_the_server_closed(
+    admin: psycopg.AsyncConnection[Any],
+) -> None:
+    """A connection the server closed while idle is replaced at checkout (app.db.connection),
+    so even a call that may not run twice does not fail."""
+    settings = DatabaseSettings.model_validate(
+        {"DATABASE_URL": DATABASE_URL, "DB_POOL_MIN_SIZE": 1, "DB_POOL_MAX_SIZE": 1}
+    )
+    async with create_pool(settings) as pool:
+        transport = PostgresTransport(pool)
+        first = await backend_pid(pool)
+        await admin.execute("select pg_terminate_backend(%s)", (first,))
+        await asyncio.sleep(0.1)  # the server's FATAL and FIN reach the idle socket
+        assert await transport.run(b"select pg_backend_pid()", [], SERVICE) != (first,)
 
 
 async def test_unknown_function_or_argument(pool: AsyncConnectionPool) -> None:

@@ -23,6 +23,7 @@ from app.store import (
     InvalidInputError,
     NotFoundError,
     Principal,
+    StatementTimeoutError,
     StoreError,
     UnavailableError,
 )
@@ -188,7 +189,7 @@ def pgrst(status: int, code: str, message: str = "m", details: Any = None) -> ht
         pytest.param(pgrst(400, "23514"), InvalidInputError, id="23514-400"),
         pytest.param(pgrst(400, "22P05"), InvalidInputError, id="22P05-400"),
         pytest.param(pgrst(403, "42501"), ForbiddenError, id="42501-403"),
-        pytest.param(pgrst(500, "57014"), UnavailableError, id="57014-statement-timeout"),
+        pytest.param(pgrst(500, "57014"), StatementTimeoutError, id="57014-statement-timeout"),
         pytest.param(pgrst(503, "08006"), UnavailableError, id="08006-503"),
         pytest.param(pgrst(400, "P0001"), StoreError, id="P0001-400"),
         # PostgREST's own.
