@@ -221,6 +221,17 @@ class ServicesCollector(Collector):
         yield CounterMetricFamily(
             "realtime_catch_up_reads", "Database reads to catch streams up", value=hub.catch_up_reads
         )
+        yield CounterMetricFamily(
+            "realtime_feed_sessions",
+            "Live feed connections that reached listening (1 + reconnects)",
+            value=hub.feed_sessions,
+        )
+        if hub.feed_lag_seconds is not None:
+            yield GaugeMetricFamily(
+                "realtime_feed_lag_seconds",
+                "Last message the feed carried: seconds from its insert to the hub",
+                value=hub.feed_lag_seconds,
+            )
 
 
 def services_registry(services: Services) -> CollectorRegistry:

@@ -45,6 +45,7 @@ class Feed(Protocol):
     """A source of FeedEvents, started and stopped with the application."""
 
     name: str
+    sessions: int  # connections that reached "listening": 1 + the reconnects
 
     @property
     def connected(self) -> bool: ...

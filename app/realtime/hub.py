@@ -42,6 +42,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -75,6 +76,8 @@ class HubStats:
     published: int
     overflows: int
     catch_up_reads: int
+    feed_sessions: int = 0
+    feed_lag_seconds: float | None = None
 
 
 class Hub:
@@ -110,6 +113,7 @@ class Hub:
         self.published = 0
         self.overflows = 0
         self.catch_up_reads = 0
+        self.feed_lag: float | None = None  # of the last message the feed carried
 
     # -- lifespan ------------------------------------------------------------------------
     @property
@@ -156,6 +160,8 @@ class Hub:
             published=self.published,
             overflows=self.overflows,
             catch_up_reads=self.catch_up_reads,
+            feed_sessions=self.feed.sessions if self.feed is not None else 0,
+            feed_lag_seconds=self.feed_lag,
         )
 
     # -- subscribing ---------------------------------------------------------------------
@@ -295,6 +301,9 @@ class Topic:
         if event.seq <= self.head:
             return
         if event.seq == self.head + 1 and event.message is not None:
+            # Commit to delivery, as far as one clock can tell: the row's created_at is set in
+            # its transaction, so a long transaction adds its own length.
+            self.hub.feed_lag = max(0.0, time.time() - event.message.created_at.timestamp())
             self._publish(event.message)
         else:
             self.target = max(self.target, event.seq)

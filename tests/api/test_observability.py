@@ -154,6 +154,7 @@ async def test_metrics_count_requests_store_calls_pool_and_hub(client: Client) -
     assert "realtime_subscribers " in after
     assert "realtime_published_total" in after
     assert "realtime_feed_connected{" in after
+    assert "realtime_feed_sessions_total" in after
 
 
 async def test_metrics_count_store_errors_and_model_calls(client: Client) -> None:

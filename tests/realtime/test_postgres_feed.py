@@ -249,4 +249,17 @@ async def test_the_feed_reconnects_when_its_session_is_killed(
     await until(lambda: feed.sessions > sessions, within=10)
     await store.add_message(conversation_id, "user", "after the reconnect")
     assert seqs(await take(sub, 2, within=5)) == [1, 2]
+    assert hub.stats().feed_sessions == feed.sessions > sessions  # /metrics: realtime_feed_sessions
     await eventually(lambda: _slot_gone(admin, slot), within=5)  # the old session's slot went with it
+
+
+async def test_the_hub_reports_the_feeds_lag(
+    hub: Hub, store: ConversationManager, conversation_id: str
+) -> None:
+    sub = await hub.subscribe(conversation_id)
+    assert hub.stats().feed_lag_seconds is None  # nothing carried yet
+    await store.add_message(conversation_id, "user", "carried by the feed")
+    assert seqs(await take(sub, 1, within=5)) == [1]
+    lag = hub.stats().feed_lag_seconds
+    assert lag is not None
+    assert 0 <= lag < 5
