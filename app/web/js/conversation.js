@@ -462,6 +462,7 @@ export class ConversationView {
 
   showInfo(conversation) {
     this.conversation = conversation;
+    this.events.onShown(conversation);
     this.ui.title.textContent = conversation.title || conversation.conversation_id;
     this.ui.pin.textContent = conversation.pinned ? "Unpin" : "Pin";
     this.ui.pin.setAttribute("aria-pressed", String(Boolean(conversation.pinned)));

@@ -90,12 +90,14 @@ const conversation = new ConversationView(
       location.hash = `#/c/${encodeURIComponent(id)}`;
     },
     onChanged: () => sidebar.refresh(),
+    onShown: (shown) => sidebar.shown(shown),
     onAdopted: (id) => {
       linkTo(id);
       sidebar.setCurrent(id);
     },
     onDeleted: () => {
       linkTo(null);
+      sidebar.setCurrent(null);
       sidebar.refresh();
       conversation.startNew();
     },

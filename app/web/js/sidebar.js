@@ -16,6 +16,7 @@ export class Sidebar {
     this.conversations = [];
     this.cursor = null;
     this.current = null;
+    this.open = null; // the open conversation, as last read
     this.archived = false;
     this.features = {};
     this.searchTimer = null;
@@ -72,6 +73,7 @@ export class Sidebar {
   show(page) {
     this.conversations = page.conversations;
     this.cursor = page.next_cursor ?? null;
+    this.keepOpen();
     this.render();
   }
 
@@ -95,6 +97,20 @@ export class Sidebar {
     } catch (error) {
       this.events.onError(error);
     }
+  }
+
+  /** The open conversation is always listed, even when it is not on the pages read. */
+  shown(conversation) {
+    this.open = conversation;
+    if (this.keepOpen()) this.render();
+  }
+
+  keepOpen() {
+    const open = this.open;
+    if (!open || open.conversation_id !== this.current || Boolean(open.archived) !== this.archived) return false;
+    if (this.conversations.some((c) => c.conversation_id === open.conversation_id)) return false;
+    this.conversations.unshift(open);
+    return true;
   }
 
   setCurrent(id) {
