@@ -4,7 +4,8 @@ Two pairs, each in the same run against the same server (``make run``'s shape: u
 worker, offline provider), 16 concurrent clients in this process:
 
 * ``client.conversations.items.create`` (one item) vs ``POST /conversations/{id}/messages``;
-* ``client.responses.create(conversation=...)`` vs ``POST /chat``.
+* ``client.responses.create(conversation=..., truncation="auto")`` vs ``POST /chat`` (both the
+  token window, two store calls a turn; `disabled`, the default, adds a `context_fits` call).
 
 The native side is driven with httpx, the /v1 side with ``AsyncOpenAI`` (its own httpx2 client,
 pydantic models), both sending the Supabase CLI's local service key as bearer token. The SDK's
@@ -95,10 +96,16 @@ async def _measure(base: str, plan: Plan) -> dict[str, tuple[int, int, float]]:
             ),
             "chat": lambda i: post("/chat", {"message": MESSAGE, "conversation_id": cid(CHAT_PREFIX, i)}),
             "responses.create": lambda i: sdk.responses.create(
-                model="offline", input=MESSAGE, conversation=cid(CHAT_PREFIX, i)
+                model="offline", input=MESSAGE, conversation=cid(CHAT_PREFIX, i), truncation="auto"
             ),
             "responses (httpx)": lambda i: post(
-                "/v1/responses", {"model": "offline", "input": MESSAGE, "conversation": cid(CHAT_PREFIX, i)}
+                "/v1/responses",
+                {
+                    "model": "offline",
+                    "input": MESSAGE,
+                    "conversation": cid(CHAT_PREFIX, i),
+                    "truncation": "auto",
+                },
             ),
         }
         for call in workloads.values():  # warm-up: connections, prepared statements, caches

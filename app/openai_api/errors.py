@@ -58,7 +58,7 @@ _DESCRIPTIONS = {
     400: "Invalid request (param names the parameter)",
     401: "Missing or invalid api_key (bearer token)",
     404: "Unknown, expired or another user's conversation, item or response",
-    409: "Conflict (previous_response_id is not the latest response: fork_unsupported)",
+    409: "Conflict with the stored state",
     413: "Request body too large",
     502: "The model provider failed",
     503: "The database is unavailable; retry later",

@@ -48,8 +48,10 @@ After = Annotated[str | None, QueryParameter(max_length=255, description="Items 
 def provide_responses(
     services: NamedDependency[Services], store: NamedDependency[ConversationManager]
 ) -> ResponsesService:
-    """Responses as the request's principal, with the configured model."""
-    return ResponsesService(store, services.running.provider, services.settings.llm)
+    """Responses as the request's principal, with the configured model and the process's
+    summaries in the background."""
+    running = services.running
+    return ResponsesService(store, running.provider, services.settings.llm, running.compactor)
 
 
 class _Events:
@@ -73,7 +75,9 @@ class ResponsesController(Controller):
         "/",
         summary="Create a response (OpenAI)",
         description="Stores the input in the conversation (`conversation`, the one of "
-        "`previous_response_id`, or a new one), runs the configured model on the history window "
+        "`previous_response_id` (a fork of it when that response is not the latest), or a new one), "
+        "runs the configured model on the history window (`truncation`: `disabled` by default, 400 "
+        "`context_length_exceeded` when the history does not fit; `auto` the newest that fit) "
         "with the request's function tools, stores the output items and answers the response. "
         "`stream: true` answers OpenAI's event stream (see the module docstring).",
         operation_id="openai_create_response",

@@ -20,6 +20,7 @@ from app.store.models import (
     ChatTurn,
     ClearResult,
     Context,
+    ContextFit,
     Conversation,
     ConversationExport,
     ConversationList,
@@ -323,6 +324,30 @@ class ConversationManager:
             p_conversation_id=conversation_id,
             p_token_budget=token_budget,
             p_limit=limit,
+        )
+
+    async def context_fits(
+        self,
+        conversation_id: str | None,
+        token_budget: int,
+        limit: int | None = None,
+        *,
+        at_seq: int | None = None,
+        messages: list[NewMessage] | None = None,
+    ) -> ContextFit:
+        """Whether the history up to `at_seq` (all of it; none without a conversation) and the
+        `messages` about to be stored fit the budget and the cap untruncated (stores nothing)."""
+        return await self._call(
+            "context_fits",
+            ContextFit,
+            retry=True,  # it stores nothing
+            p_conversation_id=conversation_id,
+            p_token_budget=token_budget,
+            p_limit=limit,
+            p_at_seq=at_seq,
+            p_messages=[
+                {"role": m.role, "content": m.content, "metadata": m.metadata} for m in messages or []
+            ],
         )
 
     async def get_summary_input(self, conversation_id: str, first_seq: int, last_seq: int) -> SummaryInput:

@@ -14,6 +14,7 @@ __all__ = [
     "ClearResult",
     "Compaction",
     "Context",
+    "ContextFit",
     "Conversation",
     "ConversationExport",
     "ConversationList",
@@ -237,6 +238,20 @@ class Context(msgspec.Struct, frozen=True):
     left_out: LeftOut | None = None
     compaction: Compaction = msgspec.field(default_factory=Compaction)
     conversation_id: str | None = None
+
+
+class ContextFit(msgspec.Struct, frozen=True):
+    """Whether a history (up to a seq) and an input fit a token budget and a message cap with
+    nothing left out (`fits`), their counts, and the history's window for what the input leaves
+    (`context`, None without a conversation or room). The database decides; nothing is stored."""
+
+    fits: bool
+    tokens: int
+    token_budget: int
+    messages: int
+    limit: int
+    left_out: LeftOut | None = None
+    context: Context | None = None
 
 
 class ChatTurn(msgspec.Struct, frozen=True):

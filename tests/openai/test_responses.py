@@ -1,6 +1,7 @@
 """/v1/responses through the official openai SDK: a turn in a conversation, chains of
-previous_response_id, the fork rule, function tools round trips, retrieve / input_items /
-delete, store false, truncation, every error class, two users, and the native views."""
+previous_response_id and the fork from an earlier response, function tools round trips,
+retrieve / input_items / delete, store false, every error class, two users, and the native
+views (truncation: test_truncation)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ async def test_response_in_a_conversation(service: AsyncOpenAI, native: httpx.As
     assert reply["metadata"]["openai"]["response_id"] == response.id
 
 
-async def test_previous_response_id_chain_and_fork(service: AsyncOpenAI, native: httpx.AsyncClient) -> None:
+async def test_previous_response_id_chain(service: AsyncOpenAI, native: httpx.AsyncClient) -> None:
     first = await service.responses.create(model="m", input=[{"role": "user", "content": "first"}])
     assert first.conversation is not None  # a stored response always lives in a conversation
     listed = (await native.get("/conversations", params={"limit": 100})).json()["conversations"]
@@ -75,10 +76,6 @@ async def test_previous_response_id_chain_and_fork(service: AsyncOpenAI, native:
     assert second.previous_response_id == first.id
     assert "I saw 2 earlier messages" in second.output_text
 
-    with pytest.raises(openai.ConflictError) as raised:
-        await service.responses.create(model="m", input="fork", previous_response_id=first.id)
-    assert raised.value.code == "fork_unsupported"
-    assert raised.value.param == "previous_response_id"
     with pytest.raises(openai.NotFoundError):
         await service.responses.create(model="m", input="x", previous_response_id="resp_unknown")
     with pytest.raises(openai.BadRequestError) as bad:
@@ -86,6 +83,74 @@ async def test_previous_response_id_chain_and_fork(service: AsyncOpenAI, native:
             model="m", input="x", previous_response_id=second.id, conversation=first.conversation.id
         )
     assert bad.value.param == "previous_response_id"
+
+
+async def test_previous_response_id_not_the_latest_forks(
+    service: AsyncOpenAI, native: httpx.AsyncClient
+) -> None:
+    """Continuing from an earlier response forks its conversation after that response: the
+    original stays as it was, the fork holds the first exchange and the new turn."""
+    first = await service.responses.create(model="m", input="first")
+    second = await service.responses.create(model="m", input="second", previous_response_id=first.id)
+    assert first.conversation is not None
+    assert second.conversation is not None
+    original = first.conversation.id
+    before = [i async for i in service.conversations.items.list(original, order="asc")]
+
+    third = await service.responses.create(model="m", input="instead", previous_response_id=first.id)
+    assert third.status == "completed"
+    assert third.previous_response_id == first.id
+    assert third.conversation is not None
+    fork = third.conversation.id
+    assert fork != original
+    assert "I saw 2 earlier messages" in third.output_text  # the first exchange, not the second
+
+    after = [i async for i in service.conversations.items.list(original, order="asc")]
+    assert [(i.id, i.content[0].text) for i in after] == [(i.id, i.content[0].text) for i in before]
+    assert len(after) == 4
+    forked = [i async for i in service.conversations.items.list(fork, order="asc")]
+    assert [(i.role, i.content[0].text) for i in forked] == [
+        ("user", "first"),
+        ("assistant", first.output_text),
+        ("user", "instead"),
+        ("assistant", third.output_text),
+    ]
+    assert forked[3].id == third.output[0].id
+
+    page = (await native.get(f"/conversations/{fork}")).json()
+    assert page["metadata"]["forked_from"] == {"conversation_id": original, "seq": 2}
+    # each response stays where it was written; the fork's copies belong to no response
+    assert (await service.responses.retrieve(first.id)).conversation.id == original  # type: ignore[union-attr]
+    assert (await service.responses.retrieve(third.id)).conversation.id == fork  # type: ignore[union-attr]
+    assert [i.content[0].text for i in (await service.responses.input_items.list(first.id)).data] == ["first"]
+
+    # the fork's latest response continues in the fork; the first one forks again
+    fourth = await service.responses.create(model="m", input="more", previous_response_id=third.id)
+    assert fourth.conversation is not None
+    assert fourth.conversation.id == fork
+    again = await service.responses.create(model="m", input="again", previous_response_id=first.id)
+    assert again.conversation is not None
+    assert again.conversation.id not in (original, fork)
+    assert len([i async for i in service.conversations.items.list(original)]) == 4
+
+    # deleting the first response deletes its own items, not the forks' copies
+    await service.responses.delete(first.id)
+    assert len([i async for i in service.conversations.items.list(original)]) == 2
+    assert len([i async for i in service.conversations.items.list(fork)]) == 6
+
+
+async def test_a_users_fork_is_theirs(alice: AsyncOpenAI, bob: AsyncOpenAI) -> None:
+    first = await alice.responses.create(model="m", input="mine")
+    await alice.responses.create(model="m", input="later", previous_response_id=first.id)
+    forked = await alice.responses.create(
+        model="m", input="other way", previous_response_id=first.id, stream=False
+    )
+    assert forked.conversation is not None
+    assert len((await alice.conversations.items.list(forked.conversation.id)).data) == 4
+    with pytest.raises(openai.NotFoundError):
+        await bob.conversations.items.list(forked.conversation.id)
+    with pytest.raises(openai.NotFoundError):
+        await bob.responses.create(model="m", input="x", previous_response_id=first.id)
 
 
 async def test_retrieve_input_items_delete(service: AsyncOpenAI) -> None:
@@ -164,25 +229,6 @@ async def test_store_false_writes_nothing(service: AsyncOpenAI) -> None:
     peek = await service.responses.create(model="m", input="peek", store=False, conversation=conversation.id)
     assert "I saw 1 earlier message" in peek.output_text
     assert len((await service.conversations.items.list(conversation.id)).data) == 1
-
-
-async def test_truncation_disabled_refuses_a_long_history(service: AsyncOpenAI) -> None:
-    conversation = await service.conversations.create()
-    for _ in range(6):  # 120 messages: more than CHAT_HISTORY_MAX (100)
-        await service.conversations.items.create(
-            conversation.id, items=[{"role": "user", "content": f"m{n}"} for n in range(20)]
-        )
-    with pytest.raises(openai.BadRequestError) as raised:
-        await service.responses.create(
-            model="m", input="x", conversation=conversation.id, truncation="disabled"
-        )
-    assert raised.value.code == "context_length_exceeded"
-    assert len([i async for i in service.conversations.items.list(conversation.id, limit=100)]) == 120
-    auto = await service.responses.create(
-        model="m", input="x", conversation=conversation.id, truncation="auto"
-    )
-    assert auto.status == "completed"
-    assert auto.truncation == "auto"
 
 
 async def test_invalid_requests(service: AsyncOpenAI) -> None:

@@ -29,6 +29,7 @@ from app.store.models import (
     ChatTurn,
     ClearResult,
     Context,
+    ContextFit,
     Conversation,
     ConversationExport,
     ConversationList,
@@ -719,6 +720,43 @@ async def test_items_append_list_get_delete(store: ConversationManager) -> None:
     assert (await store.delete_response(resp)).deleted == 1
     with pytest.raises(NotFoundError):
         await store.get_response(resp)
+
+
+async def test_context_fits_and_a_forks_copies(store: ConversationManager, as_user: UserStore) -> None:
+    """The /v1 additions: whether a history (up to a seq) and an input fit untruncated, and a
+    response's messages being its own, never a fork's copies of them."""
+    cid = (await store.create_conversation(conversation_id=new_id())).conversation_id
+    resp = f"resp_{uuid.uuid4().hex}"
+    tagged = {"openai": {"type": "message", "response_id": resp}}
+    await store.append_messages(
+        cid,
+        [
+            NewMessage("user", "q", {"tokens": 10, **tagged}),
+            NewMessage("assistant", "a", {"tokens": 10, **tagged}),
+            NewMessage("user", "later", {"tokens": 10}),
+        ],
+    )
+    nxt = [NewMessage("user", "next", {"tokens": 5})]
+    fit = await store.context_fits(cid, 35, 10, messages=nxt)
+    assert type(fit) is ContextFit
+    assert (fit.fits, fit.tokens, fit.messages, fit.left_out) == (True, 35, 4, None)
+    assert fit.context is not None
+    assert [m.seq for m in fit.context.messages] == [1, 2, 3]
+    short = await store.context_fits(cid, 34, 10, messages=nxt)
+    assert not short.fits
+    assert short.left_out is not None
+    assert (await store.context_fits(cid, 25, 10, at_seq=2, messages=nxt)).fits
+    assert (await store.context_fits(None, 5, messages=nxt)).fits
+    with pytest.raises(NotFoundError):
+        await as_user(new_user()).context_fits(cid, 100)
+
+    assert not (await store.get_response(resp)).latest
+    fork = await store.fork_conversation(cid, 2)
+    record = await store.get_response(resp)
+    assert record.conversation.conversation_id == cid
+    assert [m.seq for m in record.messages] == [1, 2]
+    assert (await store.delete_response(resp)).deleted == 2
+    assert (await store.get_conversation(fork.conversation_id)).message_count == 2
 
 
 async def test_items_of_another_user_are_not_found(as_user: UserStore) -> None:
