@@ -26,6 +26,8 @@ OS_PACKAGES=(
   "postgresql-${PG_MAJOR}" "postgresql-client-${PG_MAJOR}" "postgresql-contrib"
   "postgresql-${PG_MAJOR}-cron" "postgresql-${PG_MAJOR}-pgtap" "postgresql-${PG_MAJOR}-wal2json"
   "libtap-parser-sourcehandler-pgtap-perl" "wrk" "pgbouncer"
+  # The browser tests drive it through Playwright, by its path (no browser is downloaded).
+  "chromium"
 )
 
 log() { printf '\033[1;34m[stack]\033[0m %s\n' "$*" >&2; }
