@@ -54,7 +54,7 @@ export class ConversationView {
     });
     ui.pin.addEventListener("click", () => this.organise({ pinned: !this.conversation?.pinned }));
     ui.archive.addEventListener("click", () => this.organise({ archived: !this.conversation?.archived }));
-    this.ratings = new Map(); // message id -> the rating this page gave (1 or -1)
+    this.ratings = new Map(); // message id -> the caller's rating (1, -1, or null: none)
     this.prefill = null; // text to put in the composer once the next conversation is open
   }
 
@@ -304,6 +304,8 @@ export class ConversationView {
       buttons.push(this.toolButton("Fork from here", "A new conversation with the messages up to this one", () => this.forkAt(message)));
     }
     if (this.features.feedback && message.role === "assistant") {
+      // The caller's own rating comes with the message it rated (null: none yet).
+      if (!this.ratings.has(message.id) && message.feedback) this.ratings.set(message.id, message.feedback.rating);
       const rating = this.ratings.get(message.id);
       for (const [value, label, name] of [[1, "Good", "Good answer"], [-1, "Bad", "Bad answer"]]) {
         const button = this.toolButton(label, name, () => this.rate(message, value));
@@ -324,8 +326,7 @@ export class ConversationView {
     const rating = this.ratings.get(message.id) === value ? null : value;
     try {
       await this.api.rate(this.id, message.seq, rating);
-      if (rating === null) this.ratings.delete(message.id);
-      else this.ratings.set(message.id, rating);
+      this.ratings.set(message.id, rating); // null: withdrawn (the stored message may still say otherwise)
       this.upsert(message);
       this.setNotice(rating === null ? "Rating withdrawn." : "Thanks for the feedback.");
     } catch (error) {
