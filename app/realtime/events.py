@@ -24,6 +24,7 @@ in a bare LF (JSON never contains a raw newline, so `data` is always one line).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Literal
 
@@ -120,7 +121,7 @@ class _EndBody(msgspec.Struct, frozen=True):
     message: str
 
 
-class _ControlEvent:
+class _ControlEvent(ABC):
     """An event about the stream rather than a message: `event: <reason>`, the body as
     `data`, with no `id` (so Last-Event-ID stays the last message's seq)."""
 
@@ -130,8 +131,9 @@ class _ControlEvent:
     last_seq: int
 
     @property
+    @abstractmethod
     def message(self) -> str:
-        raise NotImplementedError
+        """The human-readable sentence of the body."""
 
     @property
     def data(self) -> bytes:
