@@ -12,6 +12,9 @@
 -- other given seq is replaced by the next one, as before: a service's direct insert still gets
 -- last_seq + 1). A kept seq must be past last_seq, which then moves to it (one greatest() in the
 -- UPDATE the trigger already runs; on the append path only a null test is added).
+--
+-- This is the one definition of private.before_message_insert() in this release: the earlier
+-- migrations of the release (rule helpers, row rules, token counts, titles) leave its body here.
 
 create or replace function private.before_message_insert()
 returns trigger
