@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.config import DatabaseSettings
 
-__all__ = ["HealthProbe", "closed_by_server", "connection", "connection_kwargs", "create_pool"]
+__all__ = ["HealthProbe", "checkout", "closed_by_server", "connection", "connection_kwargs", "create_pool"]
 
 
 def create_pool(settings: DatabaseSettings) -> AsyncConnectionPool:
@@ -55,20 +55,30 @@ def closed_by_server(conn: psycopg.AsyncConnection[Any]) -> bool:
     return bool(poller.poll(0))
 
 
-@asynccontextmanager
-async def connection(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """`pool.connection()`, never handing out one the server closed while it sat idle: such a
+async def checkout(pool: AsyncConnectionPool) -> psycopg.AsyncConnection[Any]:
+    """`pool.getconn()`, never handing out one the server closed while it sat idle: such a
     one is closed (the pool replaces it) and the next is taken, at once. After a database
     restart every pooled connection is such a one, and none reaches a request. (psycopg_pool's
     own `check` would cost a round trip per checkout, or back off a second and more per stale
-    connection found.)"""
+    connection found.) Give it back with `pool.putconn()`, which also discards a connection
+    left broken or in a transaction."""
     for _ in range(pool.max_size + 1):
-        async with pool.connection() as conn:
-            if not closed_by_server(conn):
-                yield conn
-                return
-            await conn.close()
+        conn = await pool.getconn()
+        if not closed_by_server(conn):
+            return conn
+        await conn.close()
+        await pool.putconn(conn)
     raise psycopg.OperationalError("every pooled connection was closed by the server")
+
+
+@asynccontextmanager
+async def connection(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """`checkout()` as a context manager: the connection goes back to the pool on exit."""
+    conn = await checkout(pool)
+    try:
+        yield conn
+    finally:
+        await pool.putconn(conn)
 
 
 class HealthProbe:

@@ -24,7 +24,10 @@ def create_transport(settings: Settings, pool: AsyncConnectionPool) -> Transport
     if settings.supabase.enabled:
         return PostgrestTransport.from_settings(settings.supabase)
     return PostgresTransport(
-        pool, protocol=settings.db.protocol, per_conversation=settings.db.per_conversation
+        pool,
+        protocol=settings.db.protocol,
+        per_conversation=settings.db.per_conversation,
+        transaction_pooler=settings.db.transaction_pooler,
     )
 
 

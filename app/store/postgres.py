@@ -1,34 +1,54 @@
 """The Postgres transport: a psycopg pool and PostgREST's per-request security context.
 
-Every call is one transaction in one network round trip. By default (protocol "pipeline")
-the client sends, in psycopg's pipeline mode,
+Every call is one transaction in one network round trip, and the context it runs in is
+PostgREST's: the role, the JWT claims, and the role's own statement_timeout and lock_timeout.
 
-    Parse/Bind/Execute  select set_config('role', $1, true),
-                               set_config('request.jwt.claims', $2, true),
-                               set_config('statement_timeout', $3, true)
+On a direct connection the context lives in the session and is kept there for the next call
+(the transport is the only user of its pool's connections, and remembers which context each
+one holds). A call whose principal's context the connection already holds is one statement:
+
     Parse/Bind/Execute  select public.<fn>(p_a => $1::text, ...)::text
+                         where current_user = $n::name
+                           and current_setting('request.jwt.claims', true) = $m
     Sync
 
-and waits once. The extended query protocol runs everything up to a Sync as one implicit
-transaction: committed at the Sync when both statements succeed, rolled back when one fails
-(the server skips the rest), so the `true` (transaction-local) settings never outlive the
-call and a failed call leaves the connection idle, without a ROLLBACK round trip. The call is
-a statement of its own, so the executor checks EXECUTE on the function, and every table
-privilege and RLS policy, as the target role (and under the role's statement_timeout):
-folding set_config() into the call's statement would check them as the login role.
+The WHERE is a gate, evaluated before the call (a one-time filter of the plan's Result node):
+if the session does not hold the expected context after all, the function never runs, no row
+comes back, and the transport sets the context and calls again. A connection that has
+another context (or an unknown one: new, or after a failed call) gets both statements in one
+round trip, in psycopg's pipeline mode:
 
-Protocol "simple" sends the same two statements as one simple-query message with the values
-bound client-side (psycopg's ClientCursor): also one implicit transaction, the statements
-analysed and run one after the other. It costs this process less CPU per call (one write and
-one read instead of psycopg's flush per queued command), but the values, message content and
-JWT claims included, become SQL text: they show in pg_stat_activity and in the server log of
-every failing call, and nothing is prepared. The default keeps PostgREST's habit of sending
-values as parameters. `python -m bench.store_transport` measures both.
+    Parse/Bind/Execute  select set_config('role', $1, false),
+                               set_config('request.jwt.claims', $2, false),
+                               set_config('statement_timeout', $3, false),
+                               set_config('lock_timeout', $4, false)
+    Parse/Bind/Execute  <the gated call>
+    Sync
+
+The extended query protocol runs everything up to a Sync as one implicit transaction:
+committed when both statements succeed, rolled back (the settings with it) when one fails.
+The context is a statement of its own, before the call's: the executor checks EXECUTE on the
+function, and every table privilege and RLS policy, as the role the session has when the
+call's statement starts (folding set_config() into the call's statement would check EXECUTE
+as the login role), and statement_timeout is armed when a statement starts, so a value set
+inside the call's own statement would not bound it.
+
+Behind a transaction pooler (DB_TRANSACTION_POOLER) consecutive transactions may land on
+different backends, and a session setting would stay behind for other clients: there every
+call sends the context as transaction-local settings (`true`), in the same round trip, as
+PostgREST does.
+
+Protocol "simple" sends the transaction-local context and the call as one simple-query
+message with the values bound client-side (psycopg's ClientCursor): also one implicit
+transaction. The values, message content and JWT claims included, become SQL text: they show
+in pg_stat_activity and in the server log of every failing call, and nothing is prepared.
+`python -m bench.store_transport` measures the variants.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -37,7 +57,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from app.db import connection
+from app.db import checkout, connection
 from app.store.errors import (
     InvalidInputError,
     PoolExhaustedError,
@@ -61,10 +81,13 @@ Protocol = Literal["pipeline", "simple"]
 
 # A NULL timeout resets it to the session's value, which is what PostgREST leaves in place
 # for a role without its own setting (the authenticator's).
-_CONTEXT = (
+_LOCAL_CONTEXT = (
     b"select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
     b" set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)"
 )
+_SESSION_CONTEXT = _LOCAL_CONTEXT.replace(b", true)", b", false)")
+# Appended to the call's select: it runs only in the session context it was sent for.
+_GATE = b" where current_user = %s::name and current_setting('request.jwt.claims', true) = %s"
 # The role settings the transport applies per call, as PostgREST applies them to the role it
 # switches to (a role's own settings only take effect at login, which never happens here).
 TIMEOUT_SETTINGS = ("statement_timeout", "lock_timeout")
@@ -92,6 +115,21 @@ select r.rolname, split_part(c.setting, '=', 1), substr(c.setting, strpos(c.sett
 """
 
 
+# role, claims, statement_timeout, lock_timeout
+_Context = tuple[str, str, str | None, str | None]
+
+
+class _Session:
+    """What the transport keeps per pooled connection: a cursor (making one per call costs
+    more than the call's own Python work) and the context its session holds, if known."""
+
+    __slots__ = ("context", "cursor")
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.cursor = conn.cursor()
+        self.context: _Context | None = None
+
+
 def role_timeouts(rows: list[tuple[str, str, str]]) -> dict[str, dict[str, str]]:
     """The rows of ROLE_TIMEOUTS_SQL as {role: {setting: value}}."""
     timeouts: dict[str, dict[str, str]] = {}
@@ -104,14 +142,25 @@ class PostgresTransport:
     """Store calls over a direct connection pool (the embedded default)."""
 
     def __init__(
-        self, pool: AsyncConnectionPool, *, protocol: Protocol = "pipeline", per_conversation: int = 4
+        self,
+        pool: AsyncConnectionPool,
+        *,
+        protocol: Protocol = "pipeline",
+        per_conversation: int = 4,
+        transaction_pooler: bool = False,
     ) -> None:
         """`protocol`: how the context and the call travel in their one round trip (see the
         module's docstring). `per_conversation`: how many calls of one conversation may hold a
-        pooled connection at once (app.store.lanes)."""
+        pooled connection at once (app.store.lanes). `transaction_pooler`: the pool's
+        connections go through one (DB_TRANSACTION_POOLER): no context is left in a session."""
         self.pool = pool
         self.protocol = protocol
         self.lanes = Lanes(per_conversation)
+        # Whether a context set in a session is kept there for the next call (see the module).
+        self._keeps_context = not transaction_pooler and protocol == "pipeline"
+        self._sessions: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], _Session] = (
+            weakref.WeakKeyDictionary()
+        )
         self._statements: dict[tuple[str, tuple[str, ...]], bytes] = {}
         self._signatures: dict[str, dict[str, str]] | None = None
         self._timeouts: dict[str, dict[str, str]] | None = None
@@ -125,6 +174,7 @@ class PostgresTransport:
             if self._signatures is not None and self._timeouts is not None:
                 return
             async with connection(self.pool) as conn:
+                await self._reset_session(conn)
                 if self._signatures is None:
                     cur = await conn.execute(SIGNATURES_SQL)
                     signatures: dict[str, dict[str, str]] = {}
@@ -216,24 +266,55 @@ class PostgresTransport:
     async def _round_trip(
         self, stmt: bytes, params: list[Any], principal: Principal
     ) -> tuple[Any, ...] | None:
+        """`stmt`: a select of expressions, without FROM or WHERE (the gate is appended)."""
         timeouts = self._timeouts if self._timeouts is not None else await self.role_timeouts()
         own = timeouts.get(principal.role, {})
-        context = (principal.role, principal.claims_json, *(own.get(name) for name in TIMEOUT_SETTINGS))
-        async with connection(self.pool) as conn:
-            self._busy += 1
-            try:
-                if self.protocol == "simple":
-                    simple = psycopg.AsyncClientCursor(conn)
-                    await simple.execute(_CONTEXT + b"; " + stmt, [*context, *params])
-                    simple.nextset()
-                    return await simple.fetchone()
-                cur = conn.cursor()
-                async with conn.pipeline():  # leaving it sends the Sync and reads both results
-                    await cur.execute(_CONTEXT, context)
-                    await cur.execute(stmt, params)
-                return await cur.fetchone()
-            finally:
-                self._busy -= 1
+        context: _Context = (
+            principal.role,
+            principal.claims_json,
+            own.get("statement_timeout"),
+            own.get("lock_timeout"),
+        )
+        gated, gated_params = stmt + _GATE, [*params, principal.role, principal.claims_json]
+        conn = await checkout(self.pool)
+        self._busy += 1
+        session = self._sessions.get(conn)
+        if session is None:
+            session = self._sessions[conn] = _Session(conn)
+        cur = session.cursor
+        try:
+            if self.protocol == "simple":
+                simple = psycopg.AsyncClientCursor(conn)
+                await simple.execute(_LOCAL_CONTEXT + b"; " + gated, [*context, *gated_params])
+                simple.nextset()
+                return await simple.fetchone()
+            if session.context == context:
+                await cur.execute(gated, gated_params)
+                found: tuple[Any, ...] | None = await cur.fetchone()
+                if found is not None:
+                    return found
+                # The gate held: the session lost the context it had (see the module docstring).
+                session.context = None
+            async with conn.pipeline():  # leaving it sends the Sync and reads both results
+                await cur.execute(_SESSION_CONTEXT if self._keeps_context else _LOCAL_CONTEXT, context)
+                await cur.execute(gated, gated_params)
+            row = await cur.fetchone()
+            if self._keeps_context:
+                session.context = context
+            return row
+        except BaseException:
+            session.context = None  # rolled back, or unknown: set it again next time
+            raise
+        finally:
+            self._busy -= 1
+            await self.pool.putconn(conn)
+
+    async def _reset_session(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """The login role's own session for the transport's catalog reads."""
+        session = self._sessions.get(conn)
+        if session is not None and session.context is not None:
+            session.context = None
+            await conn.execute(b"reset all")
 
     def _domain_error(self, exc: psycopg.Error) -> StoreError:
         """SQLSTATE first (a statement timeout is an OperationalError too); then what psycopg

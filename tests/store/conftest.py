@@ -113,7 +113,7 @@ async def pooler_transport(pgbouncer_url: str) -> AsyncIterator[Transport]:
         {"DATABASE_URL": pgbouncer_url, "DB_TRANSACTION_POOLER": True, "DB_POOL_MAX_SIZE": 8}
     )
     async with create_pool(settings) as pool:
-        yield PostgresTransport(pool)
+        yield PostgresTransport(pool, transaction_pooler=True)
 
 
 @pytest.fixture(params=["postgres", "postgres-simple", "postgrest", "pgbouncer"])

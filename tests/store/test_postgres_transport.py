@@ -1,5 +1,6 @@
 """The Postgres transport's own guarantees: PostgREST's security context, set in the right
-order, in one transaction, in one network round trip; and its failure mapping."""
+order, in one transaction, in one network round trip, kept in a session only while it is the
+next call's and never trusted blindly; and its failure mapping."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from app.store import (
     ConversationManager,
     ForbiddenError,
     InvalidInputError,
+    NotFoundError,
+    Principal,
     StoreError,
     UnavailableError,
 )
@@ -108,19 +111,135 @@ async def test_a_role_without_timeouts_keeps_the_session_values(
     assert row == session
 
 
-async def test_context_ends_with_the_call(single: AsyncConnectionPool, protocol: Protocol) -> None:
-    transport = PostgresTransport(single, protocol=protocol)
-    await transport.run(CONTEXT_SEEN, [], new_user())
-    with pytest.raises(ForbiddenError):
-        await transport.call("conversation_stats", {}, new_user())
-    async with single.connection() as conn:
+async def session_context(pool: AsyncConnectionPool) -> tuple[str, str | None]:
+    async with pool.connection() as conn:
         assert conn.pgconn.transaction_status == pq.TransactionStatus.IDLE
         cur = await conn.execute("select current_user::text, current_setting('request.jwt.claims', true)")
-        assert await cur.fetchone() in {("postgres", ""), ("postgres", None)}
+        row = await cur.fetchone()
+    assert row is not None
+    return row[0], row[1] or None
+
+
+async def test_a_transaction_local_context_ends_with_the_call(single: AsyncConnectionPool) -> None:
+    """Behind a transaction pooler (and with protocol simple) nothing stays in the session."""
+    for transport in (
+        PostgresTransport(single, transaction_pooler=True),
+        PostgresTransport(single, protocol="simple"),
+    ):
+        await transport.run(CONTEXT_SEEN, [], new_user())
+        assert await session_context(single) == ("postgres", None)
+        with pytest.raises(ForbiddenError):
+            await transport.call("conversation_stats", {}, new_user())
+        assert await session_context(single) == ("postgres", None)
+
+
+async def test_the_session_keeps_the_context_for_the_same_principal_only(
+    single: AsyncConnectionPool,
+) -> None:
+    transport = PostgresTransport(single)
+    alice, bob = new_user(), new_user()
+    for principal in (alice, alice, bob, SERVICE, alice, SERVICE, SERVICE, bob):
+        row = await transport.run(CONTEXT_SEEN, [], principal)
+        assert row is not None
+        assert (row[0], json.loads(row[1]), row[3]) == (principal.role, principal.claims, principal.user_id)
+        assert await session_context(single) == (principal.role, principal.claims_json)
+
+
+async def test_a_failed_call_leaves_no_trusted_context(single: AsyncConnectionPool) -> None:
+    """The failed call's transaction rolled its settings back: the session still holds the
+    previous principal's, and the transport sets the context again for the next call."""
+    transport = PostgresTransport(single)
+    alice, bob = new_user(), new_user()
+    await transport.run(CONTEXT_SEEN, [], alice)
+    with pytest.raises(ForbiddenError):
+        await transport.call("conversation_stats", {}, bob)
+    assert await session_context(single) == ("authenticated", alice.claims_json)
+    row = await transport.run(CONTEXT_SEEN, [], bob)
+    assert row is not None
+    assert row[3] == bob.user_id
+
+
+async def test_a_session_changed_behind_the_transport_never_runs_a_call(
+    single: AsyncConnectionPool, admin: psycopg.AsyncConnection[Any]
+) -> None:
+    """The gate: the transport believes the session holds Alice's context, but it holds Bob's
+    (as if another client had used the backend). Alice's append must neither run as Bob nor
+    fail: it runs once, as Alice, after the transport set her context again."""
+    transport = PostgresTransport(single)
+    alice, bob = new_user(), new_user()
+    store = ConversationManager(transport, alice)
+    cid = (await store.create_conversation(alice.user_id)).conversation_id
+    async with single.connection() as conn:
+        await conn.execute("select set_config('request.jwt.claims', %s, false)", (bob.claims_json,))
+    assert await session_context(single) == ("authenticated", bob.claims_json)
+    appended = await store.add_message(cid, "user", "from alice")
+    assert appended.message.seq == 1
+    assert not appended.replayed
+    assert await session_context(single) == ("authenticated", alice.claims_json)
+    cur = await admin.execute(
+        "select count(*) from public.ai_conversation_messages where conversation_id = %s", (cid,)
+    )
+    assert await cur.fetchone() == (1,)
+    # The other way round: a session left as the service while the transport believes it
+    # holds Bob's context; Bob's read of Alice's conversation is refused as for Bob.
+    await transport.run(CONTEXT_SEEN, [], bob)
+    async with single.connection() as conn:
+        await conn.execute("select set_config('role', 'service_role', false)")
+        await conn.execute("select set_config('request.jwt.claims', %s, false)", (SERVICE.claims_json,))
+    with pytest.raises(NotFoundError):
+        await ConversationManager(transport, bob).get_conversation(cid)
+    assert (await ConversationManager(transport, SERVICE).get_conversation(cid)).message_count == 1
+
+
+async def test_a_session_context_behind_a_transaction_pooler_is_never_trusted(
+    pgbouncer_url: str,
+) -> None:
+    """Misconfigured on purpose: session contexts through pgbouncer in transaction mode, where
+    consecutive transactions of one client connection land on different backends (and one
+    backend serves several client connections). Every call still runs as its own principal."""
+    settings = DatabaseSettings.model_validate(
+        {"DATABASE_URL": pgbouncer_url, "DB_TRANSACTION_POOLER": True, "DB_POOL_MAX_SIZE": 8}
+    )
+    async with create_pool(settings) as pool:
+        transport = PostgresTransport(pool)  # as if DB_TRANSACTION_POOLER had been forgotten
+        principals = [new_user() for _ in range(6)] + [SERVICE]
+
+        async def check(principal: Principal) -> None:
+            for _ in range(15):
+                row = await transport.run(CONTEXT_SEEN, [], principal)
+                assert row is not None
+                assert (row[0], row[1], row[3]) == (principal.role, principal.claims_json, principal.user_id)
+
+        await asyncio.gather(*(check(p) for p in principals * 2))
+
+
+async def test_cached_plans_are_never_reused_across_principals() -> None:
+    """One connection, every statement prepared at once, users and the service alternating:
+    each sees exactly what RLS lets it see (plans that depend on RLS are replanned for another
+    role; the call's EXECUTE privilege is checked at every execution)."""
+    async with AsyncConnectionPool(
+        DATABASE_URL, min_size=1, max_size=1, kwargs={"autocommit": True, "prepare_threshold": 0}
+    ) as pool:
+        transport = PostgresTransport(pool)
+        alice, bob = new_user(), new_user()
+        mine = {}
+        for user in (alice, bob):
+            store = ConversationManager(transport, user)
+            mine[user.user_id] = {
+                (await store.create_conversation(user.user_id)).conversation_id for _ in range(2)
+            }
+        for _ in range(4):
+            for user in (alice, bob):
+                listed = await ConversationManager(transport, user).get_user_conversations(limit=50)
+                assert {c.conversation_id for c in listed.conversations} == mine[user.user_id]
+            as_service = await ConversationManager(transport, SERVICE).get_user_conversations(alice.user_id)
+            assert {c.conversation_id for c in as_service.conversations} == mine[alice.user_id]
+            with pytest.raises(ForbiddenError):
+                await transport.call("conversation_stats", {}, alice)
 
 
 async def test_execute_privilege_is_checked_as_the_role(
-    pool: AsyncConnectionPool, protocol: Protocol
+    pool: AsyncConnectionPool, protocol: Protocol, admin: psycopg.AsyncConnection[Any]
 ) -> None:
     """The reason the context is a statement of its own: in one statement with the call, the
     executor checks EXECUTE before set_config() runs, as the login role, and lets it through
@@ -129,12 +248,11 @@ async def test_execute_privilege_is_checked_as_the_role(
         await PostgresTransport(pool, protocol=protocol).call("conversation_stats", {}, new_user())
     assert caught.value.sqlstate == "42501"
     assert "permission denied for function conversation_stats" in caught.value.message
-    async with pool.connection() as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege) as single_statement:
-            async with conn.transaction():
-                await conn.execute(
-                    "select set_config('role', 'authenticated', true), public.conversation_stats()"
-                )
+    with pytest.raises(psycopg.errors.InsufficientPrivilege) as single_statement:
+        async with admin.transaction():
+            await admin.execute(
+                "select set_config('role', 'authenticated', true), public.conversation_stats()"
+            )
     assert "permission denied for table" in str(single_statement.value)  # EXECUTE was let through
 
 
@@ -213,31 +331,49 @@ async def test_signatures_come_from_the_catalog(
         await admin.execute(f"drop function public.{name}(bigint)")
 
 
-async def test_one_round_trip_per_call(single: AsyncConnectionPool, protocol: Protocol) -> None:
-    """libpq's protocol trace of one call: every client message goes out before the server's
-    first answer; one Sync (pipeline) or one Query message (simple) ends the transaction."""
-    transport = PostgresTransport(single, protocol=protocol)
-    manager = ConversationManager(transport, new_user())
-    cid = (await manager.create_conversation()).conversation_id  # warm: role timeouts read
+async def traced(pool: AsyncConnectionPool, call: Any) -> list[list[str]]:
+    """libpq's protocol trace of the one connection of `pool` while `call` runs."""
     with tempfile.NamedTemporaryFile("w+") as trace:
-        async with single.connection() as conn:
+        async with pool.connection() as conn:
             conn.pgconn.trace(trace.fileno())
             conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-        await manager.add_message(cid, "user", "traced")
-        async with single.connection() as conn:
+        await call()
+        async with pool.connection() as conn:
             conn.pgconn.untrace()
         trace.seek(0)
-        lines = [line.split("\t") for line in trace.read().splitlines() if line]
+        return [line.split("\t") for line in trace.read().splitlines() if line]
+
+
+def one_round_trip(lines: list[list[str]]) -> list[str]:
+    """The messages sent, after checking every one went out before the server's first answer
+    and one ReadyForQuery came back."""
     directions = "".join(line[0] for line in lines)
-    sent = [line[2] for line in lines if line[0] == "F"]
     assert directions.startswith("F")
     assert directions.count("FB") == 1  # one burst out, one burst back
     assert "BF" not in directions
-    if protocol == "pipeline":
-        assert sent == ["Parse", "Bind", "Describe", "Execute"] * 2 + ["Sync", "Flush"]
-    else:
-        assert sent == ["Query"]
     assert [line[2] for line in lines].count("ReadyForQuery") == 1
+    return [line[2] for line in lines if line[0] == "F"]
+
+
+@pytest.mark.parametrize("pooler", [False, True])
+async def test_one_round_trip_per_call(single: AsyncConnectionPool, protocol: Protocol, pooler: bool) -> None:
+    """A call is one round trip: with the context (two statements and a Sync: pipeline; one
+    Query message: simple), or, when the session already holds the principal's context, the
+    call's statement alone."""
+    transport = PostgresTransport(single, protocol=protocol, transaction_pooler=pooler)
+    alice, bob = new_user(), new_user()
+    manager = ConversationManager(transport, alice)
+    cid = (await manager.create_conversation()).conversation_id  # warm: role timeouts read
+    await transport.run(CONTEXT_SEEN, [], bob)
+    first = one_round_trip(await traced(single, lambda: manager.add_message(cid, "user", "traced")))
+    again = one_round_trip(await traced(single, lambda: manager.add_message(cid, "user", "again")))
+    if protocol == "simple":
+        assert first == again == ["Query"]
+    elif pooler:
+        assert first == again == ["Parse", "Bind", "Describe", "Execute"] * 2 + ["Sync", "Flush"]
+    else:
+        assert first == ["Parse", "Bind", "Describe", "Execute"] * 2 + ["Sync", "Flush"]
+        assert again == ["Parse", "Bind", "Describe", "Execute", "Sync"]
 
 
 @pytest.mark.parametrize("pooler", [False, True])
