@@ -9,10 +9,11 @@ pgbench runs the function the endpoint calls with 16 clients. Contenders alterna
 (wrk, pgbench, wrk, pgbench...) so whatever else the machine does falls on both alike.
 
 a. appends: ``POST /conversations/{id}/messages`` vs ``select public.append_message(...)``,
-   the same content; goal >= 0.5;
+   the same content; goal >= 0.5; the API's CPU per append <= 200 us;
 b. history reads: ``GET /conversations/{id}?limit=10`` vs ``select public.get_conversation(id,
    10)``, the function the endpoint calls, and vs ``select public.get_messages(id, 10)``, the
-   issue's read function (the messages only); goal >= 0.25 for both;
+   issue's read function (the messages only); goal >= 0.25 for both; the API's CPU per read
+   <= 200 us;
 c. memory: a fresh API process, appends and reads mixed half and half: resident memory
    (``VmRSS``) after 100k requests <= 150 MB, and growth from 50k to 100k requests <= 10%
    (quick mode: 10k and 20k).
@@ -52,12 +53,13 @@ from bench.data import Group, Layout
 from bench.pgbench import Run
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, verdict_line
 
-__all__ = ["APPEND_GOAL", "GROWTH_GOAL", "READ_GOAL", "RSS_GOAL", "Api", "run"]
+__all__ = ["APPEND_GOAL", "CPU_GOAL", "GROWTH_GOAL", "READ_GOAL", "RSS_GOAL", "Api", "run"]
 
 APPEND_GOAL = Goal(">=", 0.5)
 READ_GOAL = Goal(">=", 0.25)
 RSS_GOAL = Goal("<=", 150, " MB")
 GROWTH_GOAL = Goal("<=", 10, " %")
+CPU_GOAL = Goal("<=", 200, " us")
 
 CLIENTS = 16
 CONVERSATIONS = 1_000
@@ -392,6 +394,19 @@ def _pg_text(run: Run) -> str:
     return f"{fmt_rate(run.tps):>12}  avg {run.latency_avg_ms:.2f} ms"
 
 
+def _cpu_outcome(name: str, load: Load, cpu: Cpu) -> Outcome:
+    """The API's CPU per request while wrk ran (user + system, all its threads)."""
+    per_request = cpu.api / load.requests * 1e6 if load.requests else float("nan")
+    return Outcome(
+        name=name,
+        figures=f"{cpu.api:.2f} CPU s over {load.requests:,} requests",
+        value=per_request,
+        goal=CPU_GOAL,
+        value_text=f"{per_request:.0f} us",
+        error=f"{load.errors} HTTP requests failed" if load.errors else None,
+    )
+
+
 def _ratio_outcome(name: str, load: Load, run: Run, goal: Goal) -> Outcome:
     errors = load.errors
     return Outcome(
@@ -621,8 +636,10 @@ def run(url: str, config: Config, layout: Layout) -> list[Outcome]:
             line(f"CPU during wrk: {contest.cpu['http'].describe('wrk', http.requests)}")
             line(f"CPU during pgbench: {contest.cpu['append_function.sql'].describe('pgbench')}")
             append = _ratio_outcome(f"7a HTTP appends / pgbench fn ({CLIENTS} cl.)", http, fn, APPEND_GOAL)
-            outcomes.append(append)
+            append_cpu = _cpu_outcome("7a API CPU per append", http, contest.cpu["http"])
+            outcomes += [append, append_cpu]
             verdict_line(append)
+            verdict_line(append_cpu)
 
             line(f"b. history reads (limit {READ_LIMIT})")
             scripts = ["read_conversation.sql", "read_function.sql"]
@@ -641,15 +658,17 @@ def run(url: str, config: Config, layout: Layout) -> list[Outcome]:
             read_messages = _ratio_outcome(
                 f"7b HTTP reads / pgbench get_messages ({CLIENTS} cl.)", http, messages, READ_GOAL
             )
-            outcomes += [read_same, read_messages]
+            read_cpu = _cpu_outcome("7b API CPU per read", http, contest.cpu["http"])
+            outcomes += [read_same, read_messages, read_cpu]
             verdict_line(read_same)
             verdict_line(read_messages)
+            verdict_line(read_cpu)
 
             line(f"API process after these runs: {api.rss_mb():.1f} MB resident")
             # BENCH_PROFILE unset: profile what missed a goal; 1: both; 0: neither.
             candidates = [
-                ("append", "appends through HTTP", [append]),
-                ("read", "reads through HTTP", [read_same, read_messages]),
+                ("append", "appends through HTTP", [append, append_cpu]),
+                ("read", "reads through HTTP", [read_same, read_messages, read_cpu]),
             ]
             for kind, label, results in candidates:
                 missed = any(o.verdict == "MISS" for o in results)

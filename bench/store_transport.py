@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import pathlib
 import statistics
@@ -26,7 +27,7 @@ from typing import NamedTuple
 from psycopg_pool import AsyncConnectionPool
 
 from app.config import LOCAL_DATABASE_URL
-from app.store import SERVICE, ConversationManager
+from app.store import SERVICE, ConversationManager, Principal
 from app.store.postgres import PostgresTransport
 
 CALL = (
@@ -45,7 +46,11 @@ Variant = Callable[[str], Awaitable[object]]
 def variants(pool: AsyncConnectionPool) -> dict[str, Variant]:
     """Every context variant appends one message as the service; `read:` rows read ten."""
     pipeline, simple = PostgresTransport(pool), PostgresTransport(pool, protocol="simple")
+    local = PostgresTransport(pool, transaction_pooler=True)
     manager = ConversationManager(pipeline)
+    # Two principals whose contexts differ (the claims), so that every call switches.
+    service_a, service_b = Principal("service_role", {"n": 1}), Principal("service_role", {"n": 2})
+    turn = itertools.count()
     context = (SERVICE.role, SERVICE.claims_json, None)
 
     async def bare(cid: str) -> object:
@@ -71,14 +76,15 @@ def variants(pool: AsyncConnectionPool) -> dict[str, Variant]:
                 await conn.execute(b"commit")
             return await cur.fetchone()
 
-    def call(transport: PostgresTransport) -> Variant:
+    def call(transport: PostgresTransport, *, alternate: bool = False) -> Variant:
         async def append(cid: str) -> object:
             args = {"p_conversation_id": cid, "p_role": "user", "p_content": "hello"}
-            return await transport.call("append_message", args, SERVICE)
+            principal = (service_a if next(turn) % 2 else service_b) if alternate else SERVICE
+            return await transport.call("append_message", args, principal)
 
         return append
 
-    def read(transport: PostgresTransport) -> Variant:
+    def read(transport: PostgresTransport) -> Variant:  # as the service, every call
         async def get_messages(cid: str) -> object:
             return await transport.call("get_messages", {"p_conversation_id": cid, "p_limit": 10}, SERVICE)
 
@@ -96,11 +102,14 @@ def variants(pool: AsyncConnectionPool) -> dict[str, Variant]:
         "bare": bare,
         "separate_statements": separate_statements,
         "pipeline_begin_commit": pipeline_begin_commit,
-        "transport pipeline (the default)": call(pipeline),
+        "transport (the default: session context)": call(pipeline),
+        "transport, principals alternating": call(pipeline, alternate=True),
+        "transport, transaction-local (pooler)": call(local),
         "transport simple (one Query message)": call(simple),
-        "manager.add_message (pipeline)": manager_add_message,
+        "manager.add_message": manager_add_message,
         "read: bare": bare_read,
-        "read: transport pipeline": read(pipeline),
+        "read: transport": read(pipeline),
+        "read: transport, transaction-local": read(local),
         "read: transport simple": read(simple),
     }
 
