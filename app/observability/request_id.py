@@ -1,8 +1,8 @@
 """A request id on every response and every log line.
 
 The id is the client's `X-Request-ID` when it is well-formed (1-128 characters of
-`[A-Za-z0-9._:-]`, so it cannot forge log lines or headers), else 16 random bytes in hex
-(a uuid4's entropy, at a third of its cost: this runs on every request). It is
+`[A-Za-z0-9._:-]`, so it cannot forge log lines or headers), else a process-unique token
+(app.unique: no system call, this runs on every request). It is
 chosen once per request and kept in the scope's state; `RequestIdMiddleware` puts it in the
 `REQUEST_ID` context variable for the handlers' log records (`RequestIdFilter` copies it onto
 each record), and `send_request_id`, an app-level before_send hook, puts it on the response,
@@ -12,13 +12,14 @@ errors answered by Litestar's own exception handling included.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from contextvars import ContextVar
 
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.unique import unique_token
 
 __all__ = ["HEADER", "REQUEST_ID", "RequestIdFilter", "RequestIdMiddleware", "request_id", "send_request_id"]
 
@@ -34,7 +35,7 @@ def request_id(scope: Scope) -> str:
     state = scope["state"]
     found: str | None = state.get(_STATE_KEY)
     if found is None:
-        found = os.urandom(16).hex()
+        found = unique_token()
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 if _WELL_FORMED.fullmatch(value):

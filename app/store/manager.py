@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from typing import Any, Literal, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import msgspec
 
@@ -43,6 +43,7 @@ from app.store.models import (
     Usage,
 )
 from app.store.transport import SERVICE, Principal, Transport
+from app.unique import unique_token
 
 __all__ = ["OWN_KEY_PREFIX", "ConversationManager"]
 
@@ -56,7 +57,7 @@ def _own_key() -> str:
     """A fresh idempotency key for an append whose caller sent none: a retry of the call
     (after a connection broke under it, when it may have committed) then replays the first
     attempt instead of storing the message twice."""
-    return f"{OWN_KEY_PREFIX}{uuid4()}"
+    return OWN_KEY_PREFIX + unique_token()
 
 
 def _first_for_caller(result: AppendResult, own_key: bool) -> AppendResult:

@@ -22,7 +22,7 @@ from app.services import services_of
 from app.store import ConversationManager
 from tests.api.helpers import SERVICE, Client, api_client, make_settings, new_id
 
-HEX32 = re.compile(r"[0-9a-f]{32}")
+GENERATED_ID = re.compile(r"[0-9a-f]{32}-[0-9a-f]+")  # app.unique
 
 
 # -- request ids ---------------------------------------------------------------------------
@@ -35,7 +35,7 @@ async def test_every_response_carries_a_request_id(client: Client) -> None:
     )
     ids = [r.headers["x-request-id"] for r in (ok, refused, unrouted, unsupported)]
     assert [r.status_code for r in (ok, refused, unrouted, unsupported)] == [200, 401, 404, 415]
-    assert all(HEX32.fullmatch(i) for i in ids), ids
+    assert all(GENERATED_ID.fullmatch(i) for i in ids), ids
     assert len(set(ids)) == 4
 
 
@@ -48,7 +48,7 @@ async def test_a_well_formed_client_request_id_is_kept(client: Client, sent: str
 @pytest.mark.parametrize("sent", ["", "x" * 129, "has space", "new\\nline", "é", "a,b", "<script>"])
 async def test_a_malformed_client_request_id_is_replaced(client: Client, sent: str) -> None:
     response = await client.get("/health", headers={"X-Request-ID": sent.encode()})
-    assert HEX32.fullmatch(response.headers["x-request-id"])
+    assert GENERATED_ID.fullmatch(response.headers["x-request-id"])
 
 
 async def test_log_records_carry_the_request_id(
