@@ -26,6 +26,11 @@ Storage overhead per turn, two ways:
 * the two store calls alone, timed in this process with the API's own pool and transport
   settings, 16 concurrent turns: ``begin_chat_turn`` + ``append_message`` per turn.
 
+Every HTTP run prints the API process's CPU per request (per turn for ``/chat``), read from
+/proc while it ran. When the turns miss their goal (or ``BENCH_PROFILE=1``; ``0`` never),
+py-spy samples the API while the turns run again (bench/profile.py), and the report lists
+where its time goes.
+
 Standalone: ``python -m bench.chat`` (``BENCH_QUICK=1`` for a short run) builds its own
 throwaway cluster (``BENCH_CHAT_PORT``, 54331; ``scripts/stack.sh`` with
 ``STACK_NAME=benchchat``) and removes it afterwards (``BENCH_KEEP=1`` leaves it up). From the
@@ -44,7 +49,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -54,6 +59,7 @@ import psycopg
 from bench.cluster import ROOT, BenchCluster
 from bench.config import Config
 from bench.pgbench import percentile
+from bench.profile import profile_api, wanted
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, summary, verdict_line
 
 __all__ = [
@@ -83,17 +89,23 @@ _EXTRA = {"chat-count": ',"token_budget":0'}
 
 @dataclass(frozen=True)
 class Load:
-    """One measured run of one workload."""
+    """One measured run of one workload; ``api_cpu``: the API process's CPU seconds meanwhile."""
 
     requests: int
     seconds: float
     p50_ms: float
     p99_ms: float
     errors: int
+    api_cpu: float = float("nan")
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else float("nan")
+
+    @property
+    def cpu_us(self) -> float:
+        """The API's CPU per request (or turn), in microseconds."""
+        return self.api_cpu / self.requests * 1e6 if self.requests else float("nan")
 
 
 @dataclass(frozen=True)
@@ -199,6 +211,10 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def cpu_seconds(self) -> float:
         try:
@@ -356,6 +372,27 @@ def _throughput(base: str, kind: str, plan: Plan, seconds: float, scripts: Path)
     return asyncio.run(_httpx_load(base, kind, plan, clients=CLIENTS, seconds=seconds))
 
 
+def _measured(server: Server, kind: str, plan: Plan, scripts: Path) -> Load:
+    """One measured run of ``kind``, with the CPU the API process took while it ran."""
+    before = server.cpu_seconds()
+    load = _throughput(server.base, kind, plan, plan.duration, scripts)
+    return replace(load, api_cpu=server.cpu_seconds() - before)
+
+
+def _profile(server: Server, kind: str, plan: Plan, label: str) -> None:
+    """py-spy on the API while ``kind`` runs as in the measured rounds (bench/profile.py)."""
+    with tempfile.TemporaryDirectory(prefix="bench-chat-profile-") as tmp:
+
+        def load(duration: float) -> float | None:
+            try:
+                return _throughput(server.base, kind, plan, duration, Path(tmp)).rate
+            except (RuntimeError, httpx.HTTPError) as exc:
+                line(f"the load during the profile failed: {exc}")
+                return None
+
+        profile_api(server.pid, load, 3.0 if plan.quick else 10.0, label, tag=kind)
+
+
 # -- storage overhead ---------------------------------------------------------------------------
 def _http_overhead(base: str, plan: Plan) -> tuple[list[float], list[float]]:
     """One client, `overhead_turns` turns: (request ms - duration_ms, duration_ms) per turn."""
@@ -431,7 +468,7 @@ def _ratio_rounds(
     rates = [sum(x.requests for x in runs) / sum(x.seconds for x in runs) for runs in loads]
     for (label, _), runs in zip(sides, loads, strict=True):
         for n, load in enumerate(runs, 1):
-            figure(f"round {n}: {label}", _rate_text(load))
+            figure(f"round {n}: {label}", _rate_text(load, "turn"))
     errors = sum(x.errors for runs in loads for x in runs)
     outcome = Outcome(
         name=name,
@@ -451,7 +488,7 @@ def _context_rounds(url: str, server: Server, plan: Plan) -> list[Outcome]:
         scripts = Path(tmp)
 
         def load(kind: str) -> Callable[[], Load]:
-            return lambda: _throughput(server.base, kind, plan, plan.duration, scripts)
+            return lambda: _measured(server, kind, plan, scripts)
 
         section("chat: the token window vs the count window, compaction due vs not")
         line(
@@ -494,8 +531,17 @@ def _context_rounds(url: str, server: Server, plan: Plan) -> list[Outcome]:
 
 
 # -- the benchmark ------------------------------------------------------------------------------
-def _rate_text(load: Load) -> str:
-    return f"{fmt_rate(load.rate, 'req/s'):>12}  p50 {load.p50_ms:.2f} ms  p99 {load.p99_ms:.2f} ms"
+def _rate_text(load: Load, unit: str = "request") -> str:
+    return (
+        f"{fmt_rate(load.rate, 'req/s'):>12}  p50 {load.p50_ms:.2f} ms  p99 {load.p99_ms:.2f} ms"
+        f"  API CPU per {unit} {load.cpu_us:.0f} us"
+    )
+
+
+def _cpu_us(loads: Sequence[Load]) -> float:
+    """The API's CPU per request (or turn) over several runs, in microseconds."""
+    requests = sum(x.requests for x in loads)
+    return sum(x.api_cpu for x in loads) / requests * 1e6 if requests else float("nan")
 
 
 def _pcts(values: Sequence[float]) -> str:
@@ -522,19 +568,21 @@ def run(url: str, config: Config) -> list[Outcome]:
                 _throughput(server.base, kind, plan, 1.0, scripts)
             appends: list[Load] = []
             turns: list[Load] = []
-            cpu_before = server.cpu_seconds()
             for _ in range(plan.rounds):
-                appends.append(_throughput(server.base, "append", plan, plan.duration, scripts))
-                turns.append(_throughput(server.base, "chat", plan, plan.duration, scripts))
-            cpu = server.cpu_seconds() - cpu_before
+                appends.append(_measured(server, "append", plan, scripts))
+                turns.append(_measured(server, "chat", plan, scripts))
         errors = sum(x.errors for x in appends + turns)
         append_rate = sum(x.requests for x in appends) / sum(x.seconds for x in appends)
         turn_rate = sum(x.requests for x in turns) / sum(x.seconds for x in turns)
         for n, (a, t) in enumerate(zip(appends, turns, strict=True), 1):
             figure(f"round {n}: appends", _rate_text(a))
-            figure(f"round {n}: chat turns", _rate_text(t))
+            figure(f"round {n}: chat turns", _rate_text(t, "turn"))
         wall = sum(x.seconds for x in appends + turns)
-        line(f"API process CPU: {cpu / wall:.2f} cores on average while measured")
+        cpu = sum(x.api_cpu for x in appends + turns)
+        line(
+            f"API process CPU: {cpu / wall:.2f} cores on average while measured; "
+            f"API CPU per request {_cpu_us(appends):.0f} us (appends), per turn {_cpu_us(turns):.0f} us"
+        )
         if errors:
             line(f"ERROR: {errors} requests failed (non-2xx or socket errors)")
         outcome = Outcome(
@@ -546,11 +594,19 @@ def run(url: str, config: Config) -> list[Outcome]:
         )
         outcomes.append(outcome)
         verdict_line(outcome)
+        # The turns are what a missed ratio is about: a turn's extra cost over an append.
+        if wanted(config.profile, [outcome]):
+            _profile(server, "chat", plan, "chat turns through HTTP")
 
         outcomes += _context_rounds(url, server, plan)
 
+        cpu_before = server.cpu_seconds()
         overheads, model = _http_overhead(server.base, plan)
-        figure(f"turn over HTTP, 1 client, {len(overheads):,} turns: overhead", _pcts(overheads))
+        cpu_us = (server.cpu_seconds() - cpu_before) / len(overheads) * 1e6 if overheads else float("nan")
+        figure(
+            f"turn over HTTP, 1 client, {len(overheads):,} turns: overhead",
+            f"{_pcts(overheads)}  API CPU per turn {cpu_us:.0f} us",
+        )
         figure("  model + tools (the answers' duration_ms)", _pcts(model))
         outcomes.append(
             Outcome(

@@ -15,7 +15,8 @@ through the openai SDK against the native append and ``/chat``), ``realtime`` (d
 latency, the feed's cost to appends; on a cluster of its own), ``transport`` (the Postgres
 transport's variants in-process; not run by default). Default:
 ``db,organise,http,export,chat,openai,realtime``. ``BENCH_PROFILE=1`` profiles the API (py-spy)
-in benchmark 7 even when it meets its goals, ``0`` never; unset: when it misses one.
+during every HTTP workload held against a goal (benchmark 7, chat, openai) even when it meets
+it, ``0`` never; unset: when it misses one.
 """
 
 from __future__ import annotations

@@ -41,7 +41,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +50,7 @@ from bench.cluster import ROOT
 from bench.config import Config
 from bench.data import Group, Layout
 from bench.pgbench import Run
+from bench.profile import profile_api
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, verdict_line
 
 __all__ = ["APPEND_GOAL", "CPU_GOAL", "GROWTH_GOAL", "READ_GOAL", "RSS_GOAL", "Api", "run"]
@@ -419,134 +419,15 @@ def _ratio_outcome(name: str, load: Load, run: Run, goal: Goal) -> Outcome:
 
 
 # -- profile ------------------------------------------------------------------------------------
-def _py_spy() -> str | None:
-    local = ROOT / ".venv" / "bin" / "py-spy"
-    return str(local) if local.exists() else shutil.which("py-spy")
-
-
-_FRAME = re.compile(r"^(?P<name>.*) \((?P<path>[^()]*?)(?::\d+)?\)$")
-
-
-def _package(path: str) -> str:
-    """The package of a py-spy frame's file (py-spy shortens paths to the import root):
-    ``app``, a distribution (``psycopg``, ``litestar``...), a stdlib module."""
-    if "site-packages/" in path:
-        path = path.split("site-packages/", 1)[1]
-    if path.startswith(str(ROOT) + "/"):
-        path = path.removeprefix(str(ROOT) + "/")
-    stdlib = re.search(r"/lib/python3\.\d+/(.*)$", path)
-    if stdlib:
-        path = stdlib[1]
-    return path.split("/", 1)[0].removesuffix(".py")
-
-
-def _frame(text: str) -> tuple[str, str]:
-    """(function in its file, package) of a py-spy frame ``name (path:line)``."""
-    found = _FRAME.match(text)
-    if found is None:
-        return text, "?"
-    return f"{found['name']} ({found['path']})", _package(found["path"])
-
-
-@dataclass(frozen=True)
-class Profile:
-    """py-spy's raw output (collapsed stacks) of the API, split by thread."""
-
-    main_samples: int
-    other_samples: int
-    lines: list[str]
-
-
-def summarize_profile(raw: str, top: int = 12) -> Profile:
-    """Where the event loop thread's time goes: by package and function (self time), and the
-    widest frames (inclusive). Other threads (logging's queue listener...) are counted apart."""
-    self_time: Counter[str] = Counter()
-    packages: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    total = others = 0
-    for row in raw.splitlines():
-        stack, _, count_text = row.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        if stack.startswith("Thread._bootstrap"):  # not the main thread: not the event loop
-            others += count
-            continue
-        frames = [_frame(f) for f in stack.split(";")]
-        total += count
-        leaf, package = frames[-1]
-        self_time[leaf] += count
-        packages[package] += count
-        for name in {name for name, _ in frames}:
-            inclusive[name] += count
-    if not total:
-        return Profile(0, others, ["no samples of the event loop thread"])
-
-    def pct(n: int) -> str:
-        return f"{100 * n / total:5.1f}%"
-
-    lines = [
-        "self time by package: "
-        + ", ".join(f"{p} {100 * n / total:.0f}%" for p, n in packages.most_common(9))
-    ]
-    lines.append("hottest functions (self time; C calls count in their Python caller):")
-    lines += [f"  {pct(n)}  {name}" for name, n in self_time.most_common(top)]
-    lines.append("widest frames (inclusive time, below 95%):")
-    wide = [(name, n) for name, n in inclusive.most_common() if n < 0.95 * total]
-    lines += [f"  {pct(n)}  {name}" for name, n in wide[: top + 4]]
-    return Profile(total, others, lines)
-
-
 def _profile(api: Api, wrk: Wrk, kind: str, seconds: float, label: str) -> list[str]:
     """py-spy on the API while wrk runs ``kind``; the summary lines (also printed)."""
-    spy = _py_spy()
-    if spy is None:
-        line("py-spy not found: `uv sync` installs it with the dev group")
-        return []
-    rate = 100
-    fd, name = tempfile.mkstemp(prefix=f"bench-profile-{kind}-", suffix=".txt")
-    os.close(fd)
-    load = subprocess.Popen(
-        wrk.command(api.base, kind, seconds + 2), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        time.sleep(1.0)
-        spied = subprocess.run(
-            [
-                spy,
-                "record",
-                "-d",
-                str(max(1, round(seconds))),
-                "-r",
-                str(rate),
-                "-f",
-                "raw",
-                "-o",
-                name,
-                "--pid",
-                str(api.pid),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    finally:
-        out, _ = load.communicate()
-    if spied.returncode != 0:
-        line(f"py-spy failed (exit {spied.returncode}): {spied.stderr.strip()[-300:]}")
-        return []
-    profile = summarize_profile(Path(name).read_text())
-    during = _parse_wrk(out) if load.returncode == 0 else None
-    expected = rate * max(1, round(seconds))
-    line(
-        f"profile of the API (py-spy, {rate} Hz, {seconds:g} s) during {label}"
-        + (f" at {fmt_rate(during.rate, 'req/s')}" if during else "")
-        + f": the event loop thread active in {100 * profile.main_samples / expected:.0f}% of the "
-        f"samples (other threads {100 * profile.other_samples / expected:.0f}%); raw stacks in {name}"
-    )
-    for text in profile.lines:
-        line("  " + text)
-    return profile.lines
+
+    def load(duration: float) -> float | None:
+        command = wrk.command(api.base, kind, duration)
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        return _parse_wrk(done.stdout).rate if done.returncode == 0 else None
+
+    return profile_api(api.pid, load, seconds, label, tag=kind)
 
 
 # -- memory -------------------------------------------------------------------------------------

@@ -14,6 +14,11 @@ ratio is what a Python service would see; the /v1 routes driven with raw httpx a
 which isolates the server's share. Rounds alternate the workloads so a neighbour loading the
 machine affects every side alike. Goal: each SDK ratio >= 0.8.
 
+Each workload's line carries the API process's CPU per request, read from /proc while it ran
+(the clients' CPU, the SDK's included, is this process's and not counted). When an SDK ratio
+misses its goal (or ``BENCH_PROFILE=1``; ``0`` never), py-spy samples the API while the SDK
+workload runs again (bench/profile.py), and the report lists where its time goes.
+
 Standalone: ``python -m bench.openai_api`` (``BENCH_QUICK=1`` for a short run) builds its own
 throwaway cluster on ``BENCH_PORT`` (54330) and removes it afterwards. From the runner:
 ``BENCH_ONLY=openai``.
@@ -24,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import httpx
 import msgspec
@@ -35,6 +42,7 @@ from app.config import LOCAL_SERVICE_ROLE_KEY
 from bench.chat import APPEND_PREFIX, CHAT_PREFIX, CLIENTS, MESSAGE, Plan, Server, prepare
 from bench.cluster import BenchCluster
 from bench.config import Config
+from bench.profile import profile_api, wanted
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, summary, verdict_line
 
 __all__ = ["GOAL", "main", "run"]
@@ -68,7 +76,28 @@ async def _load(call: Call, seconds: float) -> tuple[int, int, float]:
     return done, failed, time.perf_counter() - began
 
 
-async def _measure(base: str, plan: Plan) -> dict[str, tuple[int, int, float]]:
+@dataclass
+class Tally:
+    """One workload over all rounds; ``api_cpu``: the API process's CPU seconds meanwhile."""
+
+    ok: int = 0
+    failed: int = 0
+    wall: float = 0.0
+    api_cpu: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.wall if self.wall else float("nan")
+
+    @property
+    def cpu_us(self) -> float:
+        """The API's CPU per request, in microseconds."""
+        return self.api_cpu / self.ok * 1e6 if self.ok else float("nan")
+
+
+@asynccontextmanager
+async def _workloads(base: str, plan: Plan) -> AsyncIterator[dict[str, Call]]:
+    """Each workload's call, with the clients it goes through (open while the context is)."""
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
     n = plan.conversations
 
@@ -86,7 +115,7 @@ async def _measure(base: str, plan: Plan) -> dict[str, tuple[int, int, float]]:
                 raise RuntimeError(response.text)
 
         item = {"type": "message", "role": "user", "content": MESSAGE}
-        workloads: dict[str, Call] = {
+        yield {
             "append": lambda i: post(
                 f"/conversations/{cid(APPEND_PREFIX, i)}/messages", {"role": "user", "content": MESSAGE}
             ),
@@ -108,15 +137,41 @@ async def _measure(base: str, plan: Plan) -> dict[str, tuple[int, int, float]]:
                 },
             ),
         }
+
+
+async def _measure(server: Server, plan: Plan) -> dict[str, Tally]:
+    async with _workloads(server.base, plan) as workloads:
         for call in workloads.values():  # warm-up: connections, prepared statements, caches
             await _load(call, 0.5)
-        totals = dict.fromkeys(workloads, (0, 0, 0.0))
+        totals = {name: Tally() for name in workloads}
         for _ in range(plan.rounds):
             for name, call in workloads.items():
+                cpu = server.cpu_seconds()
                 ok, bad, wall = await _load(call, plan.duration)
-                before = totals[name]
-                totals[name] = (before[0] + ok, before[1] + bad, before[2] + wall)
+                tally = totals[name]
+                tally.api_cpu += server.cpu_seconds() - cpu
+                tally.ok += ok
+                tally.failed += bad
+                tally.wall += wall
     return totals
+
+
+def _profile(server: Server, plan: Plan, name: str, seconds: float) -> None:
+    """py-spy on the API while workload ``name`` runs as in the measured rounds."""
+
+    async def measure(duration: float) -> float:
+        async with _workloads(server.base, plan) as workloads:
+            ok, _, wall = await _load(workloads[name], duration)
+        return ok / wall
+
+    def load(duration: float) -> float | None:
+        try:
+            return asyncio.run(measure(duration))
+        except (RuntimeError, httpx.HTTPError) as exc:
+            line(f"the load during the profile failed: {exc}")
+            return None
+
+    profile_api(server.pid, load, seconds, f"SDK {name}", tag=name.split(".")[0])
 
 
 def run(url: str, config: Config) -> list[Outcome]:
@@ -129,37 +184,47 @@ def run(url: str, config: Config) -> list[Outcome]:
     )
     prepare(url, plan.conversations)
     server = Server(url)
+    outcomes: list[Outcome] = []
     try:
         server.wait()
-        totals = asyncio.run(_measure(server.base, plan))
+        totals = asyncio.run(_measure(server, plan))
+        rates = {name: tally.rate for name, tally in totals.items()}
+        for name, tally in totals.items():
+            figure(
+                name,
+                f"{fmt_rate(tally.rate, 'req/s'):>12}  {tally.ok:,} ok, {tally.failed} failed"
+                f"  API CPU per request {tally.cpu_us:.0f} us",
+            )
+        errors = sum(tally.failed for tally in totals.values())
+        profiles: list[str] = []
+        for sdk_name, raw_name, native in (
+            ("items.create", "items (httpx)", "append"),
+            ("responses.create", "responses (httpx)", "chat"),
+        ):
+            outcome = Outcome(
+                name=f"SDK {sdk_name} / native {native} ({CLIENTS} cl.)",
+                figures=f"{fmt_rate(rates[sdk_name], 'req/s')} vs {fmt_rate(rates[native], 'req/s')}",
+                value=rates[sdk_name] / rates[native],
+                goal=GOAL,
+                error=f"{errors} requests failed" if errors else None,
+            )
+            verdict_line(outcome)
+            if wanted(config.profile, [outcome]):
+                profiles.append(sdk_name)
+            outcomes.append(outcome)
+            outcomes.append(
+                Outcome(
+                    name=f"/v1 {raw_name} / native {native}",
+                    figures="the server's share: the same /v1 route without the SDK",
+                    value=rates[raw_name] / rates[native],
+                    goal=None,
+                )
+            )
+        # The API's side of the SDK's calls (the SDK's own cost is this process's).
+        for sdk_name in profiles:
+            _profile(server, plan, sdk_name, 3.0 if config.quick else 10.0)
     finally:
         server.stop()
-    rates = {name: ok / wall for name, (ok, _, wall) in totals.items()}
-    for name, (ok, bad, _) in totals.items():
-        figure(name, f"{fmt_rate(rates[name], 'req/s'):>12}  {ok:,} ok, {bad} failed")
-    errors = sum(bad for _, bad, _ in totals.values())
-    outcomes = []
-    for sdk_name, raw_name, native in (
-        ("items.create", "items (httpx)", "append"),
-        ("responses.create", "responses (httpx)", "chat"),
-    ):
-        outcome = Outcome(
-            name=f"SDK {sdk_name} / native {native} ({CLIENTS} cl.)",
-            figures=f"{fmt_rate(rates[sdk_name], 'req/s')} vs {fmt_rate(rates[native], 'req/s')}",
-            value=rates[sdk_name] / rates[native],
-            goal=GOAL,
-            error=f"{errors} requests failed" if errors else None,
-        )
-        verdict_line(outcome)
-        outcomes.append(outcome)
-        outcomes.append(
-            Outcome(
-                name=f"/v1 {raw_name} / native {native}",
-                figures="the server's share: the same /v1 route without the SDK",
-                value=rates[raw_name] / rates[native],
-                goal=None,
-            )
-        )
     return outcomes
 
 
