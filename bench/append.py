@@ -3,7 +3,9 @@
 The function does more than the raw transaction (checks, the idempotency probe, statistics
 counters) in exchange for one round trip; the goal is that this costs at most 20% of the
 throughput of the DESIGN's raw ceiling, insert one message and touch its conversation as two
-statements in one transaction, measured in the same run on the same rows. The realtime feed
+statements in one transaction, measured in the same run on the same rows. Against the other
+ceiling, the ordered append as one autocommit statement at 16 clients, the goal is 0.7 (issue
+14). The realtime feed
 adds nothing here (it decodes the WAL with wal2json, no trigger): ``bench/realtime.py``
 measures appends with the feed on and off.
 """
@@ -16,9 +18,10 @@ from bench.data import RECOUNT, Group
 from bench.pgbench import REPLICA, Run, Workload
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, verdict_line
 
-__all__ = ["GOAL", "run"]
+__all__ = ["GOAL", "ONE_STATEMENT_GOAL", "run"]
 
 GOAL = Goal(">=", 0.8)
+ONE_STATEMENT_GOAL = Goal(">=", 0.7)  # issue 14
 
 
 def _rate(run: Run) -> str:
@@ -73,7 +76,7 @@ def run(url: str, config: Config, group: Group) -> list[Outcome]:
             name=f"1c append fn / one statement ({clients} cl.)",
             figures=f"{fmt_rate(function_16.tps)} vs {fmt_rate(one_statement.tps)}",
             value=function_16.tps / one_statement.tps,
-            goal=None,
+            goal=ONE_STATEMENT_GOAL,
         )
     )
     verdict_line(outcomes[-1])
