@@ -310,9 +310,11 @@ class PostgresTransport:
             await self.pool.putconn(conn)
 
     async def _reset_session(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        """The login role's own session for the transport's catalog reads."""
+        """The login role's own session for the transport's catalog reads. A connection the
+        transport used may hold a context even when none is trusted (a failed call's rollback
+        restores the one before it)."""
         session = self._sessions.get(conn)
-        if session is not None and session.context is not None:
+        if session is not None:
             session.context = None
             await conn.execute(b"reset all")
 
