@@ -122,9 +122,6 @@ wal_level = logical
 max_replication_slots = 10
 max_wal_senders = 10
 log_min_messages = warning
-# A quarter of the RAM (128MB..4GB), as Supabase sizes its instances: the default 128MB holds a
-# fraction of a large history, and every read of the rest is a copy from the OS page cache.
-shared_buffers = $(awk '/^MemTotal:/ { mb = int($2 / 4096); print (mb < 128 ? 128 : (mb > 4096 ? 4096 : mb)) }' /proc/meminfo)MB
 EOF
 }
 
