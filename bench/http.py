@@ -50,7 +50,7 @@ from bench.cluster import ROOT
 from bench.config import Config
 from bench.data import Group, Layout
 from bench.pgbench import Run
-from bench.profile import profile_api
+from bench.profile import profile_api, wanted
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, verdict_line
 
 __all__ = ["APPEND_GOAL", "CPU_GOAL", "GROWTH_GOAL", "READ_GOAL", "RSS_GOAL", "Api", "run"]
@@ -546,14 +546,12 @@ def run(url: str, config: Config, layout: Layout) -> list[Outcome]:
             verdict_line(read_cpu)
 
             line(f"API process after these runs: {api.rss_mb():.1f} MB resident")
-            # BENCH_PROFILE unset: profile what missed a goal; 1: both; 0: neither.
             candidates = [
                 ("append", "appends through HTTP", [append, append_cpu]),
                 ("read", "reads through HTTP", [read_same, read_messages, read_cpu]),
             ]
             for kind, label, results in candidates:
-                missed = any(o.verdict == "MISS" for o in results)
-                if config.profile or (config.profile is None and missed):
+                if wanted(config.profile, results):
                     _profile(api, wrk, kind, 3.0 if config.quick else 10.0, label)
         finally:
             api.stop()

@@ -115,8 +115,8 @@ select r.rolname, split_part(c.setting, '=', 1), substr(c.setting, strpos(c.sett
 """
 
 
-# role, claims, statement_timeout, lock_timeout
-_Context = tuple[str, str, str | None, str | None]
+# role, claims, then the TIMEOUT_SETTINGS values (None: the session's)
+_Context = tuple[str | None, ...]
 
 
 class _Session:
@@ -162,6 +162,7 @@ class PostgresTransport:
             weakref.WeakKeyDictionary()
         )
         self._statements: dict[tuple[str, tuple[str, ...]], bytes] = {}
+        self._gated: dict[bytes, bytes] = {}  # each statement with the gate, built once
         self._signatures: dict[str, dict[str, str]] | None = None
         self._timeouts: dict[str, dict[str, str]] | None = None
         self._catalog_lock = asyncio.Lock()
@@ -269,13 +270,11 @@ class PostgresTransport:
         """`stmt`: a select of expressions, without FROM or WHERE (the gate is appended)."""
         timeouts = self._timeouts if self._timeouts is not None else await self.role_timeouts()
         own = timeouts.get(principal.role, {})
-        context: _Context = (
-            principal.role,
-            principal.claims_json,
-            own.get("statement_timeout"),
-            own.get("lock_timeout"),
-        )
-        gated, gated_params = stmt + _GATE, [*params, principal.role, principal.claims_json]
+        context: _Context = (principal.role, principal.claims_json, *map(own.get, TIMEOUT_SETTINGS))
+        gated = self._gated.get(stmt)
+        if gated is None:
+            gated = self._gated[stmt] = stmt + _GATE
+        gated_params = [*params, principal.role, principal.claims_json]
         conn = await checkout(self.pool)
         self._busy += 1
         session = self._sessions.get(conn)
