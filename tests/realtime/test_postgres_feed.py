@@ -263,3 +263,33 @@ async def test_the_hub_reports_the_feeds_lag(
     lag = hub.stats().feed_lag_seconds
     assert lag is not None
     assert 0 <= lag < 5
+
+
+async def test_deletions_reach_the_hub_in_commit_order_without_a_read(
+    database_url: str, store: ConversationManager, admin: psycopg.AsyncConnection
+) -> None:
+    """One statement deletes two watched conversations (as the hourly cleanup does): the feed
+    carries the database's one deletion message, and both streams end `gone` with no read;
+    then the first id is created again and its messages reach nobody of the old stream."""
+    hub = make_hub(database_url, store, check_interval=3600)  # no periodic re-reads
+    await hub.start()
+    try:
+        assert hub.feed is not None
+        assert await hub.feed.wait_connected(10)
+        ids = [f"rt-del-{uuid.uuid4()}" for _ in range(2)]
+        subs = []
+        for cid in ids:
+            await store.create_conversation(conversation_id=cid)
+            row = (await store.get_stream_window(cid)).row_id
+            subs.append(await hub.subscribe(cid, row=row))
+        reads = hub.catch_up_reads
+        await admin.execute("delete from public.ai_conversations where conversation_id = any(%s)", (ids,))
+        await store.create_conversation(conversation_id=ids[0])
+        await store.add_message(ids[0], "user", "of the next conversation")
+        for sub in subs:
+            (end,) = await take(sub, 1, within=5)
+            assert isinstance(end, EndEvent)
+            assert end.reason == "gone"
+        assert hub.catch_up_reads == reads
+    finally:
+        await hub.stop()
