@@ -138,16 +138,15 @@ SQL
 }
 
 failed=0
-check() {  # check DESCRIPTION SQL: the SQL answers t, or the check fails
+fail() { log "${release}: $*"; release_failed=1; failed=1; }
+check() {  # check DESCRIPTION SQL: the SQL answers t, or the release fails with DESCRIPTION
   local got
   got="$(q -c "$2")"
-  if [[ "${got}" != "t" ]]; then
-    log "${release}: $1 (got '${got}')"
-    failed=1
-  fi
+  [[ "${got}" == "t" ]] || fail "$1 (got '${got}')"
 }
 
 for release in "${releases[@]}"; do
+  release_failed=0
   # --- (a) the database as released, with data ----------------------------------------------------
   released="$(new_build "release-${release}")"
   mapfile -t released_files < <(git -C "${ROOT}" ls-tree --name-only "${release}" supabase/migrations/)
@@ -182,9 +181,8 @@ for release in "${releases[@]}"; do
   # --- (c) checks on the upgraded database ----------------------------------------------------------
   after="$(snapshot)"
   if [[ "${before}" != "${after}" ]]; then
-    log "${release}: rows changed by the upgrade (table|count|checksum):"
     diff -u --label before <(echo "${before}") --label after <(echo "${after}") >&2 || true
-    failed=1
+    fail "rows changed by the upgrade (diff above: table|count|checksum)"
   fi
   if [[ "${tokens_backfilled}" == "t" ]]; then
     # Backfilled token counts (20261203100000_message_tokens.sql) are what the insert trigger
@@ -207,15 +205,13 @@ for release in "${releases[@]}"; do
   fi
   dump_schema > "${THROWAWAY_WORK}/upgraded.sql"
   if ! same_schema fresh "${THROWAWAY_WORK}/fresh.sql" "upgraded from ${release}" "${THROWAWAY_WORK}/upgraded.sql"; then
-    log "${release}: the upgraded schema differs from a fresh one (diff above)"
-    failed=1
+    fail "the upgraded schema differs from a fresh one (diff above)"
   fi
   if ! STACK_PORT="${THROWAWAY_PORT}" make -s -C "${ROOT}" test-db >"${THROWAWAY_WORK}/pgtap.log" 2>&1; then
     cat "${THROWAWAY_WORK}/pgtap.log" >&2
-    log "${release}: the pgTAP suite fails on the upgraded database"
-    failed=1
+    fail "the pgTAP suite fails on the upgraded database"
   fi
-  [[ ${failed} -eq 0 ]] && log "${release}: upgraded: every row kept, the schema of a fresh database, pgTAP passes"
+  [[ ${release_failed} -eq 0 ]] && log "${release}: upgraded: every row kept, the schema of a fresh database, pgTAP passes"
   discard "${released}"
 done
 
