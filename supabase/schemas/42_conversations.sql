@@ -9,6 +9,8 @@
 -- The conversation's JSON shape: json (not jsonb) without a SET clause, so it is inlined and
 -- get_conversation, the hot read, can use it: built as text, in declared key order, at a third
 -- of jsonb's cost. Stable, not immutable: timestamptz to JSON depends on the session's TimeZone.
+-- row_id names the row: ids are reused once a conversation is deleted or expires, and a live
+-- stream is bound to the row it authorised, never to the next conversation of its id.
 create function private.conversation_json(c public.ai_conversations)
 returns json
 language sql
@@ -16,6 +18,7 @@ stable
 begin atomic
   select json_build_object(
     'conversation_id', c.conversation_id,
+    'row_id', c.id,
     'user_id', c.user_id,
     'title', c.title,
     'metadata', c.metadata,
@@ -31,8 +34,8 @@ begin atomic
     'expires_at', c.expires_at);
 end;
 comment on function private.conversation_json(public.ai_conversations) is
-  'The public JSON shape of a conversation (internal ids left out); every function that returns '
-  'a conversation builds it here. Inlined by the planner.';
+  'A conversation as the store''s readers answer it; row_id names the row (ids are reused after '
+  'deletion or expiry), so a live stream can tell its conversation from a later one of the same id.';
 
 create function private.live_conversation(p_conversation_id text)
 returns public.ai_conversations
