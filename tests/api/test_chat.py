@@ -20,6 +20,7 @@ import uvicorn
 from litestar import Litestar
 
 from app.config import LLMSettings
+from app.core import services_of
 from app.llm import (
     OFFLINE_MODEL,
     CompletionRequest,
@@ -30,7 +31,6 @@ from app.llm import (
     StreamEvent,
 )
 from app.server import create_app
-from app.services import services_of
 from app.store import ConversationManager, Principal
 from tests.api.helpers import MAX_BODY, SERVICE, Client, api_client, as_user, expire, make_settings, new_id
 

@@ -17,9 +17,9 @@ import pytest
 import respx
 
 from app.config import LLMSettings
+from app.core import services_of
 from app.llm import OpenAICompatProvider, create_tools
 from app.server import create_app
-from app.services import services_of
 from tests.api.helpers import SERVICE, Client, api_client, make_settings, new_id
 from tests.api.test_chat import counting, roles, sse_events, stored
 

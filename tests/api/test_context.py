@@ -12,8 +12,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from app.core import services_of
 from app.server import create_app
-from app.services import services_of
 from tests.api.helpers import SERVICE, Client, api_client, as_user, make_settings
 from tests.api.test_chat import llm_settings
 from tests.api.test_errors import assert_error

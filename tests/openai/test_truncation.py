@@ -16,8 +16,8 @@ import pytest
 from openai import AsyncOpenAI
 
 from app.config import LLMSettings
+from app.core import services_of
 from app.server import create_app
-from app.services import services_of
 from tests.api.helpers import SERVICE, SERVICE_KEY, make_settings, mint, user_claims
 from tests.openai.conftest import serve
 

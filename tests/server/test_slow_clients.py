@@ -1,5 +1,5 @@
 """Slow clients (slowloris) against the real server process: `python -m` uvicorn with
-app.server.uvicorn_options, on a free loopback port, with short deadlines.
+app.serving.uvicorn_options, on a free loopback port, with short deadlines.
 
 50 connections: some send nothing, some send their headers a byte at a time, some send
 complete headers and then their body a byte at a time. Every one must be closed soon after the
@@ -31,7 +31,7 @@ TRICKLE = 0.2  # seconds between two bytes of a slow client
 SERVE = (
     "import os, uvicorn\n"
     "from app.config import get_settings\n"
-    "from app.server import uvicorn_options\n"
+    "from app.serving import uvicorn_options\n"
     "options = uvicorn_options(get_settings())\n"
     "options['http'] = os.environ.get('TEST_UVICORN_HTTP') or options['http']  # 'auto': uvicorn's own\n"
     "uvicorn.run(**options)\n"
