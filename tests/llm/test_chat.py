@@ -46,7 +46,8 @@ from app.llm.provider import (
 from app.llm.tools import ToolRegistry, builtin_tools
 from app.store.errors import NotFoundError
 from app.store.manager import ConversationManager
-from tests.llm.helpers import CountingTransport, stored
+from tests.harness.store_calls import CountingTransport
+from tests.llm.helpers import stored
 
 BASE = "http://llm.test/v1"
 URL = f"{BASE}/chat/completions"

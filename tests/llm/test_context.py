@@ -29,7 +29,7 @@ from app.llm.provider import (
 from app.llm.service import ChatService
 from app.llm.tools import builtin_tools
 from app.store.manager import ConversationManager
-from tests.llm.helpers import CountingTransport
+from tests.harness.store_calls import CountingTransport
 
 # 2,500 tokens by the estimate (10,000 single-byte characters); the threshold is 4,000.
 BIG = "word " * 2000

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from app.realtime.events import EndEvent, Event, FeedEvent, MessageEvent
@@ -89,20 +88,6 @@ async def take(sub: Subscription, n: int, within: float = 2.0) -> list[Event]:
             if isinstance(event, EndEvent):
                 break
     return events
-
-
-async def until(condition: Callable[[], object], within: float = 10.0, poll: float = 0.01) -> None:
-    """Waits for a condition on state the test does not own (counters of a feed, a server)."""
-    async with asyncio.timeout(within):
-        while not condition():  # noqa: ASYNC110 - polling someone else's state, no event to wait on
-            await asyncio.sleep(poll)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0, poll: float = 0.05) -> None:
-    """Like until(), for a condition that needs I/O to check (a query)."""
-    async with asyncio.timeout(within):
-        while not await check():  # noqa: ASYNC110 - polling the database, no event to wait on
-            await asyncio.sleep(poll)
 
 
 def seqs(events: list[Event]) -> list[int]:

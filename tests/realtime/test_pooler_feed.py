@@ -16,7 +16,8 @@ import pytest
 from app.config import DatabaseSettings, RealtimeSettings, Settings
 from app.realtime import Backoff, Hub, PostgresFeed, StoreSource, create_feed
 from app.store import ConversationManager
-from tests.realtime.fakes import seqs, take, until
+from tests.harness.waiting import until
+from tests.realtime.fakes import seqs, take
 
 
 async def test_a_feed_through_a_pooler_logs_why_and_streams_still_move(

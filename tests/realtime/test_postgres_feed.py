@@ -12,8 +12,9 @@ import pytest
 
 from app.realtime import EndEvent, FeedEvent, Hub, MessageEvent, PostgresFeed
 from app.store import ConversationManager, NotFoundError
+from tests.harness.waiting import eventually, until
 from tests.realtime.conftest import make_hub
-from tests.realtime.fakes import eventually, seqs, take, until
+from tests.realtime.fakes import seqs, take
 
 
 async def _slot_gone(admin: psycopg.AsyncConnection, slot: str | None) -> bool:

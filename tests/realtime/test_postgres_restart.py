@@ -18,8 +18,9 @@ import pytest
 from app.realtime import Hub, PostgresFeed
 from app.store import ConversationManager, StoreError
 from tests.conftest import check_local_stack, stack
+from tests.harness.waiting import until
 from tests.realtime.conftest import make_hub
-from tests.realtime.fakes import seqs, take, until
+from tests.realtime.fakes import seqs, take
 
 pytestmark = [pytest.mark.slow, pytest.mark.disruptive]
 

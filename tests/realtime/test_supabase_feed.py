@@ -13,7 +13,8 @@ import pytest
 from app.realtime import Backoff, FeedConfigError, Hub, MessageEvent, StoreSource, SupabaseFeed
 from app.realtime.supabase_feed import realtime_url
 from app.store import ConversationManager
-from tests.realtime.fakes import seqs, take, until
+from tests.harness.waiting import until
+from tests.realtime.fakes import seqs, take
 from tests.realtime.phoenix import FakeRealtime
 
 pytestmark = pytest.mark.filterwarnings("ignore:ConnectionClosed.*is deprecated:DeprecationWarning")

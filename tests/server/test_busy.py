@@ -17,7 +17,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.server.helpers import api_process
+from tests.harness.processes import api_process
 
 pytestmark = pytest.mark.slow
 

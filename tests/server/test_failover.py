@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from tests.conftest import check_local_stack, stack
-from tests.server.helpers import ApiProcess, api_process
+from tests.harness.processes import ApiProcess, api_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.disruptive]
 

@@ -20,7 +20,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.server.helpers import ApiProcess, api_process, sse_events
+from tests.harness.processes import ApiProcess, api_process
+from tests.harness.sse import read_sse
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +48,7 @@ class Client:
         async with http.stream("GET", f"/conversations/{self.conversation_id}/events", headers=headers) as r:
             assert r.status_code == 200, await r.aread()
             self.connected.set()
-            async for event, data, event_id in sse_events(r):
+            async for event, data, event_id in read_sse(r):
                 if event == "message":
                     assert event_id is not None
                     self.seqs.append(int(event_id))

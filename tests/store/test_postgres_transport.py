@@ -34,7 +34,8 @@ from app.store import (
 from app.store.errors import StatementTimeoutError
 from app.store.factory import create_transport
 from app.store.postgres import PostgresTransport, Protocol
-from tests.store.conftest import DATABASE_URL, new_user
+from tests.conftest import DATABASE_URL
+from tests.store.conftest import new_user
 
 CONTEXT_SEEN = (
     b"select current_user::text, current_setting('request.jwt.claims'), current_setting('statement_timeout'),"
