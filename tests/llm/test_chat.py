@@ -68,7 +68,7 @@ class Scripted:
     async def complete(self, request: CompletionRequest) -> Completion:
         self.requests.append(request)
         if self.delay:
-            await asyncio.sleep(self.delay)
+            await asyncio.sleep(self.delay)  # a slow model, where a test asks for one
         step = self.steps.pop(0)
         if isinstance(step, Exception):
             raise step

@@ -24,6 +24,7 @@ class FakeSource:
         self.delay = 0.0
         self.fail_next = 0
         self.reads = 0
+        self.reading = asyncio.Event()  # set when a read begins: a test can act in the middle of it
 
     def create(self, cid: str) -> None:
         self.messages[cid] = {}
@@ -53,8 +54,9 @@ class FakeSource:
 
     async def _io(self, cid: str) -> None:
         self.reads += 1
+        self.reading.set()
         if self.delay:
-            await asyncio.sleep(self.delay)
+            await asyncio.sleep(self.delay)  # a slow database: reads overlap what the test does
         if self.fail_next:
             self.fail_next -= 1
             raise UnavailableError("database unavailable (injected)")
