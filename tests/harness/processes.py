@@ -21,7 +21,6 @@ from pathlib import Path
 
 import httpx
 
-from tests.api.helpers import JWT_SECRET, SERVICE_KEY
 from tests.conftest import DATABASE_URL
 
 __all__ = ["ROOT", "SERVE", "ApiProcess", "api_process"]
@@ -41,8 +40,7 @@ def _environment(overrides: Mapping[str, str]) -> dict[str, str]:
         "API_HOST": "127.0.0.1",
         "API_AUTH": "disabled",  # loopback only: requests act as the service
         "SUPABASE_URL": "",
-        "SUPABASE_SERVICE_ROLE_KEY": SERVICE_KEY,
-        "SUPABASE_JWT_SECRET": JWT_SECRET,
+        "SUPABASE_SERVICE_ROLE_KEY": "",  # a test that requires auth sets its keys
         "LLM_PROVIDER": "offline",
         "LOG_LEVEL": "info",  # start() waits for uvicorn's "running on" line
         **overrides,

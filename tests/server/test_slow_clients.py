@@ -51,6 +51,7 @@ async def request(port: int, raw: bytes) -> bytes:
 async def server() -> AsyncIterator[int]:
     env = {
         "API_AUTH": "required",
+        "SUPABASE_SERVICE_ROLE_KEY": SERVICE_KEY,
         "API_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
         "API_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
         "REALTIME_FEED": "off",

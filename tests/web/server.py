@@ -4,6 +4,7 @@ stays open."""
 
 from __future__ import annotations
 
+from tests.api.helpers import JWT_SECRET, SERVICE_KEY
 from tests.harness.processes import ROOT, ApiProcess
 
 __all__ = ["ROOT", "web_api"]
@@ -13,8 +14,11 @@ LOGS = ROOT / ".local" / "web-tests"
 
 def web_api(name: str, *, auth: str = "disabled", **env: str) -> ApiProcess:
     """An API for pages (not started): the offline model with a pause per word so a stream is
-    visible, the local feed, a short graceful stop; its log in .local/web-tests/<name>.log."""
+    visible, the local feed, a short graceful stop, the tests' service key and JWT secret;
+    its log in .local/web-tests/<name>.log."""
     settings = {
+        "SUPABASE_SERVICE_ROLE_KEY": SERVICE_KEY,
+        "SUPABASE_JWT_SECRET": JWT_SECRET,
         "DB_POOL_MIN_SIZE": "1",
         "DB_POOL_MAX_SIZE": "4",
         "API_AUTH": auth,
