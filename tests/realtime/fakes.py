@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from app.realtime.events import EndEvent, Event, FeedEvent, MessageEvent
