@@ -24,6 +24,8 @@ class AdminController(Controller):
         "/stats",
         summary="Conversation statistics",
         operation_id="conversation_stats",
+        description="Conversations and messages stored, expired conversations not yet cleaned up, "
+        "live ones, and the default TTL; the totals come from counters the triggers keep.",
         responses=errors(403),
     )
     async def stats(self, store: NamedDependency[ConversationManager]) -> Stats:

@@ -167,6 +167,8 @@ class ConversationController(Controller):
         "/{conversation_id:str}/extend",
         summary="Extend a conversation's lifetime",
         operation_id="extend_conversation",
+        description="Moves expires_at `hours` later (default 24; 1 to max_ttl_hours), never past "
+        "max_ttl_hours from now; answers the new expiry.",
         status_code=HTTP_200_OK,
         dto=StrictBody[ExtendIn],
         return_dto=None,
@@ -184,8 +186,11 @@ class ConversationController(Controller):
         "/{conversation_id:str}/clear",
         summary="Delete every message, keep the conversation",
         operation_id="clear_conversation",
+        description="Deletes every message and keeps the conversation (its id, owner, metadata and "
+        "expiry); a deleted seq is never handed out again. Answers how many messages went. 403 "
+        "while the conversation is under legal hold.",
         status_code=HTTP_200_OK,
-        responses=errors(404),
+        responses=errors(403, 404),
     )
     async def clear_conversation(
         self, store: NamedDependency[ConversationManager], conversation_id: ConversationIdPath
@@ -196,8 +201,9 @@ class ConversationController(Controller):
         "/{conversation_id:str}",
         summary="Delete a conversation and its messages",
         operation_id="delete_conversation",
+        description="Deletes the conversation and its messages. 403 while it is under legal hold.",
         status_code=HTTP_204_NO_CONTENT,
-        responses=errors(404),
+        responses=errors(403, 404),
     )
     async def delete_conversation(
         self, store: NamedDependency[ConversationManager], conversation_id: ConversationIdPath

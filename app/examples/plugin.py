@@ -33,10 +33,15 @@ class SchemaExamples(OpenAPISchemaPlugin):
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
         builder = next(
-            plugin
-            for plugin in schema_creator.plugins
-            if plugin is not self and schema_creator.plugin_supports_field(plugin, field_definition)
+            (
+                plugin
+                for plugin in schema_creator.plugins
+                if plugin is not self and schema_creator.plugin_supports_field(plugin, field_definition)
+            ),
+            None,
         )
+        if builder is None:
+            raise TypeError(f"no OpenAPI schema plugin builds {field_definition.annotation!r}")
         schema = builder.to_openapi_schema(field_definition=field_definition, schema_creator=schema_creator)
         schema.examples = [self.examples[field_definition.annotation]]
         return schema

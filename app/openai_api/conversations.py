@@ -175,6 +175,7 @@ class ConversationsController(Controller):
         "/{conversation_id:str}/items/{item_id:str}",
         summary="Retrieve an item (OpenAI)",
         operation_id="openai_get_item",
+        description="One item of the conversation, by its id; every native message is an item too.",
         responses={
             200: ResponseSpec(
                 data_container=dict[str, object],

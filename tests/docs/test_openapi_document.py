@@ -78,6 +78,10 @@ def test_every_route_has_an_operation_id_of_its_own(document: dict[str, Any]) ->
     assert len(set(ids.values())) == len(ids), "operation ids are unique"
 
 
+def test_every_route_has_a_summary(document: dict[str, Any]) -> None:
+    assert [where for where, operation in _operations(document) if not operation.get("summary")] == []
+
+
 def test_every_json_body_has_an_example(document: dict[str, Any]) -> None:
     components = document["components"]["schemas"]
     missing = [
