@@ -125,6 +125,7 @@ class ChatController(Controller):
     @post(
         "/",
         summary="Chat: store the user's message, ask the model, store and return its answer",
+        operation_id="chat",
         description="Without conversation_id the turn starts a conversation (owned by user_id, "
         "which only the service may set to someone else: 403; a user's conversations are its "
         "own). The model sees the system prompt, then the history the database chooses for the "

@@ -29,6 +29,7 @@ class ContextController(Controller):
     @get(
         "/",
         summary="The context the next chat turn would send",
+        operation_id="get_context",
         description="The database's window for the token budget, as /chat sends it before the new "
         "message: the latest summary (a system message whose metadata covers [first_seq, last_seq]), "
         "the newest messages whose token counts fit after it (oldest first, never starting with a tool "
