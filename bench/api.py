@@ -23,11 +23,11 @@ from pathlib import Path
 from bench import proc
 from bench.cluster import ROOT
 
-__all__ = ["SERVE", "Api", "free_port"]
+__all__ = ["OWN_SETTINGS", "SERVE", "Api", "free_port"]
 
 SERVE = ("-m", "app", "serve")
 # Settings of the caller's environment that never reach the API.
-_OWN_SETTINGS = ("SUPABASE_", "API_", "DB_", "LLM_", "CHAT_", "JWT_", "LOG_")
+OWN_SETTINGS = ("SUPABASE_", "API_", "DB_", "LLM_", "CHAT_", "JWT_", "LOG_", "REALTIME_", "OTEL_")
 
 
 def free_port() -> int:
@@ -45,7 +45,7 @@ class Api:
     def __init__(self, url: str, argv: Sequence[str] = SERVE, env: Mapping[str, str] | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        environment = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_SETTINGS)}
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(OWN_SETTINGS)}
         environment.update(DATABASE_URL=url, API_AUTH="disabled", API_HOST="127.0.0.1", LOG_LEVEL="warning")
         environment.update(env or {})
         self._log = tempfile.NamedTemporaryFile(prefix="bench-api-", suffix=".log", delete=False)  # noqa: SIM115
