@@ -38,6 +38,16 @@ different backends, and a session setting would stay behind for other clients: t
 call sends the context as transaction-local settings (`true`), in the same round trip, as
 PostgREST does.
 
+The messages are sent with libpq's own calls (psycopg's `pq` module, on the pooled
+connection's `pgconn`, waited for with the connection's own `wait()`), not through a cursor:
+a cursor's bookkeeping (its query conversion, psycopg's prepared-statement manager, its
+pipeline object) cost more CPU than the rest of the call together (`python -m bench.layers`,
+store tier). What psycopg guarantees stays psycopg's: the values are dumped by its Transformer
+(so a NUL in a text value is refused before anything is sent), errors are its exceptions
+built from the server's error result, and a cancelled wait cancels the query in the server.
+A statement is prepared on a connection the way psycopg prepares it (after the connection's
+`prepare_threshold` executions; never when it is None, as behind a transaction pooler).
+
 Protocol "simple" sends the transaction-local context and the call as one simple-query
 message with the values bound client-side (psycopg's ClientCursor): also one implicit
 transaction. The values, message content and JWT claims included, become SQL text: they show
@@ -48,12 +58,16 @@ in pg_stat_activity and in the server log of every failing call, and nothing is 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import psycopg
-from psycopg import sql
+from psycopg import generators, pq, sql
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.errors import error_from_result
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -74,6 +88,7 @@ __all__ = [
     "TIMEOUT_SETTINGS",
     "PostgresTransport",
     "Protocol",
+    "numbered",
     "role_timeouts",
 ]
 
@@ -93,6 +108,8 @@ _GATE = b" where current_user = %s::name and current_setting('request.jwt.claims
 TIMEOUT_SETTINGS = ("statement_timeout", "lock_timeout")
 # admin_shutdown, crash_shutdown, cannot_connect_now: what a restarting server says.
 _SHUTDOWN = frozenset({"57P01", "57P02", "57P03"})
+# invalid_sql_statement_name: a statement this connection prepared is gone (DISCARD ALL).
+_NOT_PREPARED = "26000"
 # Every function of the public schema with its input arguments' names and types, as
 # PostgREST's schema cache knows them: the store calls them by name with these casts.
 SIGNATURES_SQL = b"""
@@ -113,21 +130,84 @@ select r.rolname, split_part(c.setting, '=', 1), substr(c.setting, strpos(c.sett
    and split_part(c.setting, '=', 1) in ('statement_timeout', 'lock_timeout')
  order by s.setdatabase
 """
+_PLACEHOLDER = re.compile(rb"%(.)")
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
+_COMMAND_OK = pq.ExecStatus.COMMAND_OK
+_FATAL_ERROR = pq.ExecStatus.FATAL_ERROR
+_PIPELINE_SYNC = pq.ExecStatus.PIPELINE_SYNC
 
+
+def numbered(stmt: bytes) -> bytes:
+    """A statement with psycopg's placeholders (`%s`, `%%`) in libpq's (`$1`, `%`)."""
+    counter = itertools.count(1)
+
+    def replace(found: re.Match[bytes]) -> bytes:
+        if found[1] == b"s":
+            return b"$%d" % next(counter)
+        if found[1] == b"%":
+            return b"%"
+        raise ValueError(f"unsupported placeholder %{found[1].decode(errors='replace')} in {stmt!r}")
+
+    return _PLACEHOLDER.sub(replace, stmt)
+
+
+_NUMBERED_CONTEXT = {True: numbered(_SESSION_CONTEXT), False: numbered(_LOCAL_CONTEXT)}
 
 # role, claims, then the TIMEOUT_SETTINGS values (None: the session's)
 _Context = tuple[str | None, ...]
 
 
-class _Session:
-    """What the transport keeps per pooled connection: a cursor (making one per call costs
-    more than the call's own Python work) and the context its session holds, if known."""
+class _Statements:
+    """What a pooled connection holds for the store, whichever transport uses it: the
+    statements prepared on it (by name) or run so far (by count, until its
+    `prepare_threshold`), and a Transformer bound to it (psycopg's dumpers)."""
 
-    __slots__ = ("context", "cursor")
+    __slots__ = ("counter", "names", "transformer", "uses")
 
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        self.cursor = conn.cursor()
-        self.context: _Context | None = None
+        self.names: dict[bytes, bytes] = {}
+        self.uses: dict[bytes, int] = {}
+        self.counter = itertools.count()
+        self.transformer = Transformer(conn)
+
+    def dump(self, values: Sequence[Any]) -> list[bytes | None]:
+        """Values in the text format, by psycopg's dumpers (DataError for a NUL in a text)."""
+        formats = [PyFormat.TEXT] * len(values)
+        return list(self.transformer.dump_sequence(values, formats))  # type: ignore[arg-type]
+
+    def name(self, conn: psycopg.AsyncConnection[Any], gated: bytes) -> tuple[bytes | None, bool]:
+        """(the statement's name on this connection, whether to prepare it now); no name: run
+        it unnamed. Prepared on its `prepare_threshold`-th execution, psycopg's rule."""
+        name = self.names.get(gated)
+        if name is not None:
+            return name, False
+        threshold = conn.prepare_threshold
+        if threshold is None:
+            return None, False
+        uses = self.uses.get(gated, 0)
+        if uses < threshold:
+            self.uses[gated] = uses + 1
+            return None, False
+        return b"_store_%d" % next(self.counter), True
+
+    def forget(self) -> None:
+        """The server has none of them any more (it said so: 26000)."""
+        self.names.clear()
+        self.uses.clear()
+
+
+# Per connection, shared by every transport over it (each keeps its own belief about the
+# session context: the gate checks that one).
+_statements: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], _Statements] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _statements_of(conn: psycopg.AsyncConnection[Any]) -> _Statements:
+    found = _statements.get(conn)
+    if found is None:
+        found = _statements[conn] = _Statements(conn)
+    return found
 
 
 def role_timeouts(rows: list[tuple[str, str, str]]) -> dict[str, dict[str, str]]:
@@ -136,6 +216,16 @@ def role_timeouts(rows: list[tuple[str, str, str]]) -> dict[str, dict[str, str]]
     for role, name, value in rows:
         timeouts.setdefault(role, {})[name] = value
     return timeouts
+
+
+def _checked(results: Sequence[pq.abc.PGresult], encoding: str) -> pq.abc.PGresult:
+    """The last of a statement's results; psycopg's exception for an error result."""
+    for result in results:
+        if result.status == _FATAL_ERROR:
+            raise error_from_result(result, encoding=encoding)
+    if not results:
+        raise psycopg.InterfaceError("the server sent no result")
+    return results[-1]
 
 
 class PostgresTransport:
@@ -158,7 +248,8 @@ class PostgresTransport:
         self.lanes = Lanes(per_conversation)
         # Whether a context set in a session is kept there for the next call (see the module).
         self._keeps_context = not transaction_pooler and protocol == "pipeline"
-        self._sessions: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], _Session] = (
+        # The context each connection's session holds, as far as this transport knows.
+        self._contexts: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], _Context] = (
             weakref.WeakKeyDictionary()
         )
         self._statements: dict[tuple[str, tuple[str, ...]], bytes] = {}
@@ -227,9 +318,9 @@ class PostgresTransport:
 
     async def call(
         self, function: str, args: Mapping[str, Any], principal: Principal, *, retry: bool = False
-    ) -> str:
+    ) -> bytes:
         """`retry`: the call may run twice to the same effect (a read, or an append under an
-        idempotency key); see run()."""
+        idempotency key); see run(). The function's JSON as the server sent it."""
         try:
             stmt, types = await self.statement(function, tuple(args))
         except psycopg.Error as exc:
@@ -238,23 +329,37 @@ class PostgresTransport:
         conversation_id = args.get("p_conversation_id")
         if isinstance(conversation_id, str):
             async with self.lanes.lane(conversation_id):
-                row = await self.run(stmt, params, principal, retry=retry)
+                result = await self._attempts(stmt, params, principal, retry)
         else:
-            row = await self.run(stmt, params, principal, retry=retry)
-        if row is None or row[0] is None:
+            result = await self._attempts(stmt, params, principal, retry)
+        value = result.get_value(0, 0) if result.ntuples else None
+        if value is None:
             raise StoreError(f"{function} returned nothing")
-        return str(row[0])
+        return value
 
     async def run(
         self, stmt: bytes, params: list[Any], principal: Principal, *, retry: bool = False
     ) -> tuple[Any, ...] | None:
-        """One statement as `principal`, in one transaction and one round trip; the first row.
+        """One statement as `principal`, in one transaction and one round trip; its first row
+        (loaded by psycopg), or None. `stmt`: a select of expressions, without FROM or WHERE
+        (the gate is appended), with psycopg's placeholders.
 
         A connection the server closed while it sat idle is never used (app.db.connection).
         One that breaks between that test and the answer (a restart
         racing the call) may or may not have run the statement: with `retry` the statement is
         sent once more on another connection, which is safe only for a call that may run twice
         to the same effect."""
+        result = await self._attempts(stmt, params, principal, retry)
+        if not result.ntuples:
+            return None
+        transformer = Transformer()
+        transformer.set_pgresult(result)
+        row: tuple[Any, ...] = transformer.load_row(0, tuple)
+        return row
+
+    async def _attempts(
+        self, stmt: bytes, params: list[Any], principal: Principal, retry: bool
+    ) -> pq.abc.PGresult:
         for attempt in (1, 2):
             try:
                 return await self._round_trip(stmt, params, principal)
@@ -264,57 +369,108 @@ class PostgresTransport:
                 raise self._domain_error(exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _round_trip(
-        self, stmt: bytes, params: list[Any], principal: Principal
-    ) -> tuple[Any, ...] | None:
-        """`stmt`: a select of expressions, without FROM or WHERE (the gate is appended)."""
+    async def _round_trip(self, stmt: bytes, params: list[Any], principal: Principal) -> pq.abc.PGresult:
+        """The call's result (its rows, none when it returned none)."""
         timeouts = self._timeouts if self._timeouts is not None else await self.role_timeouts()
         own = timeouts.get(principal.role, {})
         context: _Context = (principal.role, principal.claims_json, *map(own.get, TIMEOUT_SETTINGS))
-        gated = self._gated.get(stmt)
-        if gated is None:
-            gated = self._gated[stmt] = stmt + _GATE
         gated_params = [*params, principal.role, principal.claims_json]
         conn = await checkout(self.pool)
         self._busy += 1
-        session = self._sessions.get(conn)
-        if session is None:
-            session = self._sessions[conn] = _Session(conn)
-        cur = session.cursor
         try:
             if self.protocol == "simple":
                 simple = psycopg.AsyncClientCursor(conn)
-                await simple.execute(_LOCAL_CONTEXT + b"; " + gated, [*context, *gated_params])
+                await simple.execute(_LOCAL_CONTEXT + b"; " + stmt + _GATE, [*context, *gated_params])
                 simple.nextset()
-                return await simple.fetchone()
-            if session.context == context:
-                await cur.execute(gated, gated_params)
-                found: tuple[Any, ...] | None = await cur.fetchone()
-                if found is not None:
+                assert simple.pgresult is not None
+                return simple.pgresult
+            gated = self._gated.get(stmt)
+            if gated is None:
+                gated = self._gated[stmt] = numbered(stmt + _GATE)
+            statements = _statements_of(conn)
+            values = statements.dump(gated_params)
+            if self._contexts.get(conn) == context:
+                try:
+                    found: pq.abc.PGresult | None = await self._exchange(conn, statements, gated, values)
+                except psycopg.errors.InvalidSqlStatementName:
+                    statements.forget()  # nothing ran: send it again, with the context
+                    found = None
+                if found is not None and found.ntuples:
                     return found
                 # The gate held: the session lost the context it had (see the module docstring).
-                session.context = None
-            async with conn.pipeline():  # leaving it sends the Sync and reads both results
-                await cur.execute(_SESSION_CONTEXT if self._keeps_context else _LOCAL_CONTEXT, context)
-                await cur.execute(gated, gated_params)
-            row = await cur.fetchone()
+                del self._contexts[conn]
+            try:
+                result = await self._exchange(conn, statements, gated, values, context)
+            except psycopg.errors.InvalidSqlStatementName:
+                statements.forget()  # nothing ran (one transaction): send it unnamed
+                result = await self._exchange(conn, statements, gated, values, context)
             if self._keeps_context:
-                session.context = context
-            return row
+                self._contexts[conn] = context
+            return result
         except BaseException:
-            session.context = None  # rolled back, or unknown: set it again next time
+            self._contexts.pop(conn, None)  # rolled back, or unknown: set it again next time
             raise
         finally:
             self._busy -= 1
             await self.pool.putconn(conn)
 
+    async def _exchange(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        statements: _Statements,
+        gated: bytes,
+        values: list[bytes | None],
+        context: _Context | None = None,
+    ) -> pq.abc.PGresult:
+        """One round trip: the context's statement (when given), the call's Parse (when it is
+        to be prepared now), the gated call, one Sync: one implicit transaction, so a failing
+        call takes the context with it. Pipeline mode only when there is more than the call."""
+        pgconn, encoding = conn.pgconn, conn.info.encoding
+        name, prepare = statements.name(conn, gated)
+        if context is None and not prepare:
+            if name is None:
+                pgconn.send_query_params(gated, values)
+            else:
+                pgconn.send_query_prepared(name, values)
+            return _checked(await conn.wait(generators.execute(pgconn)), encoding)
+        pgconn.enter_pipeline_mode()
+        try:
+            if context is not None:
+                pgconn.send_query_params(
+                    _NUMBERED_CONTEXT[self._keeps_context],
+                    [None if v is None else v.encode() for v in context],
+                )
+            if name is not None and prepare:
+                pgconn.send_prepare(name, gated)
+            if name is None:
+                pgconn.send_query_params(gated, values)
+            else:
+                pgconn.send_query_prepared(name, values)
+            pgconn.pipeline_sync()
+            await conn.wait(generators.send(pgconn))
+            results: list[list[pq.abc.PGresult]] = []
+            while True:  # one list of results per statement, then the Sync's
+                found = await conn.wait(generators.fetch_many(pgconn))
+                if found and found[0].status == _PIPELINE_SYNC:
+                    break
+                results.append(found)
+        finally:
+            try:
+                pgconn.exit_pipeline_mode()
+            except psycopg.OperationalError:
+                await conn.close()  # results left unread: the pool replaces the connection
+        if name is not None and prepare and results[-2] and results[-2][-1].status == _COMMAND_OK:
+            statements.names[gated] = name  # prepared, whatever the call did
+        for found in results:
+            call = _checked(found, encoding)  # the first error is the cause; the rest aborted
+        return call
+
     async def _reset_session(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """The login role's own session for the transport's catalog reads. A connection the
         transport used may hold a context even when none is trusted (a failed call's rollback
         restores the one before it)."""
-        session = self._sessions.get(conn)
-        if session is not None:
-            session.context = None
+        self._contexts.pop(conn, None)
+        if conn in _statements:  # a store transport used it
             await conn.execute(b"reset all")
 
     def _domain_error(self, exc: psycopg.Error) -> StoreError:

@@ -372,9 +372,9 @@ async def test_one_round_trip_per_call(single: AsyncConnectionPool, protocol: Pr
     if protocol == "simple":
         assert first == again == ["Query"]
     elif pooler:
-        assert first == again == ["Parse", "Bind", "Describe", "Execute"] * 2 + ["Sync", "Flush"]
+        assert first == again == ["Parse", "Bind", "Describe", "Execute"] * 2 + ["Sync"]
     else:
-        assert first == ["Parse", "Bind", "Describe", "Execute"] * 2 + ["Sync", "Flush"]
+        assert first == ["Parse", "Bind", "Describe", "Execute"] * 2 + ["Sync"]
         assert again == ["Parse", "Bind", "Describe", "Execute", "Sync"]
 
 
@@ -399,6 +399,103 @@ async def test_transaction_pooler_uses_no_prepared_statements(pooler: bool, prot
     finally:
         await pool.close()
     assert (prepared == 0) is (pooler or protocol == "simple")
+
+
+@pytest.mark.parametrize("pooler", [False, True])
+async def test_a_call_is_prepared_after_the_threshold_and_then_only_bound(pooler: bool) -> None:
+    """psycopg's rule, kept by the transport's own libpq calls: a statement runs unnamed for
+    its connection's first `prepare_threshold` executions, is prepared on the next, and is then
+    only bound and executed; never prepared behind a transaction pooler."""
+    async with AsyncConnectionPool(
+        DATABASE_URL,
+        min_size=1,
+        max_size=1,
+        kwargs={"autocommit": True, "prepare_threshold": None if pooler else 2},
+    ) as pool:
+        transport = PostgresTransport(pool, transaction_pooler=pooler)
+        manager = ConversationManager(transport)
+        cid = (await manager.create_conversation()).conversation_id
+        traces = [await traced(pool, lambda: manager.get_messages(cid)) for _ in range(4)]
+        sent = [one_round_trip(trace) for trace in traces]
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "select statement from pg_prepared_statements where name like '\\_store\\_%'"
+            )
+            prepared = [row[0] for row in await cur.fetchall()]
+    if pooler:
+        assert sent == [["Parse", "Bind", "Describe", "Execute"] * 2 + ["Sync"]] * 4
+        assert prepared == []
+    else:
+        # The session holds the service's context (create_conversation set it): two calls run
+        # unnamed, the third is prepared (its Parse names it, in the same round trip), the
+        # fourth is only bound.
+        assert sent[0] == sent[1] == sent[2] == ["Parse", "Bind", "Describe", "Execute", "Sync"]
+        assert sent[3] == ["Bind", "Describe", "Execute", "Sync"]
+        parsed = [line[3] for trace in traces[:3] for line in trace if line[0] == "F" and line[2] == "Parse"]
+        assert [p.startswith(' ""') for p in parsed] == [True, True, False]  # unnamed, unnamed, named
+        assert parsed[2].startswith(' "_store_')
+        assert len(prepared) == 1
+        assert "get_messages" in prepared[0]
+
+
+async def test_a_prepared_statement_gone_behind_the_transport_is_sent_again(
+    admin: psycopg.AsyncConnection[Any],
+) -> None:
+    """Statements the server no longer holds (DEALLOCATE ALL behind the transport's back):
+    the call runs once, unnamed, and the statement is prepared again afterwards."""
+    async with AsyncConnectionPool(
+        DATABASE_URL, min_size=1, max_size=1, kwargs={"autocommit": True, "prepare_threshold": 0}
+    ) as pool:
+        manager = ConversationManager(PostgresTransport(pool))
+        cid = (await manager.create_conversation()).conversation_id
+        await manager.add_message(cid, "user", "prepared")
+        async with pool.connection() as conn:
+            await conn.execute("deallocate all")
+        appended = await manager.add_message(cid, "user", "after deallocate")
+        again = await manager.add_message(cid, "user", "prepared again")
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "select count(*) from pg_prepared_statements where name like '\\_store\\_%'"
+            )
+            prepared = (await cur.fetchone() or [0])[0]
+    assert (appended.message.seq, again.message.seq) == (2, 3)
+    cur = await admin.execute(
+        "select count(*) from public.ai_conversation_messages where conversation_id = %s", (cid,)
+    )
+    assert await cur.fetchone() == (3,)
+    assert prepared >= 1
+
+
+@pytest.mark.parametrize("context_held", [False, True])
+async def test_a_cancelled_call_leaves_a_connection_the_next_call_can_use(
+    single: AsyncConnectionPool, admin: psycopg.AsyncConnection[Any], context_held: bool
+) -> None:
+    """A call cancelled while the server runs it (the client went away): the server stops it,
+    and the pool's one connection serves the next call at once, in its own context (the
+    context's pipeline and the held context's single statement alike)."""
+    transport = PostgresTransport(single)
+    alice, bob = new_user(), new_user()
+    if context_held:
+        await transport.run(CONTEXT_SEEN, [], alice)
+    call = asyncio.create_task(transport.run(b"select pg_sleep(30)", [], alice))
+
+    async def sleeping() -> bool:
+        cur = await admin.execute(
+            "select 1 from pg_stat_activity where query like '%%pg_sleep(30)%%' and state = 'active'"
+            " and pid <> pg_backend_pid()"
+        )
+        return await cur.fetchone() is not None
+
+    await eventually(sleeping, within=5)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    started = time.perf_counter()
+    row = await transport.run(CONTEXT_SEEN, [], bob)
+    assert time.perf_counter() - started < 5
+    assert row is not None
+    assert (row[0], row[3]) == ("authenticated", bob.user_id)
+    assert await session_context(single) == ("authenticated", bob.claims_json)
 
 
 async def test_nul_bytes_are_invalid_input(pool: AsyncConnectionPool, protocol: Protocol) -> None:
