@@ -1,9 +1,10 @@
 """ApplicationCore: the plugin that wires the API, the way litestar-fullstack's core does.
 
 `create_app()` (app.server) builds `Litestar(plugins=[ApplicationCore(settings)])`; this
-plugin adds the routes, the dependencies, the authentication middleware, the exception
-handlers, the OpenAPI description (with its docs UI served from local assets, so it works
-offline), the web client at `/` and the lifespan that opens the services.
+plugin adds the routes, the dependencies, the one middleware (app.entry: request ids, metrics,
+cross-site rules, authentication), the exception handlers, the OpenAPI description (with its
+docs UI served from local assets, so it works offline), the web client at `/` and the lifespan
+that opens the services.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware, DefineMiddleware
+from litestar.middleware import ASGIMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -26,7 +27,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from app import __version__
-from app.auth import BearerAuthMiddleware, check_auth_mode
+from app.auth import EXCLUDE_FROM_AUTH, BearerAuth, check_auth_mode
 from app.config import Settings
 from app.controllers.admin import AdminController, ImportController
 from app.controllers.chat import ChatController
@@ -40,11 +41,12 @@ from app.controllers.messages import MessageController
 from app.controllers.metrics import MetricsController
 from app.controllers.search import SearchController
 from app.controllers.usage import UsageController
-from app.crosssite import CrossSiteMiddleware
+from app.crosssite import CrossSiteRules
 from app.dependencies import provide_settings, provide_store
+from app.entry import EntryMiddleware
 from app.errors import create_exception_handlers
 from app.llm import ToolRegistry, create_tools
-from app.observability import MetricsMiddleware, RequestIdMiddleware, send_request_id
+from app.observability import send_request_id
 from app.openai_api import create_openai_router
 from app.services import Services
 from app.store import SERVICE
@@ -96,7 +98,7 @@ def _web_router() -> Router:
         html_mode=True,
         name="web",
         cache_control=CacheControlHeader(no_cache=True),
-        opt={"exclude_from_auth": True},
+        opt={EXCLUDE_FROM_AUTH: True},
         middleware=[_WebHeaders()],
         include_in_schema=False,
     )
@@ -168,14 +170,13 @@ class ApplicationCore(InitPluginProtocol):
             }
         )
         loopback_only = settings.server.auth == "disabled"
-        # Outermost first: the request id for every later log line, the metrics seeing every
-        # status (errors raised by the checks below included), then the checks.
-        app_config.middleware.extend(
-            [
-                RequestIdMiddleware(),
-                MetricsMiddleware(),
-                CrossSiteMiddleware(loopback_only=loopback_only, origins=settings.server.cors_origins),
-            ]
+        app_config.middleware.append(
+            EntryMiddleware(
+                auth=BearerAuth(
+                    services.verifier, anonymous=SERVICE if loopback_only else None, exclude=PUBLIC_PATHS
+                ),
+                cross_site=CrossSiteRules(loopback_only=loopback_only, origins=settings.server.cors_origins),
+            )
         )
         app_config.before_send.append(send_request_id)
         if settings.server.cors_origins:
@@ -185,14 +186,6 @@ class ApplicationCore(InitPluginProtocol):
                 allow_headers=CORS_REQUEST_HEADERS,
                 expose_headers=["X-Request-ID", "Retry-After"],
             )
-        app_config.middleware.append(
-            DefineMiddleware(
-                BearerAuthMiddleware,
-                verifier=services.verifier,
-                anonymous=SERVICE if loopback_only else None,
-                exclude=PUBLIC_PATHS,
-            )
-        )
         app_config.exception_handlers.update(handlers)
         app_config.lifespan.append(services.lifespan)
         app_config.openapi_config = OpenAPIConfig(

@@ -1,6 +1,7 @@
 """Cross-site safety: what a web page the developer happens to visit cannot make the API do.
 
-Two rules, checked once per request before authentication (`CrossSiteMiddleware`):
+Two rules, checked once per request before authentication (`CrossSiteRules.check`, called by
+the API's one middleware, app.entry):
 
 - A request with a body must say it is JSON: `application/json` or `application/*+json`
   (a `charset` parameter, if any, must be UTF-8); anything else is 415. A browser sends
@@ -20,14 +21,12 @@ from collections.abc import Iterable
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import Scope
 
 from app.auth.loopback import is_loopback
 from app.errors import ApiError
 
-__all__ = ["CrossSiteMiddleware", "host_name", "is_json_media_type"]
+__all__ = ["CrossSiteRules", "host_name", "is_json_media_type"]
 
 
 @lru_cache(maxsize=256)
@@ -66,17 +65,18 @@ def host_name(host: str) -> str:
     return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
-class CrossSiteMiddleware(ASGIMiddleware):
+class CrossSiteRules:
     """The rules of the module docstring. `loopback_only` is API_AUTH=disabled; `origins` are
     the CORS origins that may call the API from a browser anyway."""
 
-    scopes = (ScopeType.HTTP,)
+    __slots__ = ("loopback_only", "origins")
 
     def __init__(self, *, loopback_only: bool, origins: Iterable[str] = ()) -> None:
         self.loopback_only = loopback_only
         self.origins = frozenset(origin.lower() for origin in origins)
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+    def check(self, scope: Scope) -> None:
+        """Raises ApiError (415, 421, 403) when an HTTP request breaks a rule."""
         host = origin = content_type = None
         has_body = False
         for name, value in scope["headers"]:
@@ -98,7 +98,6 @@ class CrossSiteMiddleware(ASGIMiddleware):
                 "the request body must be JSON: send Content-Type: application/json",
                 status_code=415,
             )
-        await next_app(scope, receive, send)
 
     def _check_site(self, host: bytes | None, origin: bytes | None) -> None:
         if host is None or not _loopback_host(host):

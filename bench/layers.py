@@ -47,16 +47,16 @@ import msgspec
 import uvloop
 from litestar import Litestar
 from litestar.config.app import AppConfig
-from litestar.middleware import ASGIMiddleware, DefineMiddleware
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import Scope
 from psycopg import generators, pq
 
-from app.auth import BearerAuthMiddleware
+from app import entry as entry_module
+from app.auth import BearerAuth
 from app.config import LOCAL_DATABASE_URL, Settings
 from app.core import ApplicationCore, services_of
-from app.crosssite import CrossSiteMiddleware
+from app.crosssite import CrossSiteRules
 from app.db import create_pool
-from app.observability import MetricsMiddleware, RequestIdMiddleware, measured_transport, send_request_id
+from app.observability import measured_transport, send_request_id
 from app.observability import metrics as metrics_module
 from app.server import create_app
 from app.services import Running
@@ -93,31 +93,57 @@ class Target:
     running: Running | None = None
 
 
-def _without(*kinds: type[Any]) -> Edit:
-    def edit(config: AppConfig) -> None:
-        config.middleware[:] = [m for m in config.middleware if not isinstance(m, kinds)]
-
-    return edit
-
-
-def _without_request_ids(config: AppConfig) -> None:
-    _without(RequestIdMiddleware)(config)
+def _without_request_id_header(config: AppConfig) -> None:
     config.before_send[:] = [hook for hook in config.before_send if hook is not send_request_id]
 
 
-class _ServicePrincipal(ASGIMiddleware):
-    """What authentication leaves behind, without it: the service as the request's user."""
+class _NoRequestId:
+    def set(self, value: object) -> None:
+        return None
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        scope["user"] = SERVICE
-        await next_app(scope, receive, send)
+    def reset(self, token: object) -> None:
+        pass
 
 
-def _without_authentication(config: AppConfig) -> None:
-    config.middleware[:] = [
-        _ServicePrincipal() if isinstance(m, DefineMiddleware) and m.middleware is BearerAuthMiddleware else m
-        for m in config.middleware
-    ]
+@contextlib.contextmanager
+def _without_request_ids(target: Target) -> Iterator[None]:
+    def no_id(scope: Scope) -> str:
+        return "-"
+
+    with (
+        mock.patch.object(entry_module, "REQUEST_ID", _NoRequestId()),
+        mock.patch.object(entry_module, "request_id", new=no_id),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def _without_request_metrics(target: Target) -> Iterator[None]:
+    def unobserved(*_: object) -> None:
+        pass
+
+    with mock.patch.object(entry_module, "observe_request", new=unobserved):
+        yield
+
+
+@contextlib.contextmanager
+def _without_cross_site(target: Target) -> Iterator[None]:
+    def unchecked(self: CrossSiteRules, scope: Scope) -> None:
+        pass
+
+    with mock.patch.object(CrossSiteRules, "check", new=unchecked):
+        yield
+
+
+@contextlib.contextmanager
+def _without_authentication(target: Target) -> Iterator[None]:
+    """What authentication leaves behind, without it: the service as the request's principal."""
+
+    async def given(self: BearerAuth, scope: Scope) -> tuple[Principal, str | None]:
+        return SERVICE, None
+
+    with mock.patch.object(BearerAuth, "principal_for", new=given):
+        yield
 
 
 def _innermost(transport: Any) -> Any:
@@ -269,12 +295,18 @@ def variants() -> list[Variant]:
         Variant(
             "app", "a user's JWT, token cache off", "auth", env={"JWT_CACHE_SECONDS": "0"}, caller="user"
         ),
-        Variant("app", "authentication middleware off", "auth", edit=_without_authentication),
-        Variant("app", "request ids off", "request ids", edit=_without_request_ids),
-        Variant("app", "metrics middleware off", "metrics", edit=_without(MetricsMiddleware)),
+        Variant("app", "authentication off (principal given)", "auth", patch=_without_authentication),
+        Variant(
+            "app",
+            "request ids off (none chosen, no header)",
+            "request ids",
+            edit=_without_request_id_header,
+            patch=_without_request_ids,
+        ),
+        Variant("app", "request metrics off", "metrics", patch=_without_request_metrics),
         Variant("app", "store-call metrics off", "metrics", patch=_without_store_metrics),
         Variant("app", "histogram observations off", "metrics", patch=_without_histograms),
-        Variant("app", "cross-site checks off", "cross-site", edit=_without(CrossSiteMiddleware)),
+        Variant("app", "cross-site checks off", "cross-site", patch=_without_cross_site),
         Variant("app", "store manager bypassed", "manager", patch=_without_manager),
         Variant("app", "decoding + encoding off (JSON passed through)", "encoding", patch=_passed_through),
         Variant(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from app.auth.bearer import EXCLUDE_FROM_AUTH, BearerAuth
 from app.auth.guards import requires_service
 from app.auth.loopback import arrived_on_loopback, is_loopback
-from app.auth.middleware import BearerAuthMiddleware
 from app.auth.tokens import AuthError, JWKSCache, TokenVerifier, jwks_url_for
 
 __all__ = [
+    "EXCLUDE_FROM_AUTH",
     "AuthError",
-    "BearerAuthMiddleware",
+    "BearerAuth",
     "JWKSCache",
     "TokenVerifier",
     "arrived_on_loopback",

@@ -1,13 +1,15 @@
 """Prometheus metrics, served at /metrics in the text exposition format (prometheus-client).
 
-Process-wide (the default registry): requests by route template and status with their
-latency (`MetricsMiddleware`), store calls by SQL function (`measured_transport`, wrapped once
-around the store's transport), model calls and their errors (`measured_provider`, wrapped once
-around the provider). Read at scrape time from the running services (`ServicesCollector`, one
-registry per app): the connection pool's `get_stats()` and the realtime hub's `stats()`.
+Process-wide (the default registry): requests by route template and status with their latency
+(`observe_request`, called by the API's one middleware, app.entry), store calls by SQL
+function (`measured_transport`, wrapped once around the store's transport), model calls and
+their errors (`measured_provider`, wrapped once around the provider). Read at scrape time from
+the running services (`ServicesCollector`, one registry per app): the connection pool's
+`get_stats()` and the realtime hub's `stats()`.
 
 Litestar's own PrometheusMiddleware is not used: it records a request whose middleware raised
-(401 from authentication, 415, 421) as a 200, and labels by raw path unless told otherwise.
+(401 from authentication, 415, 421) as a 200, labels by raw path unless told otherwise, and is
+one more layer of the middleware stack.
 Labels here are bounded: route templates, SQL function names, error codes; never ids.
 """
 
@@ -16,12 +18,8 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
-from litestar.enums import ScopeType
-from litestar.exceptions import HTTPException
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -33,16 +31,15 @@ from app.store.errors import StoreError
 from app.store.transport import Principal, Transport
 
 if TYPE_CHECKING:
-    from litestar.types import HTTPScope
     from prometheus_client.metrics_core import Metric
 
 __all__ = [
-    "MetricsMiddleware",
     "Observed",
     "ServicesCollector",
     "exposition",
     "measured_provider",
     "measured_transport",
+    "observe_request",
     "services_registry",
 ]
 
@@ -85,31 +82,11 @@ def _store_series(function: str) -> Any:
     return STORE_SECONDS.labels(function)
 
 
-class MetricsMiddleware(ASGIMiddleware):
-    """Counts and times every routed HTTP request (a path no route matches is a 404 that
-    never reaches a route's middleware, so it is not counted)."""
-
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        status = 500
-        started = time.perf_counter()
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await next_app(scope, receive, send_status)
-        except HTTPException as exc:
-            status = exc.status_code
-            raise
-        finally:
-            method, route = cast("HTTPScope", scope)["method"], scope.get("path_template", "unmatched")
-            _request_series(method, route).observe(time.perf_counter() - started)
-            _request_count(method, route, status).inc()
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """One routed HTTP request answered: its latency and its status (a path no route matches
+    is a 404 that never reaches a route's middleware, so it is not counted)."""
+    _request_series(method, route).observe(seconds)
+    _request_count(method, route, status).inc()
 
 
 class _MeasuredTransport:

@@ -3,10 +3,11 @@
 The id is the client's `X-Request-ID` when it is well-formed (1-128 characters of
 `[A-Za-z0-9._:-]`, so it cannot forge log lines or headers), else a process-unique token
 (app.unique: no system call, this runs on every request). It is
-chosen once per request and kept in the scope's state; `RequestIdMiddleware` puts it in the
-`REQUEST_ID` context variable for the handlers' log records (`RequestIdFilter` copies it onto
-each record), and `send_request_id`, an app-level before_send hook, puts it on the response,
-errors answered by Litestar's own exception handling included.
+chosen once per request and kept in the scope's state; the API's one middleware (app.entry)
+puts it in the `REQUEST_ID` context variable for the handlers' log records (`RequestIdFilter`
+copies it onto each record), and `send_request_id`, an app-level before_send hook, puts it on
+the response, errors answered by Litestar's own exception handling (and unrouted requests)
+included.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import re
 from contextvars import ContextVar
 
 from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 from app.unique import unique_token
 
-__all__ = ["HEADER", "REQUEST_ID", "RequestIdFilter", "RequestIdMiddleware", "request_id", "send_request_id"]
+__all__ = ["HEADER", "REQUEST_ID", "RequestIdFilter", "request_id", "send_request_id"]
 
 HEADER = "X-Request-ID"
 _HEADER_NAME = HEADER.lower().encode()
@@ -43,19 +43,6 @@ def request_id(scope: Scope) -> str:
                 break
         state[_STATE_KEY] = found
     return found
-
-
-class RequestIdMiddleware(ASGIMiddleware):
-    """Sets REQUEST_ID for the rest of the request."""
-
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        token = REQUEST_ID.set(request_id(scope))
-        try:
-            await next_app(scope, receive, send)
-        finally:
-            REQUEST_ID.reset(token)
 
 
 async def send_request_id(message: Message, scope: Scope) -> None:

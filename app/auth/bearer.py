@@ -1,23 +1,27 @@
-"""The authentication middleware: `Authorization: Bearer <token>` to a Principal on every
-route but the excluded ones (health, OpenAPI), built once per request and kept in
-`scope["user"]` (`request.user`)."""
+"""Bearer authentication: `Authorization: Bearer <token>` to the request's Principal, on every
+route but the public ones (health, metrics, the OpenAPI description, the web client's files).
+
+The API's one middleware (app.entry) asks `BearerAuth` whether a request needs a principal
+and which, and keeps it in `scope["user"]` (`request.user`) and the token in `scope["auth"]`,
+where Litestar's own authentication middleware kept them."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Sequence
 
-from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
-from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.types import ASGIApp, Scope
+from litestar.types import Scope
 
 from app.auth.loopback import arrived_on_loopback
 from app.auth.tokens import AuthError, TokenVerifier
 from app.store.transport import Principal
 
-__all__ = ["BearerAuthMiddleware", "unauthorized"]
+__all__ = ["EXCLUDE_FROM_AUTH", "BearerAuth", "unauthorized"]
 
 REALM = "conversations"
+# The route option that makes a route public (Litestar's name for it).
+EXCLUDE_FROM_AUTH = "exclude_from_auth"
 
 
 def unauthorized(message: str, error: str | None = None) -> NotAuthorizedException:
@@ -29,34 +33,36 @@ def unauthorized(message: str, error: str | None = None) -> NotAuthorizedExcepti
     return NotAuthorizedException(message, headers={"WWW-Authenticate": challenge})
 
 
-class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+class BearerAuth:
     """Sets the request's principal. Without a token, `anonymous` acts (API_AUTH=disabled:
-    the service) or the request is refused with 401.
+    the service) or the request is refused with 401. `exclude`: path patterns (regular
+    expressions) that need no principal, as are routes whose `opt` sets EXCLUDE_FROM_AUTH
+    and CORS preflights (OPTIONS), the exclusions of Litestar's authentication middleware."""
 
-    Litestar's AbstractAuthenticationMiddleware skips the excluded paths and keeps the
-    result in `scope["user"]` (`request.user`) and `scope["auth"]` (the token).
-    """
-
-    __slots__ = ("anonymous", "verifier")
+    __slots__ = ("anonymous", "exclude", "verifier")
 
     def __init__(
-        self,
-        app: ASGIApp,
-        verifier: TokenVerifier,
-        anonymous: Principal | None = None,
-        exclude: str | list[str] | None = None,
+        self, verifier: TokenVerifier, anonymous: Principal | None = None, exclude: Sequence[str] = ()
     ) -> None:
-        super().__init__(app, exclude=exclude)
         self.verifier = verifier
         self.anonymous = anonymous
+        self.exclude = re.compile("|".join(exclude)) if exclude else None
 
-    async def authenticate_request(
-        self, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> AuthenticationResult:
-        principal, token = await self.principal_for(connection.scope)
-        return AuthenticationResult(principal, token)
+    def required(self, scope: Scope) -> bool:
+        """Whether the request needs a principal (see the class docstring)."""
+        if scope.get("method") == "OPTIONS":
+            return False
+        handler = scope.get("route_handler")
+        if handler is not None and handler.opt.get(EXCLUDE_FROM_AUTH):
+            return False
+        if self.exclude is None:
+            return True
+        # A mounted app (static files) sees its own path: the request's is the raw one.
+        path = scope["raw_path"].decode() if getattr(handler, "is_mount", False) else scope["path"]
+        return self.exclude.search(path) is None
 
     async def principal_for(self, scope: Scope) -> tuple[Principal, str | None]:
+        """The principal and its token; raises the 401 otherwise."""
         header: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"authorization":
