@@ -17,8 +17,9 @@ logging), on the two routes benchmark 7 loads, so the same wrk scripts drive it:
 - ``select1``: one prepared ``select 1`` through ``psycopg_pool.AsyncConnectionPool`` (the pool of
   ``app.db.create_pool``, the API's settings), then the constant answer;
 - ``same``: the SQL function the API's route calls, prepared, through the same pool
-  (``get_conversation(id, limit)``; ``append_message(id, role, content)`` with the body's role and
-  content), answering the function's JSON as the database wrote it. The database does the same
+  (``get_conversation(id, limit)``; ``append_message(id, role, content, idempotency_key)`` with
+  the body's role and content and a key of its own, as the API gives an append without one),
+  answering the function's JSON as the database wrote it. The database does the same
   work per request as behind the API, so both run at the rate the database allows and their
   CPU per request compares like for like (an event loop that wakes up for fewer requests
   spends more per request).
@@ -30,6 +31,8 @@ API's CPU per request over this process's is the cost of our own layers.
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -51,9 +54,10 @@ MODES: tuple[Mode, ...] = ("const", "select1", "same")
 
 _SELECT_1 = b"select 1"
 _READ = b"select public.get_conversation(p_conversation_id => %s::text, p_message_limit => %s::integer)::text"
+# With an idempotency key, as the API sends one for an append that came without.
 _APPEND = (
     b"select public.append_message(p_conversation_id => %s::text, p_role => %s::text,"
-    b" p_content => %s::text)::text"
+    b" p_content => %s::text, p_idempotency_key => %s::text)::text"
 )
 _JSON = "application/json"
 
@@ -73,6 +77,8 @@ class _Floor:
         self.pool: AsyncConnectionPool = create_pool(settings.db)
         self.page = b""
         self.message = b""
+        self.prefix = os.urandom(8).hex()  # keys unique across floor processes and runs
+        self.keys = itertools.count()
 
     @asynccontextmanager
     async def lifespan(self, _: Litestar) -> AsyncIterator[None]:
@@ -116,7 +122,8 @@ class _Floor:
         async def append(conversation_id: str, request: Request[Any, Any, Any]) -> Response[bytes]:
             body = msgspec.json.decode(await request.body(), type=_Body)
             if floor.mode == "same":
-                answer = await floor._call(_APPEND, (conversation_id, body.role, body.content))
+                key = f"floor:{floor.prefix}-{next(floor.keys)}"
+                answer = await floor._call(_APPEND, (conversation_id, body.role, body.content, key))
                 return Response(answer.encode(), media_type=_JSON, status_code=201)
             if floor.mode == "select1":
                 await floor._call(_SELECT_1, ())

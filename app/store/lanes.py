@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from types import TracebackType
 
 from app.store.errors import BusyError
 
@@ -28,6 +27,55 @@ class _Lane:
     def __init__(self) -> None:
         self.running = 0
         self.waiters: deque[asyncio.Future[None]] = deque()
+
+
+class _Slot:
+    """One call's place in its lane, as an async context manager (a class: a generator-based
+    one cost more than the lane's own bookkeeping, on every store call)."""
+
+    __slots__ = ("key", "lane", "lanes")
+
+    def __init__(self, lanes: Lanes, key: str) -> None:
+        self.lanes = lanes
+        self.key = key
+        self.lane: _Lane | None = None
+
+    async def __aenter__(self) -> None:
+        lanes, key = self.lanes, self.key
+        lane = lanes._lanes.get(key)
+        if lane is None:
+            lane = lanes._lanes[key] = _Lane()
+        if lane.running < lanes.width:
+            lane.running += 1
+        else:
+            waiter = asyncio.get_running_loop().create_future()
+            lane.waiters.append(waiter)
+            try:
+                await waiter  # a finishing call hands its slot over (running stays counted)
+            except BaseException:
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                    lanes._release(key, lane)  # handed a slot, then cancelled: pass it on
+                elif not waiter.done():
+                    lane.waiters.remove(waiter)
+                    lanes._forget(key, lane)
+                raise
+        self.lane = lane
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        lane = self.lane
+        assert lane is not None
+        try:
+            if isinstance(exc, BusyError):
+                while lane.waiters:
+                    waiter = lane.waiters.popleft()
+                    if not waiter.done():
+                        waiter.set_exception(
+                            BusyError(exc.message, details=exc.details, sqlstate=exc.sqlstate)
+                        )
+        finally:
+            self.lanes._release(self.key, lane)
 
 
 class Lanes:
@@ -44,36 +92,10 @@ class Lanes:
         """Calls waiting for their lane, across keys."""
         return sum(len(lane.waiters) for lane in self._lanes.values())
 
-    @asynccontextmanager
-    async def lane(self, key: str) -> AsyncIterator[None]:
-        """Runs the block in `key`'s lane; raises BusyError when a call ahead found it locked."""
-        lane = self._lanes.get(key)
-        if lane is None:
-            lane = self._lanes[key] = _Lane()
-        if lane.running < self.width:
-            lane.running += 1
-        else:
-            waiter = asyncio.get_running_loop().create_future()
-            lane.waiters.append(waiter)
-            try:
-                await waiter  # a finishing call hands its slot over (running stays counted)
-            except BaseException:
-                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                    self._release(key, lane)  # handed a slot, then cancelled: pass it on
-                elif not waiter.done():
-                    lane.waiters.remove(waiter)
-                    self._forget(key, lane)
-                raise
-        try:
-            yield
-        except BusyError as exc:
-            while lane.waiters:
-                waiter = lane.waiters.popleft()
-                if not waiter.done():
-                    waiter.set_exception(BusyError(exc.message, details=exc.details, sqlstate=exc.sqlstate))
-            raise
-        finally:
-            self._release(key, lane)
+    def lane(self, key: str) -> _Slot:
+        """`async with lanes.lane(key):` runs the block in `key`'s lane; raises BusyError when a
+        call ahead found it locked."""
+        return _Slot(self, key)
 
     def _release(self, key: str, lane: _Lane) -> None:
         while lane.waiters:

@@ -157,23 +157,40 @@ _NUMBERED_CONTEXT = {True: numbered(_SESSION_CONTEXT), False: numbered(_LOCAL_CO
 _Context = tuple[str | None, ...]
 
 
-class _Statements:
-    """What a pooled connection holds for the store, whichever transport uses it: the
-    statements prepared on it (by name) or run so far (by count, until its
-    `prepare_threshold`), and a Transformer bound to it (psycopg's dumpers)."""
+class _Session:
+    """What a pooled connection's session holds for the store, whichever transport uses it:
+    the context it holds, if known (the gate checks it anyway); the statements prepared on it
+    (by name) or run so far (by count, until its `prepare_threshold`); and a Transformer bound
+    to it (psycopg's dumpers)."""
 
-    __slots__ = ("counter", "names", "transformer", "uses")
+    __slots__ = ("context", "counter", "encoding", "names", "transformer", "uses")
 
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.context: _Context | None = None
         self.names: dict[bytes, bytes] = {}
         self.uses: dict[bytes, int] = {}
         self.counter = itertools.count()
         self.transformer = Transformer(conn)
+        self.encoding = conn.info.encoding
 
     def dump(self, values: Sequence[Any]) -> list[bytes | None]:
-        """Values in the text format, by psycopg's dumpers (DataError for a NUL in a text)."""
-        formats = [PyFormat.TEXT] * len(values)
-        return list(self.transformer.dump_sequence(values, formats))  # type: ignore[arg-type]
+        """Values in the text format, as psycopg's dumpers write them (DataError for a NUL in a
+        text): texts and integers here, anything else by the Transformer."""
+        out: list[bytes | None] = []
+        for value in values:
+            kind = type(value)
+            if value is None:
+                out.append(None)
+            elif kind is str:
+                if "\x00" in value:
+                    raise psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+                out.append(value.encode(self.encoding))
+            elif kind is int:
+                out.append(b"%d" % value)
+            else:
+                formats = [PyFormat.TEXT] * len(values)
+                return list(self.transformer.dump_sequence(values, formats))  # type: ignore[arg-type]
+        return out
 
     def name(self, conn: psycopg.AsyncConnection[Any], gated: bytes) -> tuple[bytes | None, bool]:
         """(the statement's name on this connection, whether to prepare it now); no name: run
@@ -196,17 +213,14 @@ class _Statements:
         self.uses.clear()
 
 
-# Per connection, shared by every transport over it (each keeps its own belief about the
-# session context: the gate checks that one).
-_statements: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], _Statements] = (
-    weakref.WeakKeyDictionary()
-)
+# Per connection, shared by every transport over it: a session's state is the connection's.
+_sessions: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], _Session] = weakref.WeakKeyDictionary()
 
 
-def _statements_of(conn: psycopg.AsyncConnection[Any]) -> _Statements:
-    found = _statements.get(conn)
+def _session_of(conn: psycopg.AsyncConnection[Any]) -> _Session:
+    found = _sessions.get(conn)
     if found is None:
-        found = _statements[conn] = _Statements(conn)
+        found = _sessions[conn] = _Session(conn)
     return found
 
 
@@ -248,11 +262,8 @@ class PostgresTransport:
         self.lanes = Lanes(per_conversation)
         # Whether a context set in a session is kept there for the next call (see the module).
         self._keeps_context = not transaction_pooler and protocol == "pipeline"
-        # The context each connection's session holds, as far as this transport knows.
-        self._contexts: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], _Context] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._statements: dict[tuple[str, tuple[str, ...]], bytes] = {}
+        # Each statement with the positions of its jsonb arguments, by function and arguments.
+        self._statements: dict[tuple[str, tuple[str, ...]], tuple[bytes, tuple[int, ...]]] = {}
         self._gated: dict[bytes, bytes] = {}  # each statement with the gate, built once
         self._signatures: dict[str, dict[str, str]] | None = None
         self._timeouts: dict[str, dict[str, str]] | None = None
@@ -293,10 +304,14 @@ class PostgresTransport:
         assert self._signatures is not None
         return self._signatures
 
-    async def statement(self, function: str, names: tuple[str, ...]) -> tuple[bytes, Mapping[str, str]]:
+    async def statement(self, function: str, names: tuple[str, ...]) -> tuple[bytes, tuple[int, ...]]:
         """`select public.<fn>(name => $n::type, ...)::text`, rendered once per argument set,
-        with the argument types. The casts pick the declared overload whatever type psycopg
-        would infer for a Python value."""
+        and the positions of its jsonb arguments. The casts pick the declared overload whatever
+        type psycopg would infer for a Python value."""
+        key = (function, names)
+        found = self._statements.get(key)
+        if found is not None:
+            return found
         signatures = self._signatures if self._signatures is not None else await self.signatures()
         types = signatures.get(function)
         if types is None or not set(names) <= types.keys():
@@ -305,16 +320,13 @@ class PostgresTransport:
             types = (await self.signatures()).get(function)
             if types is None or not set(names) <= types.keys():
                 raise StoreError(f"unknown store function or argument: {function}{names}")
-        key = (function, names)
-        stmt = self._statements.get(key)
-        if stmt is None:
-            args = sql.SQL(", ").join(
-                sql.SQL("{} => {}::{}").format(sql.Identifier(n), sql.Placeholder(), sql.SQL(types[n]))
-                for n in names
-            )
-            stmt = sql.SQL("select public.{}({})::text").format(sql.Identifier(function), args).as_bytes()
-            self._statements[key] = stmt
-        return stmt, types
+        args = sql.SQL(", ").join(
+            sql.SQL("{} => {}::{}").format(sql.Identifier(n), sql.Placeholder(), sql.SQL(types[n]))
+            for n in names
+        )
+        stmt = sql.SQL("select public.{}({})::text").format(sql.Identifier(function), args).as_bytes()
+        found = self._statements[key] = (stmt, tuple(i for i, n in enumerate(names) if types[n] == "jsonb"))
+        return found
 
     async def call(
         self, function: str, args: Mapping[str, Any], principal: Principal, *, retry: bool = False
@@ -322,10 +334,12 @@ class PostgresTransport:
         """`retry`: the call may run twice to the same effect (a read, or an append under an
         idempotency key); see run(). The function's JSON as the server sent it."""
         try:
-            stmt, types = await self.statement(function, tuple(args))
+            stmt, jsonb = await self.statement(function, tuple(args))
         except psycopg.Error as exc:
             raise self._domain_error(exc) from exc
-        params = [Jsonb(v) if types[n] == "jsonb" else v for n, v in args.items()]
+        params = list(args.values())
+        for i in jsonb:
+            params[i] = Jsonb(params[i])
         conversation_id = args.get("p_conversation_id")
         if isinstance(conversation_id, str):
             async with self.lanes.lane(conversation_id):
@@ -377,6 +391,7 @@ class PostgresTransport:
         gated_params = [*params, principal.role, principal.claims_json]
         conn = await checkout(self.pool)
         self._busy += 1
+        session = _session_of(conn)
         try:
             if self.protocol == "simple":
                 simple = psycopg.AsyncClientCursor(conn)
@@ -387,28 +402,26 @@ class PostgresTransport:
             gated = self._gated.get(stmt)
             if gated is None:
                 gated = self._gated[stmt] = numbered(stmt + _GATE)
-            statements = _statements_of(conn)
-            values = statements.dump(gated_params)
-            if self._contexts.get(conn) == context:
+            values = session.dump(gated_params)
+            if self._keeps_context and session.context == context:
                 try:
-                    found: pq.abc.PGresult | None = await self._exchange(conn, statements, gated, values)
+                    found: pq.abc.PGresult | None = await self._exchange(conn, session, gated, values)
                 except psycopg.errors.InvalidSqlStatementName:
-                    statements.forget()  # nothing ran: send it again, with the context
+                    session.forget()  # nothing ran: send it again, with the context
                     found = None
                 if found is not None and found.ntuples:
                     return found
                 # The gate held: the session lost the context it had (see the module docstring).
-                del self._contexts[conn]
+                session.context = None
             try:
-                result = await self._exchange(conn, statements, gated, values, context)
+                result = await self._exchange(conn, session, gated, values, context)
             except psycopg.errors.InvalidSqlStatementName:
-                statements.forget()  # nothing ran (one transaction): send it unnamed
-                result = await self._exchange(conn, statements, gated, values, context)
-            if self._keeps_context:
-                self._contexts[conn] = context
+                session.forget()  # nothing ran (one transaction): send it unnamed
+                result = await self._exchange(conn, session, gated, values, context)
+            session.context = context if self._keeps_context else None
             return result
         except BaseException:
-            self._contexts.pop(conn, None)  # rolled back, or unknown: set it again next time
+            session.context = None  # rolled back, or unknown: set it again next time
             raise
         finally:
             self._busy -= 1
@@ -417,7 +430,7 @@ class PostgresTransport:
     async def _exchange(
         self,
         conn: psycopg.AsyncConnection[Any],
-        statements: _Statements,
+        session: _Session,
         gated: bytes,
         values: list[bytes | None],
         context: _Context | None = None,
@@ -425,8 +438,8 @@ class PostgresTransport:
         """One round trip: the context's statement (when given), the call's Parse (when it is
         to be prepared now), the gated call, one Sync: one implicit transaction, so a failing
         call takes the context with it. Pipeline mode only when there is more than the call."""
-        pgconn, encoding = conn.pgconn, conn.info.encoding
-        name, prepare = statements.name(conn, gated)
+        pgconn, encoding = conn.pgconn, session.encoding
+        name, prepare = session.name(conn, gated)
         if context is None and not prepare:
             if name is None:
                 pgconn.send_query_params(gated, values)
@@ -460,7 +473,7 @@ class PostgresTransport:
             except psycopg.OperationalError:
                 await conn.close()  # results left unread: the pool replaces the connection
         if name is not None and prepare and results[-2] and results[-2][-1].status == _COMMAND_OK:
-            statements.names[gated] = name  # prepared, whatever the call did
+            session.names[gated] = name  # prepared, whatever the call did
         for found in results:
             call = _checked(found, encoding)  # the first error is the cause; the rest aborted
         return call
@@ -469,8 +482,9 @@ class PostgresTransport:
         """The login role's own session for the transport's catalog reads. A connection the
         transport used may hold a context even when none is trusted (a failed call's rollback
         restores the one before it)."""
-        self._contexts.pop(conn, None)
-        if conn in _statements:  # a store transport used it
+        session = _sessions.get(conn)
+        if session is not None:  # a store transport used it
+            session.context = None
             await conn.execute(b"reset all")
 
     def _domain_error(self, exc: psycopg.Error) -> StoreError:
