@@ -9,7 +9,8 @@ last because it deletes, the cleanup.
 ``http`` (benchmark 7): the tables are emptied again (so it starts from the same state whether
 ``db`` ran or not), it loads its own conversations and serves the API against the cluster.
 ``chat`` adds its own conversations and serves the API once more; ``openai`` reuses them
-through the /v1 API and the openai SDK. ``transport`` (not run by
+through the /v1 API and the openai SDK. ``layers`` runs ``bench.layers`` (the API's CPU per
+request with each of its layers off, in-process) on the cluster. ``transport`` (not run by
 default) runs ``bench.store_transport`` on the cluster. ``realtime`` needs a cluster of its own
 (commit timestamps on, a restart): it runs last, as ``python -m bench.realtime``, after the
 bench cluster is gone, and hands its outcomes back through a file. ``BENCH_ONLY`` picks a
@@ -248,6 +249,30 @@ def run_transport(url: str, config: Config) -> list[Outcome]:
     ]
 
 
+def run_layers(url: str, config: Config) -> list[Outcome]:
+    """``python -m bench.layers`` on the bench cluster: its table, as printed (no goal: it says
+    where the HTTP rows' CPU goes)."""
+    section("L. our layers one at a time, in-process (bench.layers)")
+    rounds, scale = ("3", "0.5") if config.quick else ("5", "1")
+    env = {**os.environ, "DATABASE_URL": url}
+    sys.stdout.flush()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.layers", "--rounds", rounds, "--scale", scale],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for text in done.stdout.rstrip().splitlines():
+        line(text)
+    if done.returncode != 0:
+        error = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        line(f"ERROR: bench.layers exited {done.returncode}: {error}")
+        return [Outcome.failed("L layers", None, error)]
+    return []
+
+
 def run_realtime() -> list[Outcome]:
     """``python -m bench.realtime`` (its own cluster); its outcomes come back through a file."""
     section("realtime (python -m bench.realtime, on a cluster of its own)")
@@ -293,6 +318,8 @@ def main() -> int:
                 outcomes += run_chat(url, config)
             if config.selected("openai"):
                 outcomes += run_openai(url, config)
+            if config.selected("layers"):
+                outcomes += run_layers(url, config)
             if config.selected("transport"):
                 outcomes += run_transport(url, config)
         finally:
