@@ -18,12 +18,14 @@ bench cluster of ``make bench``, or the local stack). Three tiers, each with its
   SQL call, and with the realtime feed (which decodes every appended message) off.
 
 Each variant turns one layer off (or changes the setting that shapes it: a token, the token
-cache, the pooler mode) and measures; its cost is the median over the rounds of its difference
-to the reference of the same round (measured at the round's start and end, the variants' order
-rotating from round to round), with the range of those differences beside it: the machine's
-noise falls on every variant alike. Layers are switched off from outside the app, never by a
-setting of its own: a variant edits the app's configuration before it is built (middleware,
-hooks), or replaces one object of the running app for its run and puts it back.
+cache, the pooler mode) and measures, right after a run of its tier's reference; its cost is
+the median over the rounds of its difference to that reference run (the variants' order
+rotating from round to round), with the range of those differences beside it: a neighbour's
+burst on a shared machine falls on both runs of a pair. Layers are switched off from outside
+the app, never by a setting of its own: a variant edits the app's configuration before it is
+built (hooks), or replaces one object of the running app (a function the middleware calls,
+the transport's lanes, the manager's decoding, the metrics' series) for its run and puts it
+back.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from app.observability import metrics as metrics_module
 from app.server import create_app
 from app.services import Running
 from app.store import SERVICE, ConversationManager, Principal
+from app.store import postgres as postgres_module
 from app.store.factory import create_transport, open_store
 from app.store.models import AppendResult, ConversationPage, NewMessage
 from bench.api import OWN_SETTINGS
@@ -195,6 +198,23 @@ def _without_histograms(target: Target) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _without_gate(target: Target) -> Iterator[None]:
+    """The call's statement without its WHERE (unsafe: a measurement only): what the gate
+    costs this process (two more values, a longer statement; the server's part is not here)."""
+
+    def no_values(principal: Principal) -> list[Any]:
+        return []
+
+    transport = _innermost(target.store.transport)
+    with (
+        mock.patch.object(postgres_module, "_GATE", b""),
+        mock.patch.object(postgres_module, "_gate_values", new=no_values),
+        mock.patch.object(transport, "_gated", {}),
+    ):
+        yield
+
+
 class _PassedAppend(msgspec.Struct):
     message: msgspec.Raw
     replayed: bool
@@ -319,6 +339,7 @@ def variants() -> list[Variant]:
         Variant("store", "manager + measured transport, as served"),
         Variant("store", "store-call metrics off", "metrics", patch=_without_store_metrics),
         Variant("store", "lanes off", "lanes", patch=_without_lanes),
+        Variant("store", "session-context gate off (unsafe)", "gate", patch=_without_gate),
         Variant("store", "decoding off (raw JSON)", "encoding", patch=_passed_through),
         Variant(
             "store",
@@ -596,15 +617,14 @@ async def run(
                         await runner(kind, max(200, count // 4))  # warm-up: connections, caches
                     for r in range(rounds):
                         shift = r % len(others) if others else 0
-                        order = others[shift:] + others[:shift]
-                        first = await runners[reference.name + tier](kind, count)
-                        measured = [(v, await runners[v.name + tier](kind, count)) for v in order]
-                        last = await runners[reference.name + tier](kind, count)
-                        base = (first.cpu_us + last.cpu_us) / 2
-                        results.samples.setdefault(reference.name, []).extend([first, last])
-                        for v, sample in measured:
+                        for v in others[shift:] + others[:shift]:
+                            # The reference right before each variant: a neighbour's burst of
+                            # a few seconds falls on both of a pair, not on one variant.
+                            base = await runners[reference.name + tier](kind, count)
+                            sample = await runners[v.name + tier](kind, count)
+                            results.samples.setdefault(reference.name, []).append(base)
                             results.samples.setdefault(v.name, []).append(sample)
-                            results.deltas.setdefault(v.name, []).append(sample.cpu_us - base)
+                            results.deltas.setdefault(v.name, []).append(sample.cpu_us - base.cpu_us)
                     load.append(os.getloadavg()[0])
                     print(
                         f"tier {tier}, {kind}s: {rounds} rounds done; load average (1 min) {load[-1]:.2f}",

@@ -103,6 +103,13 @@ _LOCAL_CONTEXT = (
 _SESSION_CONTEXT = _LOCAL_CONTEXT.replace(b", true)", b", false)")
 # Appended to the call's select: it runs only in the session context it was sent for.
 _GATE = b" where current_user = %s::name and current_setting('request.jwt.claims', true) = %s"
+
+
+def _gate_values(principal: Principal) -> list[Any]:
+    """The values of _GATE's placeholders: the context the call was sent for."""
+    return [principal.role, principal.claims_json]
+
+
 # The role settings the transport applies per call, as PostgREST applies them to the role it
 # switches to (a role's own settings only take effect at login, which never happens here).
 TIMEOUT_SETTINGS = ("statement_timeout", "lock_timeout")
@@ -388,7 +395,7 @@ class PostgresTransport:
         timeouts = self._timeouts if self._timeouts is not None else await self.role_timeouts()
         own = timeouts.get(principal.role, {})
         context: _Context = (principal.role, principal.claims_json, *map(own.get, TIMEOUT_SETTINGS))
-        gated_params = [*params, principal.role, principal.claims_json]
+        gated_params = [*params, *_gate_values(principal)]
         conn = await checkout(self.pool)
         self._busy += 1
         session = _session_of(conn)
