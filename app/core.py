@@ -40,6 +40,7 @@ from app.controllers.metrics import MetricsController
 from app.controllers.search import SearchController
 from app.controllers.usage import UsageController
 from app.crosssite import CrossSiteMiddleware
+from app.dto import JSONRequest
 from app.dependencies import provide_settings, provide_store
 from app.errors import create_exception_handlers
 from app.llm import ToolRegistry, create_tools
@@ -193,6 +194,7 @@ class ApplicationCore(InitPluginProtocol):
             )
         )
         app_config.exception_handlers.update(handlers)
+        app_config.request_class = JSONRequest
         app_config.lifespan.append(services.lifespan)
         app_config.openapi_config = OpenAPIConfig(
             title="AI conversation store",
