@@ -40,8 +40,8 @@ from app.controllers.metrics import MetricsController
 from app.controllers.search import SearchController
 from app.controllers.usage import UsageController
 from app.crosssite import CrossSiteMiddleware
-from app.dto import JSONRequest
 from app.dependencies import provide_settings, provide_store
+from app.dto import JSONRequest
 from app.errors import create_exception_handlers
 from app.llm import ToolRegistry, create_tools
 from app.observability import MetricsMiddleware, RequestIdMiddleware, send_request_id
