@@ -201,8 +201,9 @@ select results_eq(
       where p.pronamespace = 'private'::regnamespace and p.prosecdef order by 1 $$,
   $$ values ('after_conversations_change'), ('after_messages_delete'), ('before_message_insert'),
             ('copy_messages_for_fork'), ('delete_feedback_of_deleted_messages'), ('erase_deleted_auth_user'),
-            ('forbid_held_messages_delete'), ('mark_conversation_rated'), ('purge_expired_conversation'), ('rebuild_search_index'), ('recount_totals'), ('search_hits') $$,
-  'the only security definer functions are the private helpers that write counters, purge expired rows or copy a fork''s seqs'
+            ('forbid_held_messages_delete'), ('mark_conversation_rated'), ('purge_expired_conversation'), ('rebuild_search_index'), ('recount_totals'), ('search_hits'),
+            ('wait_for_usage_rollup') $$,
+  'the only security definer functions are the private helpers that write counters, purge expired rows, copy a fork''s seqs or wait for the usage roll-up'
 );
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p

@@ -97,7 +97,7 @@ select is(
   'exporting the import gives the original export back (but for ids and timestamps the import renews)'
 );
 select is(
-  public.append_message('pgtap-exp-2', 'user', 'retry', '{}', 'turn-1')::jsonb ->> 'replayed',
+  public.append_message('pgtap-exp-2', 'user', 'what is 2+2?', '{}', 'turn-1')::jsonb ->> 'replayed',
   'true',
   'idempotency keys survive the import'
 );

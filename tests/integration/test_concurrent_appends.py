@@ -32,7 +32,9 @@ async def _append(url: str, cid: str, content: str, key: str | None, start: asyn
 
 async def _run(url: str, cid: str, n: int, key: str | None) -> list[bool]:
     start = asyncio.Event()
-    tasks = [asyncio.create_task(_append(url, cid, f"message {i}", key, start)) for i in range(n)]
+    # Retries under one key carry one message (another content under a used key is a 409).
+    contents = ["retried message"] * n if key else [f"message {i}" for i in range(n)]
+    tasks = [asyncio.create_task(_append(url, cid, contents[i], key, start)) for i in range(n)]
     await asyncio.sleep(0.2)  # let every connection open before they all go at once
     start.set()
     return await asyncio.gather(*tasks)
