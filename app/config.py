@@ -284,6 +284,14 @@ class AuthSettings(_Base):
     leeway_seconds: int = Field(
         0, ge=0, le=300, validation_alias="JWT_LEEWAY_SECONDS", description="Clock skew tolerated on `exp`."
     )
+    clock_skew_seconds: int = Field(
+        30,
+        ge=0,
+        le=300,
+        validation_alias="JWT_CLOCK_SKEW_SECONDS",
+        description="Clock skew tolerated on `iat` and `nbf`: a token issued by a clock up to this far "
+        "ahead of this server's is accepted (PostgREST allows 30 s).",
+    )
 
 
 class LLMSettings(_Base):
