@@ -7,10 +7,11 @@
   unknown `kid` refetches it, at most once per `jwks_min_refresh_seconds`). `exp` is required
   (honoured to within `JWT_LEEWAY_SECONDS`); `iat` and `nbf` may be up to
   `JWT_CLOCK_SKEW_SECONDS` (30) in the future, as PostgREST allows, since the issuer's clock may
-  run a little ahead of this server's; `exp`, `nbf` and `iat` must be JSON numbers (RFC 7519 NumericDate: pyjwt alone accepts
-  `"exp": "9999999999"`); `alg: none` and every other algorithm are refused. A verified token whose `role` is
-  `service_role` (Supabase's legacy service key) acts as the service; one whose role is
-  `authenticated`, with the configured audience and a UUID `sub`, acts as that user.
+  run a little ahead of this server's; `exp`, `nbf` and `iat` must be JSON numbers (RFC 7519
+  NumericDate: pyjwt alone accepts `"exp": "9999999999"`); `alg: none` and every other
+  algorithm are refused. A verified token whose `role` is `service_role` (Supabase's legacy
+  service key) acts as the service; one whose role is `authenticated`, with the configured
+  audience and a UUID `sub`, acts as that user.
 - Verified tokens are remembered for a short while (never past their `exp`) so a client
   reusing its token pays for the signature check once, not on every request.
 """
