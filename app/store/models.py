@@ -21,6 +21,7 @@ __all__ = [
     "ConversationPage",
     "DeleteResult",
     "Erasure",
+    "ExportFeedback",
     "ExportMessage",
     "ExportPage",
     "ExtendResult",
@@ -323,7 +324,17 @@ class Stats(msgspec.Struct, frozen=True):
     ttl_hours: int
 
 
-class ExportMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class ExportFeedback(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A rating of an exported message (the ratings its exporter may read)."""
+
+    rating: int
+    user_id: UUID | None = None
+    comment: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class ExportMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     role: Role
     content: str
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -331,10 +342,16 @@ class ExportMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seq: int | None = None
     id: UUID | None = None
     idempotency_key: str | None = None
+    feedback: list[ExportFeedback] | None = None
 
 
-class ConversationExport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The export shape: what export_conversation() writes and import_conversation() reads."""
+class ConversationExport(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """The export shape: what export_conversation() writes and import_conversation() reads.
+
+    Every field but the id is optional: an export of an earlier release (without title, tags,
+    pinned, archived, legal_hold, last_seq, feedback) imports too. Fields left out are left out
+    of the document sent to import_conversation() (`omit_defaults`), so a missing title is
+    taken from the first user message there, while a title sent as null stays null."""
 
     conversation_id: str
     messages: list[ExportMessage] = msgspec.field(default_factory=list)
@@ -344,6 +361,12 @@ class ConversationExport(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     expires_at: datetime | None = None
     user_id: UUID | None = None
     ttl_hours: int | None = None
+    title: str | None | msgspec.UnsetType = msgspec.UNSET
+    tags: list[str] | None = None
+    pinned: bool | None = None
+    archived: bool | None = None
+    legal_hold: bool | None = None
+    last_seq: int | None = None
 
 
 class ExportPage(msgspec.Struct, frozen=True):

@@ -29,7 +29,11 @@
 -- keep the first message written under them, whatever the second's words: a chat turn's reply
 -- and tool results (append_message's p_turn_key) and a summary's range (append_summary). Those
 -- callers name the key in the transaction-local setting private.first_write_wins for their
--- insert, as fork_conversation names its fork in private.fork_copy.
+-- insert, as fork_conversation names its fork in private.copying_into.
+--
+-- Also: the setting that lets rows keep a given seq is renamed from private.fork_copy to
+-- private.copying_into, since an import keeps its messages' seqs too (20261209200300); the fork's
+-- copy step is redefined here with the new name only.
 --
 -- This is the one definition of private.before_message_insert() in this release; the rest of its
 -- body is as in 20261207100100_fork_keeps_seq.sql.
@@ -141,9 +145,10 @@ declare
   v_original_role text;
   v_original_content text;
 begin
-  -- A given seq is kept only for the fork's copies (see 20261207100100); the test on the hot path
-  -- is new.seq is not null, false for every append.
-  if new.seq is not null and current_setting('private.fork_copy', true) is distinct from new.conversation_id then
+  -- A given seq is kept only for rows copied into the conversation named in private.copying_into
+  -- (a fork's copies, an import); the test on the hot path is new.seq is not null, false for
+  -- every append.
+  if new.seq is not null and current_setting('private.copying_into', true) is distinct from new.conversation_id then
     new.seq := null;
   end if;
   -- The hot path: settings read inline, no call to a function with its own search_path (each
@@ -249,6 +254,54 @@ comment on function private.before_message_insert() is
   'search index, enforces size limits and the message cap, and turns a replayed idempotency key into '
   'a no-op (23505 when the key was used for another role or content, but for keys named in '
   'private.first_write_wins).';
+
+-- The fork's copies: the setting's new name ----------------------------------------------------
+create or replace function private.copy_messages_for_fork(p_source text, p_fork text, p_at_seq bigint)
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_role text := current_setting('role');
+  v_source public.ai_conversations;
+  v_fork public.ai_conversations;
+  v_copied integer;
+begin
+  -- Executable by users (fork_conversation runs as the caller), so it checks for itself what
+  -- fork_conversation already did: both live, the same owner, the caller that owner unless the
+  -- service, and the fork still empty (it never writes into a conversation with messages).
+  select * into v_source from public.ai_conversations c where c.conversation_id = p_source and c.expires_at > now();
+  select * into v_fork from public.ai_conversations c where c.conversation_id = p_fork and c.expires_at > now()
+     for update;
+  if v_source.conversation_id is null or v_fork.conversation_id is null
+     or v_fork.user_id is distinct from v_source.user_id or v_fork.last_seq <> 0
+     or (v_role in ('anon', 'authenticated') and not coalesce(private.is_owner(v_source.user_id, auth.uid()), false)) then
+    perform private.not_found(p_fork);
+  end if;
+  -- One insert, in seq order; the trigger keeps each given seq for rows of p_fork only. Each copy's metadata says what
+  -- it copies (forked_from), which also keeps copies out of usage. Idempotency keys are not
+  -- copied: they belong to the original's retries.
+  perform set_config('private.copying_into', p_fork, true);
+  insert into public.ai_conversation_messages (conversation_id, seq, role, content, metadata)
+  select p_fork, m.seq, m.role, m.content,
+         m.metadata || jsonb_build_object('forked_from', jsonb_build_object('conversation_id', p_source, 'seq', m.seq))
+    from public.ai_conversation_messages m
+   where m.conversation_id = p_source and m.seq <= p_at_seq
+   order by m.seq;
+  get diagnostics v_copied = row_count;
+  perform set_config('private.copying_into', '', true);
+  -- at_seq itself may be a hole (a deleted message): the fork still continues at at_seq + 1.
+  update public.ai_conversations c set last_seq = p_at_seq
+   where c.conversation_id = p_fork and c.last_seq < p_at_seq;
+  return v_copied;
+end
+$$;
+comment on function private.copy_messages_for_fork(text, text, bigint) is
+  'Copies messages 1..p_at_seq of p_source into the empty fork p_fork (same owner, both live, the '
+  'caller their owner or the service) keeping their seq, each with metadata.forked_from; sets the '
+  'fork''s last_seq to p_at_seq; returns the number copied. Security definer: users may not write '
+  'seq. P0002 otherwise.';
 
 -- Ratings: the rater's lock --------------------------------------------------------------------
 create function private.before_feedback_insert()
