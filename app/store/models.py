@@ -361,7 +361,7 @@ class ConversationExport(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     expires_at: datetime | None = None
     user_id: UUID | None = None
     ttl_hours: int | None = None
-    title: str | None | msgspec.UnsetType = msgspec.UNSET
+    title: str | msgspec.UnsetType | None = msgspec.UNSET
     tags: list[str] | None = None
     pinned: bool | None = None
     archived: bool | None = None
