@@ -48,8 +48,8 @@ __all__ = [
     "FeedbackIn",
     "ForkIn",
     "IdempotencyKey",
-    "NewConversationId",
     "Message",
+    "NewConversationId",
     "Stats",
     "UpdateConversationIn",
 ]
