@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from litestar import Router
+from litestar import Litestar, Router
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import CacheControlHeader
@@ -49,7 +49,7 @@ from app.openai_api import create_openai_router
 from app.services import Services
 from app.store import SERVICE
 
-__all__ = ["PUBLIC_PATHS", "WEB_DIR", "ApplicationCore"]
+__all__ = ["PUBLIC_PATHS", "WEB_DIR", "ApplicationCore", "services_of"]
 
 # Reachable without a token: liveness, metrics (no user data: see MetricsController) and the
 # API's own description (its UI's assets included). The web client's files are public too,
@@ -215,7 +215,13 @@ class ApplicationCore(InitPluginProtocol):
             render_plugins=[_docs_ui()],
         )
         app_config.debug = False
-        # Logging is the server's (app.observability.logs, through app.server.uvicorn_options):
+        # Logging is the server's (app.observability.logs, through app.serving.uvicorn_options):
         # Litestar's default config would replace its root handler, request ids and JSON lines.
         app_config.logging_config = None
         return app_config
+
+
+def services_of(app: Litestar) -> Services:
+    """The services of an app built with ApplicationCore (app.server.create_app): what the
+    server drains before it stops, and what tests reach into while the app runs."""
+    return app.plugins.get(ApplicationCore).services

@@ -12,6 +12,7 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool
 
 from app.config import Settings
@@ -26,6 +27,7 @@ __all__ = [
     "provide_chat",
     "provide_health_probe",
     "provide_hub",
+    "provide_metrics_registry",
     "provide_pool",
     "provide_service_store",
     "provide_settings",
@@ -59,6 +61,11 @@ def provide_health_probe(services: NamedDependency[Services]) -> HealthProbe:
 
 def provide_hub(services: NamedDependency[Services]) -> Hub:
     return services.running.hub
+
+
+def provide_metrics_registry(services: NamedDependency[Services]) -> CollectorRegistry:
+    """The registry of this app's running services (the pool's and the hub's numbers)."""
+    return services.metrics
 
 
 def provide_chat(

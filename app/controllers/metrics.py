@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
+from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from app.dependencies import provide_metrics_registry
 from app.observability.metrics import exposition
-from app.services import Services
 
 __all__ = ["MetricsController"]
 
@@ -15,6 +16,7 @@ __all__ = ["MetricsController"]
 class MetricsController(Controller):
     path = "/metrics"
     tags = ["operations"]
+    dependencies = {"registry": Provide(provide_metrics_registry, sync_to_thread=False)}
 
     @get(
         "/",
@@ -23,5 +25,5 @@ class MetricsController(Controller):
         "templates, SQL function names and error codes, never conversation ids or user data.",
         operation_id="metrics",
     )
-    async def metrics(self, services: NamedDependency[Services]) -> Response[bytes]:
-        return Response(exposition(services.metrics), media_type=CONTENT_TYPE_LATEST)
+    async def metrics(self, registry: NamedDependency[CollectorRegistry]) -> Response[bytes]:
+        return Response(exposition(registry), media_type=CONTENT_TYPE_LATEST)

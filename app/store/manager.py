@@ -39,6 +39,7 @@ from app.store.models import (
     Role,
     SearchResult,
     Stats,
+    StreamWindow,
     SummaryInput,
     Usage,
 )
@@ -115,6 +116,20 @@ class ConversationManager:
         return await self._call(
             "get_conversation",
             ConversationPage,
+            retry=True,
+            p_conversation_id=conversation_id,
+            p_message_limit=limit,
+            p_before_seq=before,
+        )
+
+    async def get_stream_window(
+        self, conversation_id: str, limit: int = 0, before: int | None = None
+    ) -> StreamWindow:
+        """get_conversation as a live stream reads it: the row it is bound to and a window of
+        messages (see StreamWindow). NotFoundError when the caller may not read it."""
+        return await self._call(
+            "get_conversation",
+            StreamWindow,
             retry=True,
             p_conversation_id=conversation_id,
             p_message_limit=limit,

@@ -40,6 +40,7 @@ __all__ = [
     "SearchHit",
     "SearchResult",
     "Stats",
+    "StreamWindow",
     "SummaryInput",
     "Usage",
     "UsageRow",
@@ -86,6 +87,19 @@ class MessagePage(msgspec.Struct, frozen=True):
 
     messages: list[Message]
     has_more: bool
+
+
+class StreamWindow(msgspec.Struct, frozen=True):
+    """A conversation as a live stream reads it (get_conversation's answer, other fields
+    ignored): the row behind the id (`row_id`: ids are reused once a conversation is deleted or
+    expires), its owner and creation time, the last seq handed out, and the messages asked for.
+    Not an API shape: the row id stays inside the API."""
+
+    row_id: UUID
+    user_id: UUID | None
+    created_at: datetime
+    last_seq: int
+    messages: list[Message] = msgspec.field(default_factory=list)
 
 
 class Conversation(msgspec.Struct, frozen=True):

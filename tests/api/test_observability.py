@@ -16,9 +16,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from app.config import ObservabilitySettings
+from app.core import services_of
 from app.observability import RequestIdFilter
 from app.server import create_app
-from app.services import services_of
 from app.store import ConversationManager
 from tests.api.helpers import SERVICE, Client, api_client, make_settings, new_id
 

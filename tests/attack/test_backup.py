@@ -45,7 +45,8 @@ URL = f"postgresql://postgres:postgres@127.0.0.1:{PORT}/postgres"
 ALICE, BOB, CAROL = (uuid.UUID(f"7f1e0000-0000-4000-8000-0000000bac{n:02x}") for n in (1, 2, 3))
 
 FILL = """
-update public.ai_conversation_settings set compaction_threshold_tokens = 3000;  -- one the pgTAP suite sets itself
+-- A setting the pgTAP suite sets itself when it needs it.
+update public.ai_conversation_settings set compaction_threshold_tokens = 3000;
 insert into public.ai_model_prices (model, prompt_per_million, completion_per_million)
 values ('m-1', 0.15, 0.6), ('m-2', 1.25, 10);
 select public.create_conversation('bk-a-' || i, %(alice)s, jsonb_build_object('n', i), 24 + i)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import check_local_stack
-from tests.server.helpers import ApiProcess, api_process
+from tests.harness.processes import ApiProcess, api_process
 from tests.server.test_failover import restart_postgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.disruptive]

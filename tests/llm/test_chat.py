@@ -46,7 +46,8 @@ from app.llm.provider import (
 from app.llm.tools import ToolRegistry, builtin_tools
 from app.store.errors import NotFoundError
 from app.store.manager import ConversationManager
-from tests.llm.helpers import CountingTransport, stored
+from tests.harness.store_calls import CountingTransport
+from tests.llm.helpers import stored
 
 BASE = "http://llm.test/v1"
 URL = f"{BASE}/chat/completions"
@@ -67,7 +68,7 @@ class Scripted:
     async def complete(self, request: CompletionRequest) -> Completion:
         self.requests.append(request)
         if self.delay:
-            await asyncio.sleep(self.delay)
+            await asyncio.sleep(self.delay)  # a slow model, where a test asks for one
         step = self.steps.pop(0)
         if isinstance(step, Exception):
             raise step

@@ -29,7 +29,7 @@ from app.llm.provider import (
 from app.llm.service import ChatService
 from app.llm.tools import builtin_tools
 from app.store.manager import ConversationManager
-from tests.llm.helpers import CountingTransport
+from tests.harness.store_calls import CountingTransport
 
 # 2,500 tokens by the estimate (10,000 single-byte characters); the threshold is 4,000.
 BIG = "word " * 2000
@@ -50,7 +50,7 @@ class Recording:
         self.requests.append(request)
         if request.messages and request.messages[0].content == SUMMARY_INSTRUCTION:
             if self.summary_delay:
-                await asyncio.sleep(self.summary_delay)
+                await asyncio.sleep(self.summary_delay)  # a slow summary model: the case under test
             if self.fail_summaries:
                 self.fail_summaries -= 1
                 raise ProviderUnavailable("summary model down")
@@ -256,7 +256,7 @@ async def test_concurrent_attempts_with_a_budget_store_one_reply(
 ) -> None:
     class Slow(Recording):
         async def complete(self, request: CompletionRequest) -> Completion:
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # a slow model, so that the two attempts overlap
             completion = await super().complete(request)
             return Completion(completion.content, usage=Usage(1, 1), model="slow")
 

@@ -237,7 +237,7 @@ async def test_add_message_typed_and_ordered(store: ConversationManager) -> None
 
 async def test_add_message_slides_expiry(store: ConversationManager) -> None:
     conversation = await store.create_conversation(ttl_hours=1)
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.01)  # the clock moves on: a later write has a later time (under test)
     await store.add_message(conversation.conversation_id, "user", "hi")
     page = await store.get_conversation(conversation.conversation_id)
     assert page.expires_at > conversation.expires_at
