@@ -386,6 +386,10 @@ comment on function private.erase_user(uuid, text, integer) is
   'erasure lock first: the user''s writes in flight are waited for and erased, new ones refused '
   'until it ends.';
 
+comment on column public.ai_conversation_messages.idempotency_key is
+  'Optional client key naming one message: a retried append with the same key, role and content '
+  'returns the original; another role or content under it is refused (23505).';
+
 -- The derived keys keep their first message ------------------------------------------------------
 create or replace function public.append_message(
   p_conversation_id text,

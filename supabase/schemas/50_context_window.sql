@@ -88,8 +88,11 @@ begin
                      and m.seq between greatest(v_start, v_covered + 1) and v_last_seq
                    order by m.seq desc limit p_limit) x
            where not private.is_summary(x.role, x.metadata)) h;
-  if v_u_seq >= v_first then
-    v_u_seq := null;  -- nothing left out beyond the summary
+  -- Nothing is left out beyond the summary when the window starts at the first message after
+  -- it, or when the window is empty: the summary covers every message up to the newest (u is
+  -- then past the newest message, possibly the summary itself, and v_first is null).
+  if v_first is null or v_u_seq >= v_first then
+    v_u_seq := null;
   end if;
 
   return json_build_object(
@@ -288,19 +291,28 @@ create function public.append_summary(
   p_tokens integer default null
 )
 returns json
-language sql
+language plpgsql
 security invoker
 set search_path = ''
 as $$
-  -- One summary per range, whoever computes it: the key makes a second one a replay.
-  select public.append_message(
+declare
+  v_key text := 'summary:' || p_first_seq || '-' || p_last_seq;
+  v_answer json;
+begin
+  -- One summary per range, whoever computes it: the key makes a second one a replay of the
+  -- first, whatever its words.
+  perform set_config('private.first_write_wins', v_key, true);
+  v_answer := public.append_message(
     p_conversation_id, 'system', p_content,
     jsonb_strip_nulls(jsonb_build_object(
       'kind', 'summary', 'covers', jsonb_build_array(p_first_seq, p_last_seq),
       'model', p_model, 'tokens', p_tokens)),
-    'summary:' || p_first_seq || '-' || p_last_seq)
+    v_key);
+  perform set_config('private.first_write_wins', '', true);
+  return v_answer;
+end
 $$;
 comment on function public.append_summary(text, text, bigint, bigint, text, integer) is
   'Stores a summary of seqs p_first_seq..p_last_seq as a system message (metadata kind "summary", '
-  'covers, model, tokens), once per range (a second one answers replayed = true). 23514 unless '
-  '1 <= first <= last < the summary''s own seq.';
+  'covers, model, tokens), once per range (a second one answers replayed = true with the first). '
+  '23514 unless 1 <= first <= last < the summary''s own seq.';

@@ -3,7 +3,7 @@
 -- Functions are closed by default (00_extensions_and_schemas.sql): a function needs an entry here
 -- to be callable by the API roles, and each entry first revokes everything, then grants what is
 -- listed. Not listed, so closed: the trigger functions (firing a trigger checks no privilege on
--- its function), private.prune_cron_history() and private.cleanup_expired_conversations_job()
+-- its function; private.before_feedback_insert among them), private.prune_cron_history() and private.cleanup_expired_conversations_job()
 -- (pg_cron runs them as postgres).
 do $$
 declare
@@ -79,7 +79,15 @@ begin
         ('private.search_hits(text, text, uuid, real, uuid, integer)', 'authenticated, service_role'),
         ('private.copy_messages_for_fork(text, text, bigint)', 'authenticated, service_role'),
         ('private.usage_tokens(jsonb, text)', 'authenticated, service_role'),
-        ('private.held_until()', 'authenticated, service_role')
+        ('private.held_until()', 'authenticated, service_role'),
+        ('private.erasure_lock_space()', 'authenticated, service_role'),
+        ('private.refuse_write_during_erasure(uuid)', 'authenticated, service_role'),
+        ('private.export_message_text(public.ai_conversation_messages, json)', 'authenticated, service_role'),
+        ('private.export_feedback_json(public.ai_message_feedback)', 'authenticated, service_role'),
+        ('private.html_escape(text)', 'authenticated, service_role'),
+        -- a security definer helper erase_user calls as the service
+        ('private.wait_for_usage_rollup()', 'service_role'),
+        ('private.import_refused(text, text, text)', 'service_role')
       ) g(fn, roles)
   loop
     execute format('revoke all on function %s from public, anon, authenticated, service_role', v_grant.fn);
