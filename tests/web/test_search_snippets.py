@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.web.conftest import NewPage
-from tests.web.server import ApiProcess
+from tests.harness.processes import ApiProcess
 from tests.web.test_client import create_conversation
 
 pytestmark = pytest.mark.browser
@@ -23,7 +23,7 @@ async def test_a_snippet_shows_the_message_text_not_its_markup(
     word = f"axolotl{uuid.uuid4().hex[:8]}"
     text = f"<img src=x onerror=window.pwned=1> the {word} & \"quoted\" and 'single' ok"
     await create_conversation(http, ("user", text))
-    page = await new_page(f"{api.url}/")
+    page = await new_page(f"{api.base_url}/")
     await page.locator("#search-input").fill(word)
     await page.locator("#search-input").press("Enter")
     snippet = page.locator("#search-results button.conversation .snippet")
