@@ -10,8 +10,8 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from tests.web.conftest import NewPage
 from tests.harness.processes import ApiProcess
+from tests.web.conftest import NewPage
 from tests.web.test_client import create_conversation
 
 pytestmark = pytest.mark.browser
