@@ -25,6 +25,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from tests.harness.waiting import eventually
+
 Admin = psycopg.AsyncConnection[Any]
 AS_SERVICE = (
     "select set_config('role', 'service_role', false),"
@@ -59,15 +61,19 @@ async def erase(conn: Admin, user: uuid.UUID) -> dict[str, Any]:
 async def blocked_by(admin: Admin, waiter: Admin, holder: Admin, task: asyncio.Task[Any]) -> bool:
     """Until `waiter`'s backend waits for a lock `holder`'s backend holds (True), or `task`
     (what `waiter` runs) has finished without waiting (False)."""
-    while not task.done():
+    blocked = False
+
+    async def settled() -> bool:
+        nonlocal blocked
         cur = await admin.execute(
             "select %s = any(pg_blocking_pids(%s))", (holder.info.backend_pid, waiter.info.backend_pid)
         )
         row = await cur.fetchone()
-        if row is not None and row[0]:
-            return True
-        await asyncio.sleep(0.005)
-    return False
+        blocked = bool(row and row[0])
+        return blocked or task.done()
+
+    await eventually(settled, poll=0.005)
+    return blocked
 
 
 async def leftovers(admin: Admin, user: uuid.UUID) -> tuple[int, int, int]:
