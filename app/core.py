@@ -25,6 +25,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
+from app import __version__
 from app.auth import BearerAuthMiddleware, check_auth_mode
 from app.config import Settings
 from app.controllers.admin import AdminController, ImportController
@@ -117,7 +118,7 @@ class ApplicationCore(InitPluginProtocol):
     """Everything the API is made of, from one settings tree.
 
     `tools`, the tools offered to the model, default to the built-ins CHAT_TOOLS names (a
-    service adds its own by passing a registry, see the README). Raises RuntimeError when
+    service adds its own by passing a registry, see docs/chat.md). Raises RuntimeError when
     API_AUTH=disabled is asked for on a non-loopback API_HOST, and ValueError when CHAT_TOOLS
     names an unknown tool.
     """
@@ -198,7 +199,7 @@ class ApplicationCore(InitPluginProtocol):
         app_config.lifespan.append(services.lifespan)
         app_config.openapi_config = OpenAPIConfig(
             title="AI conversation store",
-            version="0.1.0",
+            version=__version__,
             description="Conversation history for AI services, kept in Supabase Postgres.",
             path="/schema",
             components=Components(

@@ -17,14 +17,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.config import Settings
 from app.db import HealthProbe
-from app.llm import ChatService
 from app.observability import measured_provider
 from app.realtime import Hub
 from app.services import Services
 from app.store import ConversationManager, Principal
+from app.turns import TurnEngine
 
 __all__ = [
-    "provide_chat",
+    "provide_engine",
     "provide_health_probe",
     "provide_hub",
     "provide_metrics_registry",
@@ -68,11 +68,11 @@ def provide_metrics_registry(services: NamedDependency[Services]) -> CollectorRe
     return services.metrics
 
 
-def provide_chat(
+def provide_engine(
     services: NamedDependency[Services], store: NamedDependency[ConversationManager]
-) -> ChatService:
-    """Chat turns as the request's principal, with the configured model (its calls measured
-    for /metrics), tools, and the process's summaries in the background."""
+) -> TurnEngine:
+    """Turns as the request's principal, with the configured model (its calls measured for
+    /metrics), tools, and the process's summaries in the background: what every face runs."""
     running = services.running
     provider = measured_provider(running.provider)
-    return ChatService(store, provider, services.tools, services.settings.llm, running.compactor)
+    return TurnEngine(store, provider, services.tools, services.settings.llm, running.compactor)

@@ -11,6 +11,7 @@ from litestar import Litestar
 from app.cli import ConversationsCLI
 from app.config import Settings, get_settings
 from app.core import ApplicationCore
+from app.examples import schema_examples
 from app.llm import ToolRegistry
 from app.observability import tracing_plugin
 
@@ -24,7 +25,13 @@ def create_app(settings: Settings | None = None, *, tools: ToolRegistry | None =
     settings = settings or get_settings()
     tracing = tracing_plugin(settings)
     return Litestar(
-        plugins=[ApplicationCore(settings, tools), ConversationsCLI(), *([tracing[0]] if tracing else [])],
+        # schema_examples() before Litestar's own schema plugins, which come after these.
+        plugins=[
+            ApplicationCore(settings, tools),
+            schema_examples(),
+            ConversationsCLI(),
+            *([tracing[0]] if tracing else []),
+        ],
         on_shutdown=[tracing[1]] if tracing else [],
         # Litestar 2.25 reads the app-wide body limit from this argument only, not from the
         # AppConfig a plugin returns.

@@ -4,7 +4,7 @@ storage overhead of a turn apart from model time.
 The API is served as ``make run`` serves it (uvicorn, one worker, on 127.0.0.1, auth
 disabled: requests act as the service) with the offline provider, whose model time is about
 nothing, so a turn costs what the service adds to a model: two store round trips
-(``begin_chat_turn``, then ``append_message``), the history window decoded and sent to the
+(``begin_turn``, then ``finish_turn``), the history window decoded and sent to the
 provider, the answer encoded. Both workloads run in the same run against the same server, with
 the same client: wrk (a Lua script builds the POST bodies, a random one of the conversations
 per request), 16 keep-alive connections; or, without wrk, an httpx async load generator with 16
@@ -24,7 +24,7 @@ Storage overhead per turn, two ways:
 * through HTTP, one client at a time: request time minus the answer's ``duration_ms`` (the
   time the turn spent on the model and tools), i.e. HTTP + the two store calls + the app;
 * the two store calls alone, timed in this process with the API's own pool and transport
-  settings, 16 concurrent turns: ``begin_chat_turn`` + ``append_message`` per turn.
+  settings, 16 concurrent turns: ``begin_turn`` + ``finish_turn`` per turn.
 
 Every HTTP run prints the API process's CPU per request (per turn for ``/chat``), read from
 /proc while it ran. When the turns miss their goal (or ``BENCH_PROFILE=1``; ``0`` never),
@@ -295,6 +295,7 @@ async def _store_calls(url: str, plan: Plan) -> list[float]:
     from app.config import DatabaseSettings
     from app.db import create_pool
     from app.store import ConversationManager
+    from app.store.models import NewMessage
     from app.store.postgres import PostgresTransport
 
     db = DatabaseSettings.model_validate(
@@ -322,8 +323,15 @@ async def _store_calls(url: str, plan: Plan) -> list[float]:
                 i += 1
                 cid = f"{CHAT_PREFIX}{i % plan.conversations + 1}"
                 start = time.perf_counter()
-                turn = await store.begin_chat_turn(MESSAGE, conversation_id=cid, history_limit=10)
-                await store.add_message(turn.conversation_id, "assistant", "An answer.", reply_metadata)
+                begun = await store.begin_turn(
+                    [NewMessage("user", MESSAGE)], conversation_id=cid, history_limit=10
+                )
+                assert begun.turn is not None
+                await store.finish_turn(
+                    begun.turn.id,
+                    [NewMessage("assistant", "An answer.", reply_metadata)],
+                    result=reply_metadata,
+                )
                 times.append((time.perf_counter() - start) * 1000)
 
         await asyncio.gather(*(worker(k) for k in range(CLIENTS)))
@@ -506,7 +514,7 @@ def run(url: str, config: Config) -> list[Outcome]:
     outcomes.append(
         Outcome(
             name=f"chat store calls/turn ({CLIENTS} concurrent)",
-            figures="begin_chat_turn + append_message",
+            figures="begin_turn + finish_turn",
             value=percentile(store_times, 50),
             goal=None,
             value_text=f"p50 {percentile(store_times, 50):.2f} / p99 {percentile(store_times, 99):.2f} ms",

@@ -51,6 +51,7 @@ ANSWER_KEYS = {
     "user_message_id",
     "created",
     "replayed",
+    "turn_id",
 }
 
 
@@ -70,6 +71,14 @@ async def stored(admin: Admin, conversation_id: str) -> list[tuple[str, str, dic
         (conversation_id,),
     )
     return [(r[0], r[1], r[2]) for r in await cursor.fetchall()]
+
+
+async def owned_by(admin: Admin, user_id: uuid.UUID) -> int:
+    """How many conversations `user_id` owns."""
+    cur = await admin.execute("select count(*) from public.ai_conversations where user_id = %s", (user_id,))
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 async def owner(admin: Admin, conversation_id: str) -> uuid.UUID | None:
@@ -173,6 +182,12 @@ async def test_chat_without_a_conversation_starts_one(chat: Client, admin: Admin
         ("user", "How is line 999?"),
         ("assistant", body["response"]),
     ]
+    turn = await (
+        await admin.execute(
+            "select conversation_id, kind, state from public.ai_turns where id = %s", (body["turn_id"],)
+        )
+    ).fetchone()
+    assert turn == (body["conversation_id"], "chat", "completed")
     assert messages[1][2] == {
         "model": OFFLINE_MODEL,
         "tokens": {"prompt": 9, "completion": 19},
@@ -293,7 +308,9 @@ async def test_a_user_naming_another_user_id_is_403(chat: Client, started: Any, 
         )
     assert response.status_code == 403
     assert response.json()["error"] == "forbidden"
-    assert transport.calls == []  # refused before any database call
+    # The rule is the database's (begin_turn): one call, refused before anything is stored.
+    assert transport.calls == ["begin_turn"]
+    assert await owned_by(admin, other) == 0
     cid = (await started("mine", headers=as_user(user)))["conversation_id"]
     continued = await chat.post(
         "/chat", json={"message": "x", "conversation_id": cid, "user_id": str(other)}, headers=as_user(user)
@@ -469,7 +486,7 @@ async def test_a_retried_turn_returns_the_stored_reply(chat: Client, started: An
         k: v for k, v in first.json().items() if k != "replayed"
     }
     assert stub.calls == 0  # the model is not asked again
-    assert transport.calls == ["begin_chat_turn"]  # which returned the stored reply
+    assert transport.calls == ["begin_turn"]  # which returned the stored reply
     assert [m[0] for m in await stored(admin, cid)] == ["user", "assistant", "user", "assistant"]
 
 
@@ -550,14 +567,14 @@ async def test_a_plain_turn_is_two_round_trips(chat: Client, started: Any, strea
             "/chat", json={"message": "hi", "conversation_id": cid, "stream": stream}, headers=SERVICE
         )
         assert response.status_code == 200
-    assert transport.calls == ["begin_chat_turn", "append_message"]
+    assert transport.calls == ["begin_turn", "finish_turn"]
 
 
 async def test_starting_a_conversation_is_two_round_trips(chat: Client) -> None:
     async with counting(chat.app) as transport:
         response = await chat.post("/chat", json={"message": "hi", "idempotency_key": "k1"}, headers=SERVICE)
         assert response.status_code == 200
-    assert transport.calls == ["begin_chat_turn", "append_message"]
+    assert transport.calls == ["begin_turn", "finish_turn"]
 
 
 @pytest.mark.parametrize(
@@ -577,7 +594,7 @@ async def test_a_tool_turn_adds_one_round_trip_per_tool_result(
             "/chat", json={"message": message, "conversation_id": cid, "stream": stream}, headers=SERVICE
         )
         assert response.status_code == 200
-    assert transport.calls == ["begin_chat_turn", *["append_message"] * tool_results, "append_message"]
+    assert transport.calls == ["begin_turn", *["append_message"] * tool_results, "finish_turn"]
     assert len(transport.calls) == 2 + tool_results
 
 
@@ -602,6 +619,7 @@ async def test_a_streamed_turn(chat: Client, started: Any, admin: Admin) -> None
         "user_message_id": start["user_message_id"],
         "created": False,
         "replayed": False,
+        "turn_id": done["turn_id"],
     }
     text = "".join(data["text"] for name, data in events if name == "delta")
     assert text == done["response"] == echo("tell me more", 2)

@@ -259,7 +259,7 @@ async def test_tool_calls_are_run_stored_and_sent_back(api: Client, llm: respx.R
             "/chat", json={"message": "What is 999-998, and 1/0?", "conversation_id": cid}, headers=SERVICE
         )
     assert response.status_code == 200, response.text
-    assert transport.calls == ["begin_chat_turn", "append_message", "append_message", "append_message"]
+    assert transport.calls == ["begin_turn", "append_message", "append_message", "finish_turn"]
     body = response.json()
     assert body["response"] == "It is 1; the second sum failed."
     assert body["usage"] == {"prompt_tokens": 130, "completion_tokens": 29}

@@ -170,7 +170,7 @@ async def test_metrics_count_store_errors_and_model_calls(client: Client) -> Non
 
     assert grew("store_call_errors_total", function="get_conversation", error="not_found") == 1
     assert grew("chat_model_duration_seconds_count", mode="complete") == 1
-    assert grew("store_call_duration_seconds_count", function="begin_chat_turn") == 1
+    assert grew("store_call_duration_seconds_count", function="begin_turn") == 1
 
 
 # -- traces --------------------------------------------------------------------------------

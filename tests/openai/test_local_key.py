@@ -1,4 +1,4 @@
-"""`make run` (API_AUTH=disabled, the Supabase CLI's local JWT secret): the README's Python
+"""`make run` (API_AUTH=disabled, the Supabase CLI's local JWT secret): docs/openai.md's Python
 snippet works with the documented api_key, and its conversation is listed natively."""
 
 from __future__ import annotations

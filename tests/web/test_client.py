@@ -101,7 +101,7 @@ async def test_a_message_streams_its_reply_then_shows_the_stored_one(page: Page)
 
 
 async def test_tool_calls_and_metadata_are_shown_folded(page: Page) -> None:
-    """Also takes the README's screenshot when WEB_SCREENSHOT names a file."""
+    """Also takes docs/web-client.md's screenshot when WEB_SCREENSHOT names a file."""
     await send(page, "What is 12*(3+4)?")
     reply = stored(page, "assistant")
     await expect(reply).to_have_count(1)
