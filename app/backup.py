@@ -18,8 +18,8 @@ backup carries none.
 
 A restore refuses (`BackupError`, nothing changed) an archive that is not such a backup, a
 database whose migration history differs from the backup's (apply the same migrations first),
-and a database that already holds conversations, messages, ratings, erasures or usage, unless
-asked to replace them.
+and a database that already holds conversations, messages, turns, ratings, erasures or usage,
+unless asked to replace them.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ STORE_TABLES = (
     "public.ai_model_prices",
     "public.ai_conversations",
     "public.ai_conversation_messages",
+    "public.ai_turns",
     "public.ai_message_feedback",
     "public.ai_erasures",
     "public.ai_usage_daily",
@@ -54,6 +55,7 @@ MIGRATIONS_TABLE = "supabase_migrations.schema_migrations"
 _USER_DATA = (
     "public.ai_conversations",
     "public.ai_conversation_messages",
+    "public.ai_turns",
     "public.ai_message_feedback",
     "public.ai_erasures",
     "public.ai_usage_daily",

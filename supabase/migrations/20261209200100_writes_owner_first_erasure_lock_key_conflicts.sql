@@ -26,11 +26,13 @@
 -- role and content (its metadata may differ: it describes the attempt, and the original's is
 -- kept); another role or content is a key reused for another message, refused with 23505 (409)
 -- instead of answered silently with the original. Keys the store derives for what a model writes
--- keep the first message written under them, whatever the second's words: a chat turn's reply
--- and tool results (append_message's p_turn_key) and a summary's range (append_summary). Those
--- callers name the key in the transaction-local setting private.first_write_wins for their
--- insert, as fork_conversation names its fork in private.copying_into.
---
+-- keep the first message written under them whatever the second's words (two attempts of a turn
+-- differ in the model's words, not in intent): a turn's reply, tool results and outputs
+-- (private.turn_key's K:assistant, K:tool:n, K:output:n) and a summary's range (summary:a-b),
+-- recognised by their shape (private.is_derived_key), so every caller that derives them keeps
+-- today's replay without saying so (append_message's p_turn_key, append_summary, the turn
+-- engine's outputs). A client key of one of those shapes gets the same first-write-wins replay.
+
 -- Also: the setting that lets rows keep a given seq is renamed from private.fork_copy to
 -- private.copying_into, since an import keeps its messages' seqs too (20261209200300); the fork's
 -- copy step is redefined here with the new name only.
@@ -62,6 +64,19 @@ end
 $$;
 comment on function private.refuse_write_during_erasure(uuid) is
   'Raises 55P03: a write of this user''s rows started while an erasure of the user runs.';
+
+-- The keys the store derives ------------------------------------------------------------------
+create function private.is_derived_key(p_key text)
+returns boolean
+language sql
+immutable
+begin atomic
+  select p_key ~ '^summary:[0-9]+-[0-9]+$' or p_key ~ ':(assistant|tool:[0-9]+|output:[0-9]+)$';
+end;
+comment on function private.is_derived_key(text) is
+  'Whether an idempotency key has a shape the store derives for a model''s output (a turn''s '
+  'K:assistant, K:tool:n, K:output:n; a summary''s summary:a-b): its first message stays whatever a '
+  'second one says. Inlined by the planner.';
 
 create function private.wait_for_usage_rollup()
 returns void
@@ -207,8 +222,8 @@ begin
     if found then
       -- A key names one message: another role or content is a key reused, not a retry (item 11);
       -- but a key the store derived for a model's output keeps its first message.
-      if (v_original_role, v_original_content) is distinct from (new.role, new.content)
-         and current_setting('private.first_write_wins', true) is distinct from new.idempotency_key then
+      if v_original_role is distinct from new.role
+         or (v_original_content is distinct from new.content and not private.is_derived_key(new.idempotency_key)) then
         raise exception 'idempotency key % was already used for another message of conversation %',
                         new.idempotency_key, new.conversation_id
           using errcode = '23505',
@@ -252,8 +267,8 @@ comment on function private.before_message_insert() is
   'the conversation; holds the owner''s erasure lock (55P03 while an erasure runs); renews the sliding '
   'expiry (capped at max_ttl_hours), sets the title from the first user message and the owner for the '
   'search index, enforces size limits and the message cap, and turns a replayed idempotency key into '
-  'a no-op (23505 when the key was used for another role or content, but for keys named in '
-  'private.first_write_wins).';
+  'a no-op (23505 when the key was used for another role, or another content but for the keys the '
+  'store derives: private.is_derived_key).';
 
 -- The fork's copies: the setting's new name ----------------------------------------------------
 create or replace function private.copy_messages_for_fork(p_source text, p_fork text, p_at_seq bigint)
@@ -390,95 +405,10 @@ comment on column public.ai_conversation_messages.idempotency_key is
   'Optional client key naming one message: a retried append with the same key, role and content '
   'returns the original; another role or content under it is refused (23505).';
 
--- The derived keys keep their first message ------------------------------------------------------
-create or replace function public.append_message(
-  p_conversation_id text,
-  p_role text,
-  p_content text,
-  p_metadata jsonb default '{}'::jsonb,
-  p_idempotency_key text default null,
-  p_turn_key text default null,
-  p_tool_index integer default null
-)
-returns json
-language plpgsql
-security invoker
-set search_path = ''
-as $$
-declare
-  v_key text := p_idempotency_key;
-  v_msg public.ai_conversation_messages;
-begin
-  if p_turn_key is not null then
-    if p_idempotency_key is not null or p_role not in ('assistant', 'tool')
-       or (p_role = 'tool' and coalesce(p_tool_index, 0) < 1) then
-      raise exception 'a turn key names a tool result (with tool_index >= 1) or the reply, without idempotency_key'
-        using errcode = '22023';
-    end if;
-    v_key := private.turn_key(p_turn_key, case p_role when 'tool' then 'tool:' || p_tool_index else 'assistant' end);
-    -- Two attempts of a turn write different words under the same derived key: the first stays.
-    perform set_config('private.first_write_wins', v_key, true);
-  end if;
-  insert into public.ai_conversation_messages (conversation_id, role, content, metadata, idempotency_key)
-  values (p_conversation_id, p_role, p_content, coalesce(p_metadata, '{}'::jsonb), v_key)
-  returning * into v_msg;
-  if p_turn_key is not null then
-    perform set_config('private.first_write_wins', '', true);
-  end if;
-  if v_msg.id is not null then
-    return json_build_object('message', v_msg, 'replayed', false);
-  end if;
-  -- The insert trigger skipped a replayed idempotency key: answer with the original.
-  select * into strict v_msg from public.ai_conversation_messages m
-   where m.conversation_id = p_conversation_id and m.idempotency_key = v_key;
-  return json_build_object('message', v_msg, 'replayed', true);
-end
-$$;
-comment on function public.append_message(text, text, text, jsonb, text, text, integer) is
-  'Appends one message with the next seq and renews the sliding expiry. With an idempotency key '
-  'already used in this conversation for the same role and content, returns the original message '
-  'and replayed = true (23505 for another role or content). A chat turn''s tool result (the '
-  'p_tool_index-th) or reply passes the turn''s key as p_turn_key instead: its own key is derived '
-  'from it (private.turn_key), and a second message under it replays the first whatever its content.';
-
-create or replace function public.append_summary(
-  p_conversation_id text,
-  p_content text,
-  p_first_seq bigint,
-  p_last_seq bigint,
-  p_model text default null,
-  p_tokens integer default null
-)
-returns json
-language plpgsql
-security invoker
-set search_path = ''
-as $$
-declare
-  v_key text := 'summary:' || p_first_seq || '-' || p_last_seq;
-  v_answer json;
-begin
-  -- One summary per range, whoever computes it: the key makes a second one a replay of the
-  -- first, whatever its words.
-  perform set_config('private.first_write_wins', v_key, true);
-  v_answer := public.append_message(
-    p_conversation_id, 'system', p_content,
-    jsonb_strip_nulls(jsonb_build_object(
-      'kind', 'summary', 'covers', jsonb_build_array(p_first_seq, p_last_seq),
-      'model', p_model, 'tokens', p_tokens)),
-    v_key);
-  perform set_config('private.first_write_wins', '', true);
-  return v_answer;
-end
-$$;
-comment on function public.append_summary(text, text, bigint, bigint, text, integer) is
-  'Stores a summary of seqs p_first_seq..p_last_seq as a system message (metadata kind "summary", '
-  'covers, model, tokens), once per range (a second one answers replayed = true with the first). '
-  '23514 unless 1 <= first <= last < the summary''s own seq.';
-
--- Privileges: the helpers the caller-side triggers call; the definer helper for erase_user's caller.
+-- Privileges: the helpers the caller-side triggers call; the definer helper for erase_user's
+-- caller. private.is_derived_key is the append trigger's (a definer): nobody else's.
 revoke all on function private.erasure_lock_space(), private.refuse_write_during_erasure(uuid),
-  private.wait_for_usage_rollup(), private.before_feedback_insert()
+  private.wait_for_usage_rollup(), private.before_feedback_insert(), private.is_derived_key(text)
   from public, anon, authenticated, service_role;
 grant execute on function private.erasure_lock_space(), private.refuse_write_during_erasure(uuid)
   to authenticated, service_role;

@@ -102,8 +102,8 @@ begin
     if found then
       -- A key names one message: another role or content is a key reused, not a retry (item 11);
       -- but a key the store derived for a model's output keeps its first message.
-      if (v_original_role, v_original_content) is distinct from (new.role, new.content)
-         and current_setting('private.first_write_wins', true) is distinct from new.idempotency_key then
+      if v_original_role is distinct from new.role
+         or (v_original_content is distinct from new.content and not private.is_derived_key(new.idempotency_key)) then
         raise exception 'idempotency key % was already used for another message of conversation %',
                         new.idempotency_key, new.conversation_id
           using errcode = '23505',
@@ -147,8 +147,8 @@ comment on function private.before_message_insert() is
   'the conversation; holds the owner''s erasure lock (55P03 while an erasure runs); renews the sliding '
   'expiry (capped at max_ttl_hours), sets the title from the first user message and the owner for the '
   'search index, enforces size limits and the message cap, and turns a replayed idempotency key into '
-  'a no-op (23505 when the key was used for another role or content, but for keys named in '
-  'private.first_write_wins).';
+  'a no-op (23505 when the key was used for another role, or another content but for the keys the '
+  'store derives: private.is_derived_key).';
 
 create trigger before_message_insert before insert on public.ai_conversation_messages
   for each row execute function private.before_message_insert();
@@ -181,16 +181,11 @@ begin
         using errcode = '22023';
     end if;
     v_key := private.turn_key(p_turn_key, case p_role when 'tool' then 'tool:' || p_tool_index else 'assistant' end);
-    -- Two attempts of a turn write different words under the same derived key: the first stays.
-    perform set_config('private.first_write_wins', v_key, true);
   end if;
   insert into public.ai_conversation_messages (conversation_id, role, content, metadata, idempotency_key)
   values (p_conversation_id, p_role, p_content, coalesce(p_metadata, '{}'::jsonb), v_key)
   returning * into v_msg;
-  if p_turn_key is not null then
-    perform set_config('private.first_write_wins', '', true);
-  end if;
-  if v_msg.id is not null then
+  if found then
     return json_build_object('message', v_msg, 'replayed', false);
   end if;
   -- The insert trigger skipped a replayed idempotency key: answer with the original.
@@ -201,7 +196,6 @@ end
 $$;
 comment on function public.append_message(text, text, text, jsonb, text, text, integer) is
   'Appends one message with the next seq and renews the sliding expiry. With an idempotency key '
-  'already used in this conversation for the same role and content, returns the original message '
-  'and replayed = true (23505 for another role or content). A chat turn''s tool result (the '
-  'p_tool_index-th) or reply passes the turn''s key as p_turn_key instead: its own key is derived '
-  'from it (private.turn_key), and a second message under it replays the first whatever its content.';
+  'already used in this conversation, returns the original message and replayed = true. A chat '
+  'turn''s tool result (the p_tool_index-th) or reply passes the turn''s key as p_turn_key instead: '
+  'its own key is derived from it (private.turn_key).';

@@ -291,28 +291,19 @@ create function public.append_summary(
   p_tokens integer default null
 )
 returns json
-language plpgsql
+language sql
 security invoker
 set search_path = ''
 as $$
-declare
-  v_key text := 'summary:' || p_first_seq || '-' || p_last_seq;
-  v_answer json;
-begin
-  -- One summary per range, whoever computes it: the key makes a second one a replay of the
-  -- first, whatever its words.
-  perform set_config('private.first_write_wins', v_key, true);
-  v_answer := public.append_message(
+  -- One summary per range, whoever computes it: the key makes a second one a replay.
+  select public.append_message(
     p_conversation_id, 'system', p_content,
     jsonb_strip_nulls(jsonb_build_object(
       'kind', 'summary', 'covers', jsonb_build_array(p_first_seq, p_last_seq),
       'model', p_model, 'tokens', p_tokens)),
-    v_key);
-  perform set_config('private.first_write_wins', '', true);
-  return v_answer;
-end
+    'summary:' || p_first_seq || '-' || p_last_seq)
 $$;
 comment on function public.append_summary(text, text, bigint, bigint, text, integer) is
   'Stores a summary of seqs p_first_seq..p_last_seq as a system message (metadata kind "summary", '
-  'covers, model, tokens), once per range (a second one answers replayed = true with the first). '
-  '23514 unless 1 <= first <= last < the summary''s own seq.';
+  'covers, model, tokens), once per range (a second one answers replayed = true). 23514 unless '
+  '1 <= first <= last < the summary''s own seq.';

@@ -4,12 +4,14 @@
 -- (replayed), whatever its metadata. Another role or content under the key is 23505 (409), from
 -- every path (append_message, append_messages, begin_chat_turn, a direct insert), and stores
 -- nothing. Keys the store derives for a model's output keep the first message written under
--- them: a turn's reply and tool results (p_turn_key), a summary's range (append_summary).
+-- them, whatever the second's words (private.is_derived_key): a turn's reply, tool results and
+-- outputs (K:assistant, K:tool:n, K:output:n), a summary's range (summary:a-b); another role under
+-- one is still 23505.
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(11);
+select plan(12);
 
 select public.create_conversation('pgtap-keys', '7f1e0000-0000-4000-8000-0000000000f1') is not null as setup \gset
 select tests.authenticate_as('7f1e0000-0000-4000-8000-0000000000f1');
@@ -40,7 +42,12 @@ select is(public.append_message('pgtap-keys', 'assistant', 'Four.', '{}', p_turn
 select public.append_summary('pgtap-keys', 'paid, then asked', 1, 2) is not null as setup \gset
 select is(public.append_summary('pgtap-keys', 'another summary of the same', 1, 2)::jsonb #>> '{message,content}',
           'paid, then asked', 'a second summary of a range replays the first');
-select is(current_setting('private.first_write_wins', true), '', 'the derived key is named for its insert only');
+select throws_ok($$ select public.append_message('pgtap-keys', 'user', 'It is 4.', '{}', 't:assistant') $$, '23505', null,
+                 'another role under a derived key is still a key reused');
+select tests.clear_authentication();
+select ok(private.is_derived_key('t:assistant') and private.is_derived_key('t:tool:2') and private.is_derived_key('t:output:3')
+          and private.is_derived_key('summary:1-2') and not private.is_derived_key('t') and not private.is_derived_key('t:assistant:x'),
+          'the derived shapes: K:assistant, K:tool:n, K:output:n, summary:a-b');
 
 select * from finish();
 rollback;

@@ -3,8 +3,8 @@
 On a throwaway cluster (port STACK_PORT + 120, or BACKUP_TEST_PORT; the dev database is never
 touched): a database built from the migrations is filled with everything the store keeps
 (conversations of users and anonymous ones, messages with token counts, summaries, a clear, a
-deleted message, a fork, ratings, a legal hold, prices, changed settings, a usage roll-up, an
-erasure, an expired conversation), backed up with `python -m app backup`, the cluster wiped and
+deleted message, a fork, ratings, a turn, a legal hold, prices, changed settings, a usage
+roll-up, an erasure, an expired conversation), backed up with `python -m app backup`, the cluster wiped and
 built again from the migrations, the backup restored with `python -m app restore`; then every
 table's rows must be equal, to the microsecond and the counter, the pgTAP suite must pass on
 the restored database, pg_cron must keep its own jobs, and the store must carry on from where
@@ -70,6 +70,10 @@ select public.update_conversation('bk-a-1',
 select public.update_conversation('bk-a-4', '{"archived": true, "legal_hold": true}');
 select public.fork_conversation('bk-a-1', 3, 'bk-a-1-fork', 'Forked');
 select public.set_message_feedback('bk-a-1', 2, 1, 'useful');
+-- A turn of the turn engine, begun and finished (a row of ai_turns).
+select public.finish_turn((t #>> '{turn,id}')::uuid, '[{"role": "assistant", "content": "an answer"}]')
+  from (select public.begin_turn(p_input => '[{"role": "user", "content": "a question"}]',
+                                 p_conversation_id => 'bk-bob', p_idempotency_key => 'bk-turn-1')::jsonb as t) x;
 -- Older messages, for the usage roll-up (a direct insert keeps its created_at).
 insert into public.ai_conversation_messages (conversation_id, role, content, metadata, created_at)
 select 'bk-bob', 'assistant', 'older ' || n, '{"model": "m-2", "tokens": {"prompt": 10, "completion": 20}}',
