@@ -73,7 +73,8 @@ select public.set_message_feedback('bk-a-1', 2, 1, 'useful');
 -- A turn of the turn engine, begun and finished (a row of ai_turns).
 select public.finish_turn((t #>> '{turn,id}')::uuid, '[{"role": "assistant", "content": "an answer"}]')
   from (select public.begin_turn(p_input => '[{"role": "user", "content": "a question"}]',
-                                 p_conversation_id => 'bk-bob', p_idempotency_key => 'bk-turn-1')::jsonb as t) x;
+                                 p_conversation_id => 'bk-bob',
+                                 p_idempotency_key => 'bk-turn-1')::jsonb as t) x;
 -- Older messages, for the usage roll-up (a direct insert keeps its created_at).
 insert into public.ai_conversation_messages (conversation_id, role, content, metadata, created_at)
 select 'bk-bob', 'assistant', 'older ' || n, '{"model": "m-2", "tokens": {"prompt": 10, "completion": 20}}',
