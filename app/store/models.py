@@ -411,7 +411,7 @@ class ExportFeedback(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     updated_at: datetime | None = None
 
 
-class ExportMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+class ExportMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     role: Role
     content: str
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -422,13 +422,13 @@ class ExportMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     feedback: list[ExportFeedback] | None = None
 
 
-class ConversationExport(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+class ConversationExport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The export shape: what export_conversation() writes and import_conversation() reads.
 
     Every field but the id is optional: an export of an earlier release (without title, tags,
-    pinned, archived, legal_hold, last_seq, feedback) imports too. Fields left out are left out
-    of the document sent to import_conversation() (`omit_defaults`), so a missing title is
-    taken from the first user message there, while a title sent as null stays null."""
+    pinned, archived, legal_hold, last_seq, feedback) imports too. A title left out stays out of
+    the document sent to import_conversation() (UNSET), so the first user message gives one
+    there, while a title sent as null stays null."""
 
     conversation_id: str
     messages: list[ExportMessage] = msgspec.field(default_factory=list)

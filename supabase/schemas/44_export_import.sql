@@ -264,7 +264,7 @@ begin
       -- A restored conversation never comes back already expired; a held one is held again.
       case when v_held then private.held_until()
            else greatest(v_expires, now() + make_interval(hours => v_ttl)) end,
-      coalesce(array(select jsonb_array_elements_text(p_export -> 'tags')), '{}'),
+      array(select jsonb_array_elements_text(nullif(p_export -> 'tags', 'null'::jsonb))),
       coalesce((p_export ->> 'pinned')::boolean, false),
       coalesce((p_export ->> 'archived')::boolean, false),
       v_held)
