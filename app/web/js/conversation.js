@@ -139,6 +139,7 @@ export class ConversationView {
     for (const message of page.messages) this.upsert(message);
     this.olderCursor = page.next_cursor ?? null;
     this.ui.older.hidden = this.olderCursor === null;
+    this.showEmpty();
     this.setActions(true);
     this.setComposer(true);
     this.takePrefill();
@@ -489,6 +490,7 @@ export class ConversationView {
     this.conversation = conversation;
     this.events.onShown(conversation);
     this.ui.title.textContent = conversation.title || conversation.conversation_id;
+    this.ui.title.title = this.ui.title.textContent; // in full, where one line cuts it
     this.ui.pin.textContent = conversation.pinned ? "Unpin" : "Pin";
     this.ui.pin.setAttribute("aria-pressed", String(Boolean(conversation.pinned)));
     this.ui.archive.textContent = conversation.archived ? "Unarchive" : "Archive";
