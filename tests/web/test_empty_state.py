@@ -31,7 +31,9 @@ async def test_a_new_conversation_says_how_to_start(page: Page) -> None:
     await expect(empty).to_be_hidden()
 
 
-async def test_an_empty_conversation_says_so(new_page: NewPage, api: ApiProcess, http: httpx.AsyncClient) -> None:
+async def test_an_empty_conversation_says_so(
+    new_page: NewPage, api: ApiProcess, http: httpx.AsyncClient
+) -> None:
     conversation_id = await create_conversation(http)
     page = await new_page(f"{api.url}/#/c/{conversation_id}")
     empty = page.locator("#empty-state")

@@ -8,6 +8,7 @@ WEB_SCREENSHOTS names (`WEB_SCREENSHOTS=docs` refreshes docs/web-client-{desktop
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import uuid
@@ -116,7 +117,7 @@ async def box(page: Page, selector: str) -> dict[str, float]:
 
 
 async def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(SCREENSHOTS.mkdir, parents=True, exist_ok=True)
     await page.locator("#composer-input").blur()
     await page.screenshot(path=str(SCREENSHOTS / f"web-client-{name}.png"))
 
@@ -124,7 +125,8 @@ async def screenshot(page: Page, name: str) -> None:
 async def test_desktop(new_page: NewPage, person: Person) -> None:
     page = await person.open(new_page, viewport={"width": 1280, "height": 800}, color_scheme="light")
     sidebar = await box(page, "#sidebar")
-    assert sidebar["x"] == 0 and 250 <= sidebar["width"] <= 320, sidebar
+    assert sidebar["x"] == 0
+    assert 250 <= sidebar["width"] <= 320, sidebar
     for hidden in ("#menu-toggle", "#actions-toggle", "#drawer-backdrop"):
         await expect(page.locator(hidden)).to_be_hidden()
     await expect(page.locator("#action-delete")).to_be_in_viewport()  # the actions sit in the header
@@ -146,8 +148,9 @@ async def test_dark_mode_follows_the_system(new_page: NewPage, person: Person) -
     assert contrast(await colour(page, ".message.role-assistant .markdown p", "color"), panel) >= 12
     assert contrast(await colour(page, ".markdown a", "color"), panel) >= 4.5  # WCAG AA for links
     assert luminance(await colour(page, ".code-block pre", "backgroundColor")) < 0.02
-    assert contrast(await colour(page, "#sidebar .identity", "color"), await colour(page, "#sidebar", "backgroundColor")) >= 4.5
-    assert contrast(await colour(page, "#send", "color"), await colour(page, "#send", "backgroundColor")) >= 4.5
+    for text, background in (("#sidebar .identity", "#sidebar"), ("#send", "#send")):
+        pair = await colour(page, text, "color"), await colour(page, background, "backgroundColor")
+        assert contrast(*pair) >= 4.5, (text, pair)
     await screenshot(page, "dark")
 
 
@@ -185,14 +188,17 @@ async def test_phone(new_page: NewPage, person: Person) -> None:
     await expect(menu).to_be_visible()
     await expect(menu).to_have_attribute("aria-expanded", "false")
     composer = await box(page, "#composer")
-    assert composer["width"] >= width - 1 and composer["y"] + composer["height"] <= 844, composer
+    assert composer["width"] >= width - 1, composer
+    assert composer["y"] + composer["height"] <= 844, composer
     assert (await box(page, "#composer-input"))["width"] >= 260
     message_list = await box(page, "#messages")
-    assert message_list["width"] >= width - 1 and message_list["height"] >= 560, message_list
+    assert message_list["width"] >= width - 1, message_list
+    assert message_list["height"] >= 560, message_list
     assert (await box(page, ".conversation-header"))["height"] <= 64  # one row: title and ⋯
     await expect(page.locator("#actions")).to_be_hidden()
     code = await box(page, ".code-block")
-    assert code["x"] >= 0 and code["x"] + code["width"] <= width, code  # wide code scrolls inside
+    assert code["x"] >= 0, code
+    assert code["x"] + code["width"] <= width, code  # wide code scrolls inside its block
     await screenshot(page, "phone")
 
     # ☰ opens the drawer over the conversation; the backdrop or Escape closes it.
