@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local Supabase database stack without Docker.
 #
-#   scripts/stack.sh deps     install what is missing (OS packages, Python env, Supabase CLI)
+#   scripts/stack.sh deps     install what is missing (OS packages, Python env, npm packages)
 #   scripts/stack.sh up       start the local cluster (unless DATABASE_URL points elsewhere),
 #                             bootstrap the platform objects, apply migrations
 #   scripts/stack.sh down     stop the local cluster
