@@ -43,13 +43,14 @@ test-py: ## pytest: integration and API tests against the real database
 test-js: ## the official JavaScript openai SDK against a server started for it (tests/js, node --test)
 	DATABASE_URL="$$($(STACK) url)" scripts/js_smoke.sh
 
-bench: deps ## benchmarks on throwaway clusters: SQL, organise, HTTP API, export, chat, the OpenAI SDK, realtime (~20 min; BENCH_QUICK=1: ~4 min; BENCH_ONLY=db,organise,http,export,chat,openai,realtime,transport)
+bench: deps ## benchmarks on throwaway clusters: SQL, organise, HTTP API, export, chat, the OpenAI SDK, realtime (~30 min; BENCH_QUICK=1: ~4 min; BENCH_ONLY=db,organise,http,export,chat,openai,realtime,transport)
 	$(PY) -m bench
 
-lint: deps ## ruff (lint and format check) and mypy
+lint: deps ## ruff (lint and format check), mypy, import-linter (the Layout's layers, no cycles)
 	.venv/bin/ruff check app tests bench
 	.venv/bin/ruff format --check app tests bench
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 fmt: deps ## format and autofix
 	.venv/bin/ruff format app tests bench

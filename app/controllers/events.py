@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent
 
@@ -38,6 +40,19 @@ After = Annotated[
     ),
 ]
 
+# What a client reads after a resume from seq 1 (`Last-Event-ID: 1`): the missed message, then
+# a heartbeat while nothing new comes.
+_STREAM_EXAMPLE = (
+    "retry: 2000\n\n"
+    "id: 2\n"
+    "event: message\n"
+    'data: {"id":"2cfe4f52-ab99-49aa-a32d-d917f719af22","conversation_id":"support-42","seq":2,'
+    '"role":"assistant","content":"Line 999 runs.","metadata":{"model":"gpt-4o-mini"},'
+    '"created_at":"2026-12-07T09:13:37.948652Z","idempotency_key":null,"tokens":4,'
+    '"user_id":null,"feedback":null}\n\n'
+    ": heartbeat\n\n"
+)
+
 
 def token_expiry(principal: Principal) -> float | None:
     """When the caller's token expires (its `exp` claim), if it says."""
@@ -53,6 +68,7 @@ class EventsController(Controller):
     @get(
         "/",
         summary="Stream new messages (server-sent events)",
+        operation_id="stream_conversation_events",
         description="One `message` event per new message, `id` = its seq. With Last-Event-ID (or "
         "`after`), the messages after that seq are replayed from the database first, then the "
         "stream goes on live, without gap or duplicate. A resume point beyond the conversation's "
@@ -64,7 +80,16 @@ class EventsController(Controller):
         "with a fresh one), `overflow` when the client reads too slowly, `shutdown` when the server "
         "stops.",
         media_type="text/event-stream",
-        responses=errors(404),
+        responses={
+            200: ResponseSpec(
+                data_container=str,
+                media_type="text/event-stream",
+                description="Server-sent events: message, then reset, overflow, gone or shutdown",
+                generate_examples=False,
+                examples=[Example(summary="A resumed stream", value=_STREAM_EXAMPLE)],
+            ),
+            **errors(404),
+        },
     )
     async def events(
         self,

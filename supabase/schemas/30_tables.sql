@@ -164,14 +164,6 @@ comment on index public.ai_conversation_messages_search_idx is
 create index ai_conversation_messages_created_brin
   on public.ai_conversation_messages using brin (created_at);
 
--- The messages of one response, by its id, without a scan: only items written by /v1/responses
--- carry one, so the partial index stays small.
-create index ai_conversation_messages_response_idx
-  on public.ai_conversation_messages ((metadata #>> '{openai,response_id}'), seq)
-  where (metadata #>> '{openai,response_id}') is not null;
-comment on index public.ai_conversation_messages_response_idx is
-  'Finds the messages of one /v1 response (metadata.openai.response_id) in seq order.';
-
 -- Totals ----------------------------------------------------------------------------------------
 -- Totals for statistics without counting millions of rows: 64 slots spread the writes.
 -- Inserts add to a random slot among 8..63; deletes subtract from the first free slot among

@@ -1,15 +1,15 @@
 -- Messages as items: what the OpenAI-compatible API (/v1/conversations, /v1/responses) needs
 -- from the store, under the same RLS as everything else: several messages appended in one call,
--- one message read, listed from a cursor or deleted by id, and the messages of one response
--- (tagged metadata.openai.response_id) read or deleted together.
+-- one message read, listed from a cursor or deleted by id, and one response (a turn of kind
+-- response, 52_turns.sql) read, its input items paged, or deleted with its messages.
 --
 -- Messages are immutable but deletable: whoever may write a conversation (the service, or its
 -- owner) may delete one of its messages. The sequence number of a deleted message is never
 -- handed out again (last_seq only grows), so seq stays strictly increasing with holes.
 --
--- A fork copies messages with their metadata, metadata.openai.response_id included. A copy is
--- the fork's own history, not part of the response it was copied from: get_response() and
--- delete_response() read and delete the response's own messages only, never a fork's copies.
+-- A fork copies messages with their metadata. A copy is the fork's own history, not part of the
+-- response it was copied from: a response is the messages its turn recorded, never a fork's
+-- copies, nor a message elsewhere that names its id.
 -- And a response stays the latest of its conversation when only a summary was written after it
 -- (compaction appends summaries after a reply): continuing from it continues the conversation,
 -- it does not fork it.
@@ -191,36 +191,31 @@ security invoker
 set search_path = ''
 as $$
 declare
-  v_messages json;
-  v_conversation text;
-  v_last bigint;
+  v_turn public.ai_turns;
   v_row public.ai_conversations;
 begin
-  select json_agg(m order by m.seq), min(m.conversation_id), max(m.seq)
-    into v_messages, v_conversation, v_last
-    from public.ai_conversation_messages m
-   where (m.metadata #>> '{openai,response_id}') = p_response_id
-     and not (m.metadata ? 'forked_from');
-  if v_messages is null then
-    perform private.item_not_found('response', p_response_id);
-  end if;
+  select * into v_turn from public.ai_turns t where t.id = private.turn_uuid(p_response_id) and t.kind = 'response';
   select * into v_row from public.ai_conversations c
-   where c.conversation_id = v_conversation and c.expires_at > now();
-  if not found then
+   where c.conversation_id = v_turn.conversation_id and c.expires_at > now();
+  if v_turn.id is null or v_row.conversation_id is null then
     perform private.item_not_found('response', p_response_id);
   end if;
   return json_build_object(
+    'turn', private.turn_json(v_turn),
     'conversation', private.conversation_json(v_row),
-    'messages', v_messages,
+    'input', (select coalesce(json_agg(m order by m.seq), '[]'::json) from public.ai_conversation_messages m
+               where m.conversation_id = v_turn.conversation_id and m.id = any(v_turn.input_ids)),
+    'output', (select coalesce(json_agg(m order by m.seq), '[]'::json) from public.ai_conversation_messages m
+                where m.conversation_id = v_turn.conversation_id and m.id = any(v_turn.output_ids)),
     'latest', not exists (select 1 from public.ai_conversation_messages m
-                           where m.conversation_id = v_conversation and m.seq > v_last
+                           where m.conversation_id = v_turn.conversation_id and m.seq > v_turn.last_seq
                              and not private.is_summary(m.role, m.metadata)));
 end
 $$;
 comment on function public.get_response(text) is
-  'The messages of one /v1 response (its input and output items, in seq order; a fork''s copies of '
-  'them are not), its conversation, and whether nothing but summaries was appended after it '
-  '(latest); P0002 when none is visible.';
+  'One /v1 response: its turn, its conversation, the messages its turn stored as input and as output '
+  '(those still there, in seq order) and whether nothing but summaries came after it (latest); P0002 '
+  'when it is unknown, not visible to the caller or its conversation expired.';
 
 create function public.delete_response(p_response_id text)
 returns json
@@ -229,22 +224,77 @@ security invoker
 set search_path = ''
 as $$
 declare
+  v_turn public.ai_turns;
   v_count integer;
 begin
-  with d as (
-    delete from public.ai_conversation_messages m
-     where (m.metadata #>> '{openai,response_id}') = p_response_id
-       and not (m.metadata ? 'forked_from')
-       and exists (select 1 from public.ai_conversations c
-                    where c.conversation_id = m.conversation_id and c.expires_at > now())
-    returning 1)
-  select count(*) into v_count from d;
-  if v_count = 0 then
+  select * into v_turn from public.ai_turns t where t.id = private.turn_uuid(p_response_id) and t.kind = 'response'
+     for update;
+  if v_turn.id is null or not exists (select 1 from public.ai_conversations c
+                                       where c.conversation_id = v_turn.conversation_id and c.expires_at > now()) then
     perform private.item_not_found('response', p_response_id);
   end if;
+  with d as (
+    delete from public.ai_conversation_messages m
+     where m.conversation_id = v_turn.conversation_id and m.id = any(v_turn.input_ids || v_turn.output_ids)
+    returning 1)
+  select count(*) into v_count from d;
+  delete from public.ai_turns t where t.id = v_turn.id;
   return json_build_object('id', p_response_id, 'deleted', v_count);
 end
 $$;
 comment on function public.delete_response(text) is
-  'Deletes the messages of one /v1 response (its input and output items; a fork''s copies of them '
-  'stay, they are the fork''s history) and returns how many; P0002 when none is visible.';
+  'Deletes one /v1 response: its turn and the messages it stored (its input and output items; a '
+  'fork''s copies stay, they are the fork''s history); returns how many messages; P0002 when it is '
+  'not visible.';
+
+create function public.list_response_items(
+  p_response_id text,
+  p_limit integer default 20,
+  p_order text default 'desc',
+  p_after text default null
+)
+returns json
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_turn public.ai_turns;
+  v_after bigint;
+  v_page json;
+  v_count integer;
+begin
+  perform private.check_limit('limit', p_limit, 1, s.max_page_size)
+     from public.ai_conversation_settings s where s.id;
+  if p_order is null or p_order not in ('asc', 'desc') then
+    raise exception 'order must be asc or desc' using errcode = '22023';
+  end if;
+  select * into v_turn from public.ai_turns t where t.id = private.turn_uuid(p_response_id) and t.kind = 'response';
+  if v_turn.id is null or not exists (select 1 from public.ai_conversations c
+                                       where c.conversation_id = v_turn.conversation_id and c.expires_at > now()) then
+    perform private.item_not_found('response', p_response_id);
+  end if;
+  if p_after is not null then
+    select m.seq into v_after from public.ai_conversation_messages m
+     where m.conversation_id = v_turn.conversation_id and m.id = any(v_turn.input_ids)
+       and (m.idempotency_key = p_after or m.id = private.item_uuid(p_after));
+    if v_after is null then
+      perform private.item_not_found('item', p_after);
+    end if;
+  end if;
+  select json_agg(h order by case when p_order = 'asc' then h.seq else -h.seq end), count(*) into v_page, v_count
+    from (select * from public.ai_conversation_messages m
+           where m.conversation_id = v_turn.conversation_id and m.id = any(v_turn.input_ids)
+             and (v_after is null or (p_order = 'asc' and m.seq > v_after) or (p_order = 'desc' and m.seq < v_after))
+           order by case when p_order = 'asc' then m.seq else -m.seq end
+           limit p_limit + 1) h;
+  return json_build_object(
+    'messages', coalesce((select json_agg(e) from json_array_elements(v_page) with ordinality x(e, i)
+                           where x.i <= p_limit), '[]'::json),
+    'has_more', coalesce(v_count > p_limit, false));
+end
+$$;
+comment on function public.list_response_items(text, integer, text, text) is
+  'A page of the input items of one /v1 response in seq order (asc or desc) after the item p_after '
+  '(the last item id of the previous page), and whether more follow; P0002 when it is not visible.';

@@ -40,6 +40,9 @@ begin
         ('public.set_message_feedback(text, bigint, integer, text)', 'authenticated, service_role'),
         ('public.delete_message_feedback(text, bigint)', 'authenticated, service_role'),
         ('public.get_usage(uuid, date, date, text[])', 'authenticated, service_role'),
+        ('public.begin_turn(jsonb, text, text, boolean, uuid, jsonb, text, integer, integer, boolean, boolean, text, jsonb, uuid)', 'authenticated, service_role'),
+        ('public.finish_turn(uuid, jsonb, text, jsonb)', 'authenticated, service_role'),
+        ('public.list_response_items(text, integer, text, text)', 'authenticated, service_role'),
         -- admin: the service only
         ('public.conversation_stats()', 'service_role'),
         ('public.cleanup_expired_conversations(integer)', 'service_role'),
@@ -79,7 +82,12 @@ begin
         ('private.search_hits(text, text, uuid, real, uuid, integer)', 'authenticated, service_role'),
         ('private.copy_messages_for_fork(text, text, bigint)', 'authenticated, service_role'),
         ('private.usage_tokens(jsonb, text)', 'authenticated, service_role'),
-        ('private.held_until()', 'authenticated, service_role')
+        ('private.held_until()', 'authenticated, service_role'),
+        ('private.turn_uuid(text)', 'authenticated, service_role'),
+        ('private.turn_json(public.ai_turns)', 'authenticated, service_role'),
+        ('private.turn_not_found(text)', 'authenticated, service_role'),
+        ('private.check_messages(jsonb, text)', 'authenticated, service_role'),
+        ('private.check_turn_object(jsonb, text)', 'authenticated, service_role')
       ) g(fn, roles)
   loop
     execute format('revoke all on function %s from public, anon, authenticated, service_role', v_grant.fn);

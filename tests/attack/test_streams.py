@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -24,12 +23,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from app.config import RealtimeSettings
 from app.server import create_app
 from tests.api.helpers import SERVICE, as_user, make_settings, new_id
 from tests.api.test_events import Events
+from tests.harness.servers import serve_app
+from tests.harness.sse import COMMENT
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -45,21 +45,8 @@ async def base_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
             "REALTIME_DEGRADED_CHECK_SECONDS": 0.5,
         }
     )
-    app = create_app(make_settings(realtime=realtime))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    async with asyncio.timeout(10):
-        while not server.started:  # noqa: ASYNC110 - uvicorn sets a flag, no event
-            await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with serve_app(create_app(make_settings(realtime=realtime))) as url:
+        yield url
 
 
 @pytest.fixture
@@ -87,8 +74,8 @@ async def _end(events: Events, within: float = 10.0) -> tuple[str, dict[str, Any
     seen: list[str] = []
     async with asyncio.timeout(within):
         while True:
-            event, _, data = await events.next(within)
-            if event == "comment":
+            event, data, _ = await events.next(within)
+            if event == COMMENT:
                 continue
             body = json.loads(data)
             if event != "message":

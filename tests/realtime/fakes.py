@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from app.realtime.events import EndEvent, Event, FeedEvent, MessageEvent
@@ -27,9 +27,8 @@ class FakeSource:
         self.delay = 0.0
         self.fail_next = 0
         self.reads = 0
-        # While `hold` is set to an unset event, reads wait for it; `entered` is set when one does.
-        self.hold: asyncio.Event | None = None
-        self.entered = asyncio.Event()
+        self.reading = asyncio.Event()  # set when a read begins: a test can act in the middle of it
+        self.hold: asyncio.Event | None = None  # while set to an unset event, reads wait for it
 
     def create(self, cid: str, owner: uuid.UUID | None = None) -> uuid.UUID:
         """A new conversation row behind `cid` (owned by `owner`); returns its row id."""
@@ -75,11 +74,11 @@ class FakeSource:
             raise NotFoundError(f"conversation {cid} not found or expired", sqlstate="P0002")
         row, owner, created = self.rows[cid]
         snapshot = StreamWindow(row, owner, created, self.last[cid], messages())
+        self.reading.set()
         if self.hold is not None:
-            self.entered.set()
             await self.hold.wait()
         if self.delay:
-            await asyncio.sleep(self.delay)
+            await asyncio.sleep(self.delay)  # a slow database: reads overlap what the test does
         return snapshot
 
     async def head(self, conversation_id: str) -> StreamWindow:
@@ -111,20 +110,6 @@ async def take(sub: Subscription, n: int, within: float = 2.0) -> list[Event]:
             if isinstance(event, EndEvent):
                 break
     return events
-
-
-async def until(condition: Callable[[], object], within: float = 10.0, poll: float = 0.01) -> None:
-    """Waits for a condition on state the test does not own (counters of a feed, a server)."""
-    async with asyncio.timeout(within):
-        while not condition():  # noqa: ASYNC110 - polling someone else's state, no event to wait on
-            await asyncio.sleep(poll)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0, poll: float = 0.05) -> None:
-    """Like until(), for a condition that needs I/O to check (a query)."""
-    async with asyncio.timeout(within):
-        while not await check():  # noqa: ASYNC110 - polling the database, no event to wait on
-            await asyncio.sleep(poll)
 
 
 def seqs(events: list[Event]) -> list[int]:

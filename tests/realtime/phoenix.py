@@ -19,7 +19,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from app.store.models import Message
-from tests.realtime.fakes import until
+from tests.harness.waiting import until
 
 COLUMNS = [
     {"name": "id", "type": "uuid"},

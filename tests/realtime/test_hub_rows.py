@@ -144,7 +144,7 @@ async def test_a_deletion_reported_while_the_topic_reads_its_row(hub: Hub, sourc
     row = source.create(CID, owner=ALICE)
     source.hold = asyncio.Event()
     task = asyncio.create_task(hub.subscribe(CID, row=row))
-    await source.entered.wait()  # the topic's first read saw Alice's row and is in flight
+    await source.reading.wait()  # the topic's first read saw Alice's row and is in flight
     source.delete(CID)
     hub.feed_deleted([(row, CID)])  # the topic does not know its row yet
     source.create(CID, owner=ALICE)

@@ -12,8 +12,9 @@ import pytest
 
 from app.realtime import EndEvent, FeedEvent, Hub, MessageEvent, PostgresFeed
 from app.store import ConversationManager, NotFoundError
+from tests.harness.waiting import eventually, until
 from tests.realtime.conftest import make_hub
-from tests.realtime.fakes import eventually, seqs, take, until
+from tests.realtime.fakes import seqs, take
 
 
 async def _slot_gone(admin: psycopg.AsyncConnection, slot: str | None) -> bool:
@@ -111,7 +112,7 @@ async def test_subscribers_joining_during_concurrent_appends_see_every_message_o
     subs = []
     for _ in range(6):  # join at different moments of the burst, all from the start
         subs.append(await hub.subscribe(conversation_id, after_seq=0))
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # spread over the burst: the interleaving under test
     await asyncio.gather(*writers)
     for sub in subs:
         assert seqs(await take(sub, total, within=10)) == list(range(1, total + 1))
@@ -150,9 +151,10 @@ async def test_slow_consumer_gets_overflow_and_resumes(
     sub = await hub.subscribe(conversation_id, queue_size=3)
     await store.add_message(conversation_id, "user", "first")
     assert seqs(await take(sub, 1)) == [1]
+    overflows = hub.overflows
     for i in range(6):  # the consumer does not read meanwhile
         await store.add_message(conversation_id, "user", f"burst {i}")
-    await asyncio.sleep(0.3)
+    await until(lambda: hub.overflows > overflows)  # the feed delivered past the queue's 3
     (end,) = await take(sub, 1)
     assert isinstance(end, EndEvent)
     assert (end.reason, end.last_seq) == ("overflow", 1)

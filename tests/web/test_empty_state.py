@@ -7,8 +7,8 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.harness.processes import ApiProcess
 from tests.web.conftest import NewPage
-from tests.web.server import ApiProcess
 from tests.web.test_client import create_conversation, messages, stored
 
 pytestmark = pytest.mark.browser
@@ -35,7 +35,7 @@ async def test_an_empty_conversation_says_so(
     new_page: NewPage, api: ApiProcess, http: httpx.AsyncClient
 ) -> None:
     conversation_id = await create_conversation(http)
-    page = await new_page(f"{api.url}/#/c/{conversation_id}")
+    page = await new_page(f"{api.base_url}/#/c/{conversation_id}")
     empty = page.locator("#empty-state")
     await expect(empty.get_by_role("heading")).to_have_text("No messages yet")
     await expect(page.locator("#suggestions")).to_be_hidden()

@@ -12,7 +12,7 @@ import asyncio
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,9 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.api.helpers import SERVICE, mint, user_claims
+from tests.harness.processes import ApiProcess
 from tests.web.conftest import NewPage
-from tests.web.server import ROOT, ApiProcess
+from tests.web.server import ROOT, web_api
 from tests.web.test_client import append, messages
 
 pytestmark = pytest.mark.browser
@@ -54,7 +55,7 @@ class Person:
         self.conversation_id = ""
 
     async def seed(self) -> None:
-        async with httpx.AsyncClient(base_url=self.api.url, headers=SERVICE, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=self.api.base_url, headers=SERVICE, timeout=10) as http:
             for title in ("Trip to Lisbon", "Weekly report draft"):
                 created = await http.post(
                     "/conversations", json={"user_id": str(self.id), "ttl_hours": 1, "metadata": {}}
@@ -70,7 +71,7 @@ class Person:
 
     async def open(self, new_page: NewPage, **options: Any) -> Page:
         page = await new_page(**options)
-        await page.goto(f"{self.api.url}/#/c/{self.conversation_id}")
+        await page.goto(f"{self.api.base_url}/#/c/{self.conversation_id}")
         await page.locator("#token").fill(self.token)
         await page.locator("#token").press("Enter")
         await expect(messages(page, "assistant").locator(".code-block")).to_be_visible()
@@ -79,11 +80,11 @@ class Person:
 
 
 @pytest.fixture(scope="module")
-def api_for_layout() -> Iterator[ApiProcess]:
-    server = ApiProcess("web-layout", auth="required")
-    server.start()
+async def api_for_layout() -> AsyncIterator[ApiProcess]:
+    server = web_api("web-layout", auth="required")
+    await server.start()
     yield server
-    server.stop()
+    await server.stop()
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ async def test_dark_mode_follows_the_system(new_page: NewPage, person: Person) -
 
 
 async def test_the_theme_toggle_is_remembered(new_page: NewPage, api: ApiProcess) -> None:
-    page = await new_page(f"{api.url}/", color_scheme="light")
+    page = await new_page(f"{api.base_url}/", color_scheme="light")
     toggle = page.locator("#theme-toggle")
     root = page.locator(":root")
     await expect(root).to_have_attribute("data-theme", "light")

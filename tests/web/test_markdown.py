@@ -11,8 +11,8 @@ import httpx
 import pytest
 from playwright.async_api import Dialog, Page, Request, expect
 
+from tests.harness.processes import ApiProcess
 from tests.web.conftest import NewPage
-from tests.web.server import ApiProcess
 from tests.web.test_client import create_conversation, messages, send, stored
 
 pytestmark = pytest.mark.browser
@@ -112,7 +112,7 @@ async def test_a_reply_is_formatted(new_page: NewPage, api: ApiProcess, http: ht
     conversation_id = await create_conversation(
         http, ("user", "**not bold** <b>typed</b>"), ("assistant", FORMATTED)
     )
-    page = await new_page(f"{api.url}/#/c/{conversation_id}")
+    page = await new_page(f"{api.base_url}/#/c/{conversation_id}")
     reply = messages(page, "assistant").locator(".markdown")
     await expect(reply.locator("strong")).to_have_text("slicing")
     await expect(reply.locator("em")).to_have_text("idiomatic")
@@ -140,7 +140,7 @@ async def test_injection_payloads_are_inert(
     )
     page = await new_page()
     watch = Watch(page)
-    await page.goto(f"{api.url}/#/c/{conversation_id}")
+    await page.goto(f"{api.base_url}/#/c/{conversation_id}")
     await expect(messages(page, "assistant")).to_have_count(len(PAYLOADS))
     await assert_inert(page, watch)
     # HTML written in a reply is shown as the text it is.
@@ -154,7 +154,7 @@ async def test_a_streamed_reply_is_sanitised_as_it_grows(new_page: NewPage, api:
     """The offline model echoes the message, so the reply carries the payload while it streams."""
     page = await new_page()
     watch = Watch(page)
-    await page.goto(f"{api.url}/")
+    await page.goto(f"{api.base_url}/")
     payload = '<img src="/pwned-stream" onerror="window.pwned=1"> <script>window.pwned=2</script>'
     await send(page, payload)
     reply = stored(page, "assistant")
@@ -183,7 +183,7 @@ async def test_only_dompurify_may_write_html(page: Page) -> None:
 async def test_copy_a_code_block(new_page: NewPage, api: ApiProcess, http: httpx.AsyncClient) -> None:
     conversation_id = await create_conversation(http, ("user", "code please"), ("assistant", FORMATTED))
     page = await new_page(
-        f"{api.url}/#/c/{conversation_id}", permissions=["clipboard-read", "clipboard-write"]
+        f"{api.base_url}/#/c/{conversation_id}", permissions=["clipboard-read", "clipboard-write"]
     )
     block = messages(page, "assistant").locator(".code-block")
     copy = block.get_by_role("button", name="Copy the code")
@@ -208,7 +208,7 @@ async def test_without_its_libraries_the_page_shows_plain_text(
         await route.fulfill(status=404, body="not found")
 
     await page.route("**/vendor/**", missing)
-    await page.goto(f"{api.url}/#/c/{conversation_id}")
+    await page.goto(f"{api.base_url}/#/c/{conversation_id}")
     await expect(page.locator("#banner")).to_contain_text("Replies are shown as plain text")
     reply = messages(page, "assistant").locator(".markdown")
     await expect(reply).to_have_text("**bold** <img src=/pwned-plain onerror=window.pwned=1>")

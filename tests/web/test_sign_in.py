@@ -15,7 +15,7 @@ import re
 import shlex
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -23,9 +23,10 @@ from playwright.async_api import Page, Request, expect
 
 from app.config import LOCAL_JWT_SECRET
 from tests.api.helpers import JWT_SECRET, SERVICE_KEY, mint
+from tests.harness.processes import ApiProcess
 from tests.web.conftest import NewPage
 from tests.web.gotrue import GoTrue
-from tests.web.server import ROOT, ApiProcess
+from tests.web.server import ROOT, web_api
 
 pytestmark = pytest.mark.browser
 
@@ -35,12 +36,12 @@ ANON_KEY = mint({"iss": "supabase", "role": "anon", "iat": 0, "exp": 4_000_000_0
 
 
 @pytest.fixture(scope="module")
-def api_with_local_secret() -> Iterator[ApiProcess]:
+async def api_with_local_secret() -> AsyncIterator[ApiProcess]:
     """Auth required, signed with the Supabase CLI's local secret: what `supabase start` gives."""
-    server = ApiProcess("web-local-secret", auth="required", SUPABASE_JWT_SECRET=LOCAL_JWT_SECRET)
-    server.start()
+    server = web_api("web-local-secret", auth="required", SUPABASE_JWT_SECRET=LOCAL_JWT_SECRET)
+    await server.start()
     yield server
-    server.stop()
+    await server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +53,19 @@ def gotrue() -> Iterator[GoTrue]:
 
 
 @pytest.fixture(scope="module")
-def api_with_project(gotrue: GoTrue) -> Iterator[ApiProcess]:
+async def api_with_project(gotrue: GoTrue) -> AsyncIterator[ApiProcess]:
     """Users sign in with the project's Auth; the API reaches its database directly (no service
     key: the store stays on the Postgres transport)."""
-    server = ApiProcess(
+    server = web_api(
         "web-supabase",
         auth="required",
         SUPABASE_URL=gotrue.url,
         SUPABASE_ANON_KEY=ANON_KEY,
         SUPABASE_SERVICE_ROLE_KEY="",
     )
-    server.start()
+    await server.start()
     yield server
-    server.stop()
+    await server.stop()
 
 
 def run_as_copied(command: str) -> subprocess.CompletedProcess[str]:
@@ -77,7 +78,7 @@ def run_as_copied(command: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_a_locally_minted_token_signs_in(new_page: NewPage, api_with_local_secret: ApiProcess) -> None:
-    page = await new_page(f"{api_with_local_secret.url}/", permissions=CLIPBOARD)
+    page = await new_page(f"{api_with_local_secret.base_url}/", permissions=CLIPBOARD)
     await expect(page.locator("#sign-in")).to_be_visible()
     await expect(page.locator("#password-form")).to_be_hidden()  # no Supabase project here
     await expect(page.locator("#token-command-note")).to_contain_text("the token it prints works here")
@@ -92,7 +93,7 @@ async def test_a_locally_minted_token_signs_in(new_page: NewPage, api_with_local
     assert copied == shown
 
     # The user already has a conversation (made by the service); the token shows it, and only it.
-    async with httpx.AsyncClient(base_url=api_with_local_secret.url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=api_with_local_secret.base_url, timeout=10) as http:
         created = await http.post(
             "/conversations",
             json={"user_id": str(user), "ttl_hours": 1},
@@ -118,7 +119,7 @@ class ApiCalls:
         page.on("request", self.on_request)
 
     def on_request(self, request: Request) -> None:
-        if request.url.startswith(f"{self.api.url}/conversations"):
+        if request.url.startswith(f"{self.api.base_url}/conversations"):
             self.tokens.append(request.headers.get("authorization", ""))
 
 
@@ -127,7 +128,7 @@ async def test_email_and_password_through_supabase_auth(
 ) -> None:
     page = await new_page()
     calls = ApiCalls(page, api_with_project)
-    await page.goto(f"{api_with_project.url}/")
+    await page.goto(f"{api_with_project.base_url}/")
     form = page.locator("#password-form")
     await expect(form).to_be_visible()
     await expect(form).to_contain_text(gotrue.url.removeprefix("http://"))
@@ -166,7 +167,7 @@ async def test_email_and_password_through_supabase_auth(
         assert sent.headers["content-type"] == "application/json;charset=UTF-8"
         assert sent.headers["x-supabase-api-version"] == "2024-01-01"
         assert sent.headers["x-client-info"].startswith("supabase-js/")
-        assert sent.headers["origin"] == api_with_project.url
+        assert sent.headers["origin"] == api_with_project.base_url
     # The API only ever saw the refreshed session's token: the page asks supabase-js each time.
     assert calls.tokens
     assert set(calls.tokens) == {f"Bearer {gotrue.issued[-1]}"}
