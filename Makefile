@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-deps: ## install what is missing: OS packages (as root), the Python env (uv), the Supabase CLI
+deps: ## install what is missing: OS packages (as root), the Python env (uv), the npm packages (Supabase CLI, the web client's libraries)
 	@$(STACK) deps
 
 db-up: deps ## start the local database (or use DATABASE_URL), bootstrap it, apply migrations

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.controllers.health import HealthStatus, PoolStatus
+from app.controllers.web_config import WebConfig
 from app.llm import Usage as ModelUsage
 from app.schemas import (
     AppendMessageIn,
@@ -47,6 +48,7 @@ from app.store.models import (
     UsageRow,
 )
 from app.turns import ChatResult, SentContext, ToolCallRecord
+from app.webclient import SupabaseAuthConfig
 
 __all__ = ["NATIVE_EXAMPLES"]
 
@@ -277,6 +279,11 @@ NATIVE_EXAMPLES: dict[type, Any] = {
         "latency_ms": 1.8,
         "detail": None,
         "pool": {"size": 2, "available": 2, "waiting": 0, "max": 16},
+    },
+    SupabaseAuthConfig: {"url": "https://abcdefghijklmnop.supabase.co", "anon_key": "sb_publishable_example"},
+    WebConfig: {
+        "supabase": {"url": "https://abcdefghijklmnop.supabase.co", "anon_key": "sb_publishable_example"},
+        "local_tokens": False,
     },
     ErrorBody: {
         "error": "not_found",

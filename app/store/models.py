@@ -50,6 +50,7 @@ __all__ = [
     "TurnState",
     "Usage",
     "UsageRow",
+    "WindowChoice",
 ]
 
 Role = Literal["user", "assistant", "system", "tool"]
@@ -254,19 +255,25 @@ class Compaction(msgspec.Struct, frozen=True):
     tokens: int = 0
 
 
-class Context(msgspec.Struct, frozen=True):
-    """A token-budgeted window: the summary and the messages sent (first_seq..last_seq, oldest
-    first), their tokens (the summary's included), what was left out, whether to compact."""
+class WindowChoice(msgspec.Struct, frozen=True, kw_only=True):
+    """How a token-budgeted window was chosen, without its messages: the summary sent, the seqs
+    sent (first_seq..last_seq), their tokens (the summary's included), what was left out,
+    whether to compact. A turn reads it so (its history holds the messages: decoded once)."""
 
     token_budget: int
     tokens: int
-    messages: list[Message] = msgspec.field(default_factory=list)
     summary: Message | None = None
     first_seq: int | None = None
     last_seq: int | None = None
     left_out: LeftOut | None = None
     compaction: Compaction = msgspec.field(default_factory=Compaction)
     conversation_id: str | None = None
+
+
+class Context(WindowChoice, frozen=True, kw_only=True):
+    """A token-budgeted window: how it was chosen, and the messages sent, oldest first."""
+
+    messages: list[Message] = msgspec.field(default_factory=list)
 
 
 class ContextFit(msgspec.Struct, frozen=True):
@@ -336,7 +343,7 @@ class BegunTurn(msgspec.Struct, frozen=True):
     input: list[Message]
     history: list[Message]
     forked_from: ForkedFrom | None = None
-    context: Context | None = None
+    context: WindowChoice | None = None
     reply: Message | None = None
     tool_results: list[Message] = msgspec.field(default_factory=list)
 

@@ -1,17 +1,11 @@
-// DOM builders: a message with its metadata, a sidebar entry. Content is always set as text,
-// never as HTML: messages come from users, models and tools.
+// DOM builders: a message with its metadata, a sidebar entry. Content is set as text, never as
+// HTML: messages come from users, models and tools. A reply's markdown is the one exception that
+// is formatted, and it goes through markdown.js (sanitised, as a DocumentFragment).
 
-export function h(tag, attributes = {}, ...children) {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") element.className = value;
-    else if (name === "dataset") Object.assign(element.dataset, value);
-    else element.setAttribute(name, value === true ? "" : value);
-  }
-  element.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
-  return element;
-}
+import { h } from "./dom.js";
+import { markdownView } from "./markdown.js";
+
+export { h };
 
 const ROLE_LABELS = { user: "You", assistant: "Assistant", system: "System", tool: "Tool" };
 
@@ -82,6 +76,8 @@ function body(message) {
       h("p", { class: "text" }, message.content),
     );
   }
+  // A reply is formatted; what a person typed is shown as typed.
+  if (message.role === "assistant") return markdownView(message.content, { class: "text" });
   return h("p", { class: "text" }, message.content);
 }
 
