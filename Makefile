@@ -40,7 +40,7 @@ test-py: ## pytest: integration and API tests against the real database
 test-js: ## the official JavaScript openai SDK against a server started for it (tests/js, node --test)
 	DATABASE_URL="$$($(STACK) url)" scripts/js_smoke.sh
 
-bench: deps ## benchmarks on throwaway clusters: SQL, organise, HTTP API, export, chat, the OpenAI SDK, realtime (~20 min; BENCH_QUICK=1: ~4 min; BENCH_ONLY=db,organise,http,export,chat,openai,realtime,transport)
+bench: deps ## benchmarks on throwaway clusters: SQL, organise, broadcast, HTTP API, export, chat, the OpenAI SDK, realtime (~20 min; BENCH_QUICK=1: ~4 min; BENCH_ONLY=db,organise,broadcast,http,export,chat,openai,realtime,transport)
 	$(PY) -m bench
 
 lint: deps ## ruff (lint and format check) and mypy

@@ -198,14 +198,16 @@ begin
   if not (v_conversations or v_service) then
     return null;
   end if;
-  -- Conversations that are gone (a cascade from their delete) are told by their own trigger.
-  -- message_count is already what remains: after_messages_delete ran before (triggers of one
-  -- event fire in name order).
+  -- Live conversations only: one that is gone (a cascade from its delete) or expired (the
+  -- cleanup deletes its messages first) is told by the conversations' trigger. message_count is
+  -- already what remains: after_messages_delete ran before (a table's triggers of one event
+  -- fire in name order).
   for v_change in
     select c.id, c.conversation_id, c.message_count, d.deleted, d.first_seq, d.last_seq
       from (select o.conversation_id, count(*) as deleted, min(o.seq) as first_seq, max(o.seq) as last_seq
               from old_rows o group by o.conversation_id) d
       join public.ai_conversations c on c.conversation_id = d.conversation_id
+     where c.expires_at > now()
   loop
     v_event := case when v_change.message_count = 0 then 'cleared' else 'messages_deleted' end;
     v_payload := jsonb_build_object(
