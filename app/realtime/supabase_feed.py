@@ -1,4 +1,14 @@
-"""The Supabase feed: Realtime `postgres_changes` INSERTs on public.ai_conversation_messages.
+"""The Supabase feed: Broadcast from the database, on the private topic of the service.
+
+The database sends every change of every conversation to the private Realtime topic
+`ai_conversations:service` (migration 20261209300100_broadcast.sql): event `message` carries
+the message as the API returns it, plus `conversation_row`, the conversation's row id; above
+the project's `broadcast_max_bytes` it comes without content and metadata, marked `partial`,
+and the hub reads it from the database. Deletions go out as `messages_deleted`, `cleared` and
+`conversation_deleted` on the same topic; the hub learns about those by re-reading the
+conversations it watches. This feed joins the topic as a private channel with the service key:
+Realtime authorises the join as service_role, which bypasses the RLS policies of
+realtime.messages (no user ever reads this topic).
 
 realtime-py's AsyncRealtimeClient runs on our event loop and calls our callbacks from its
 reader task, so they only translate the payload and hand it to the hub (no I/O, no await).
@@ -6,13 +16,12 @@ reader task, so they only translate the payload and hand it to the hub (no I/O, 
 Reconnects are ours, not realtime-py's: its auto-reconnect gives up for good after
 `max_retries` attempts (about 15 s of Realtime being away) and leaves a dead reader task
 behind, so the client is created with auto_reconnect=False and every connection is a fresh
-client, retried with backoff for as long as the API runs. After each join the hub catches
-up from the database; Realtime's own "Subscribed to PostgreSQL" system message (the moment
-its replication is really attached) triggers a second catch-up, since changes committed
-between the join reply and that message are not delivered.
-
-The service key authenticates the socket and the join, so RLS lets every row through; user
-authorization happens in the API before a subscription is made.
+client (a fresh join, with the key) retried with backoff for as long as the API runs. That
+covers Realtime ending the channel too, as it does when the join's token expires. After each
+join the hub catches up from the database. The join asks Realtime to say when its replication
+connection (what reads realtime.messages from the WAL) is up (`broadcast.replication_ready`):
+broadcasts committed before that are not delivered, so that system message triggers a second
+catch-up.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from typing import Any
 import msgspec
 from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
 from realtime.message import SuccessSystemPayload
-from realtime.types import PostgresChangesPayload, RealtimePostgresChangesListenEvent
+from realtime.types import BroadcastPayload, RealtimeChannelOptions
 
 from app.realtime.backoff import Backoff
 from app.realtime.errors import FeedConfigError
@@ -33,12 +42,23 @@ from app.realtime.events import FeedEvent
 from app.realtime.feed import SupervisedFeed
 from app.store.models import Message
 
-__all__ = ["SCHEMA", "TABLE", "SupabaseFeed", "realtime_url"]
+__all__ = ["MESSAGE_EVENT", "SERVICE_TOPIC", "SupabaseFeed", "realtime_url"]
 
 log = logging.getLogger("app.realtime")
 
-SCHEMA = "public"
-TABLE = "ai_conversation_messages"
+SERVICE_TOPIC = "ai_conversations:service"
+"""The topic the database broadcasts every change to (private.service_topic() in SQL)."""
+MESSAGE_EVENT = "message"
+
+# A private channel that receives Broadcast only: no presence, no echo of our own sends (we send
+# none), and the system message that says broadcasts from the database flow.
+_CHANNEL: RealtimeChannelOptions = {
+    "config": {
+        "broadcast": {"ack": False, "self": False, "replication_ready": True},
+        "presence": {"key": "", "enabled": False},
+        "private": True,
+    }
+}
 
 
 def realtime_url(project_url: str) -> str:
@@ -51,7 +71,7 @@ def realtime_url(project_url: str) -> str:
 
 
 class SupabaseFeed(SupervisedFeed):
-    """New messages from Supabase Realtime over one websocket, with reconnects."""
+    """New messages from Supabase Realtime Broadcast over one websocket, with reconnects."""
 
     name = "supabase"
 
@@ -61,7 +81,7 @@ class SupabaseFeed(SupervisedFeed):
         key: str,
         *,
         backoff: Backoff | None = None,
-        topic: str = "ai-conversation-messages",
+        topic: str = SERVICE_TOPIC,
         timeout: int = 10,
         heartbeat_interval: int = 25,
         watchdog_interval: float = 2.0,
@@ -75,7 +95,7 @@ class SupabaseFeed(SupervisedFeed):
         self.timeout = timeout
         self.heartbeat_interval = heartbeat_interval
         self.watchdog_interval = watchdog_interval
-        self.unroutable = 0
+        self.unroutable = 0  # message events without conversation_id and seq (caught up instead)
 
     async def _session(self) -> None:
         client = AsyncRealtimeClient(
@@ -96,13 +116,12 @@ class SupabaseFeed(SupervisedFeed):
                 broken.set()
 
         def on_system(payload: SuccessSystemPayload) -> None:
-            if payload.extension == "postgres_changes" and self.connected and self._sink is not None:
+            # "Replication connection established": broadcasts from the database flow from now.
+            if self.connected and self._sink is not None:
                 self._sink.feed_resumed()
 
-        channel = client.channel(self.topic)
-        channel.on_postgres_changes(
-            RealtimePostgresChangesListenEvent.Insert, self._on_change, table=TABLE, schema=SCHEMA
-        )
+        channel = client.channel(self.topic, _CHANNEL)
+        channel.on_broadcast(MESSAGE_EVENT, self._on_message)
         channel.on_system(on_system)
         try:
             await client.connect()
@@ -121,31 +140,28 @@ class SupabaseFeed(SupervisedFeed):
                 await client.close()
         raise ConnectionError(failure[0] if failure else "realtime session ended")
 
-    def _on_change(self, payload: PostgresChangesPayload) -> None:
+    def _on_message(self, broadcast: BroadcastPayload) -> None:
         """realtime-py's callback: never raise into its reader task."""
         try:
-            self._emit_change(payload["data"])
+            self._emit_message(broadcast.get("payload"))
         except Exception:
-            log.exception("could not handle a Realtime change")
+            log.exception("could not handle a Realtime broadcast")
 
-    def _emit_change(self, data: Any) -> None:
-        record = data.get("record") if isinstance(data, dict) else None
-        record = record if isinstance(record, dict) else {}
-        conversation_id = record.get("conversation_id")
-        seq = record.get("seq")
-        if isinstance(seq, str) and seq.isdigit():
-            seq = int(seq)
-        if not isinstance(conversation_id, str) or not isinstance(seq, int):
-            # A change we cannot route (Realtime stripped the record: too large): catch up.
+    def _emit_message(self, payload: Any) -> None:
+        payload = payload if isinstance(payload, dict) else {}
+        conversation_id = payload.get("conversation_id")
+        seq = payload.get("seq")
+        if not isinstance(conversation_id, str) or not isinstance(seq, int) or isinstance(seq, bool):
+            # Not a message we can route: whatever it said, the database has it. Catch up.
             self.unroutable += 1
-            log.warning("Realtime change without conversation_id/seq (errors: %s)", data.get("errors"))
+            log.warning("Realtime message event without conversation_id/seq: %.200r", payload)
             if self._sink is not None:
                 self._sink.feed_resumed()
             return
         if not self._watched(conversation_id):
             return
         message: Message | None = None
-        if not data.get("errors"):
+        if not payload.get("partial"):
             with contextlib.suppress(msgspec.ValidationError):
-                message = msgspec.convert(record, Message, strict=False)
+                message = msgspec.convert(payload, Message, strict=False)
         self._emit(FeedEvent(conversation_id, seq, message))
