@@ -9,7 +9,8 @@
 # `supabase migration up` and the current supabase/migrations; then checks that (i) its schema
 # equals a fresh database's (pg_dump --schema-only, normalised; a diff on mismatch), (ii) every
 # row is still there (counts and checksums), and one the release allowed with infinite
-# timestamps was repaired, (iii) the pgTAP suite passes on it. Exits non-zero
+# timestamps was repaired, (iii) the pgTAP suite passes on it, (iv) its default privileges are
+# the platform's (release 2 changed them, a later migration gives them back). Exits non-zero
 # on any mismatch; the cluster is stopped and removed whatever happens.
 set -euo pipefail
 
@@ -112,6 +113,12 @@ select 'totals', sum(t.conversations), sum(t.messages) from private.conversation
 SQL
 }
 before="$(snapshot)"
+# Default privileges, by schema name (release 2's migrations changed them for every later function).
+default_acls() {
+  psql "${URL%/*}/$1" -qAtX -v ON_ERROR_STOP=1 -c "
+    select d.defaclrole::regrole, d.defaclnamespace::regnamespace, d.defaclobjtype, d.defaclacl
+      from pg_default_acl d order by 1, 2, 3"
+}
 
 # --- (b) the upgrade --------------------------------------------------------------------------
 log "upgrading it with supabase migration up (current migrations)"
@@ -156,6 +163,19 @@ if [[ "${repaired}" != "t" ]]; then
 else
   log "the conversation with infinite timestamps was repaired (finite, within max_ttl_hours)"
 fi
+
+# The default privileges are what the platform gives a database before any migration (a database
+# of the same cluster with the bootstrap only), whatever release 2 did to them.
+q -c "create database bootstrap_only" >/dev/null
+psql "${URL%/*}/bootstrap_only" -qX -v ON_ERROR_STOP=1 -f "${ROOT}/supabase/platform/bootstrap.sql" >/dev/null
+if [[ "$(default_acls postgres)" != "$(default_acls bootstrap_only)" ]]; then
+  log "the default privileges after the upgrade are not the platform's:"
+  diff -u --label platform <(default_acls bootstrap_only) --label upgraded <(default_acls postgres) >&2 || true
+  failed=1
+else
+  log "the default privileges are the platform's (release 2 changed them; the upgrade restores them)"
+fi
+q -c "drop database bootstrap_only" >/dev/null
 
 # Normalised schema: no comments, blank lines or SET lines; not what legitimately differs
 # (the migration history, cron job ids and run history).

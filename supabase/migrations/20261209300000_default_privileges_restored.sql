@@ -31,7 +31,10 @@ begin
        and not exists (select 1 from pg_catalog.aclexplode(d.defaclacl) a
                         where a.grantee in ('anon'::regrole, 'authenticated'::regrole))
   loop
-    execute format('alter default privileges in schema %s grant execute on functions to anon, authenticated',
+    -- Revoked and granted again so the entry reads as Supabase writes it (anon, authenticated,
+    -- service_role, in that order), not only means the same.
+    execute format('alter default privileges in schema %s revoke execute on functions from service_role', v_schema);
+    execute format('alter default privileges in schema %s grant execute on functions to anon, authenticated, service_role',
                    v_schema);
   end loop;
 end
