@@ -6,15 +6,21 @@
 -- deleted or cleaned-up conversation as "conversation_deleted" (reason "deleted" or "expired").
 -- Every row is private and of extension broadcast. A replayed idempotency key sends nothing; a
 -- message above broadcast_max_bytes goes without content and metadata ("partial"); the
--- settings turn either topic off; and a broadcast that cannot be stored never fails the change.
+-- settings turn either topic off (both are off by default where no Realtime server reads the
+-- rows); and a broadcast that cannot be stored never fails the change.
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(24);
+select plan(25);
 
--- Setup (as postgres): A's conversation, with the settings as a project has them ------------------
+-- Setup (as postgres): A's conversation, with the settings as a Supabase project has them --------
 -- A = 7f1e0000-0000-4000-8000-00000000000a
+select is(
+  (select s.broadcast_conversations or s.broadcast_service from public.ai_conversation_settings s),
+  to_regclass('realtime.schema_migrations') is not null,
+  'by default broadcast is on where a Realtime server reads realtime.messages, off where none does (the local stack)'
+);
 update public.ai_conversation_settings
    set broadcast_conversations = true, broadcast_service = true, broadcast_max_bytes = 200000;
 select public.create_conversation('pgtap-bc-a', '7f1e0000-0000-4000-8000-00000000000a') is not null as setup \gset
