@@ -9,9 +9,17 @@ users, alternating in the same session (two rounds) between:
 - on + a user topic: a third row per message to ``ai_conversations:user:<uid>`` (what a
   sidebar's "conversation changed" topic costs; a trigger created here, in this throwaway
   database only, dropped afterwards);
+- the same two rows written by one insert in the trigger instead of two calls of
+  ``realtime.send`` (a trigger created here only), to show what realtime.send's per-call work
+  costs (a function call, a subtransaction and a ``SET LOCAL`` per row);
 - postgres_changes, polled: broadcast off, and what Realtime's Postgres Changes does in the
   database instead: a wal2json slot read with ``pg_logical_slot_get_changes()`` every 100 ms
   (its default poll interval), without Realtime's per-subscriber RLS check, so a lower bound.
+
+On a 2-core machine shared with other work, throughput moves by more than a broadcast costs, so
+the database's CPU per append is measured too, from /proc, which waits and other processes do
+not inflate: one session appends 2,000 messages, each its own transaction (a procedure that
+commits after every ``append_message``, created here only), per mode, three rounds, the median.
 
 Then the same comparison through the API (``POST /conversations/{id}/messages``, wrk as in
 benchmark 7, off and on alternating), where the database's share of an append is smaller.
@@ -23,6 +31,8 @@ issue's): appends with broadcast on >= 0.9 of appends with it off, held against 
 from __future__ import annotations
 
 import contextlib
+import os
+import statistics
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -62,10 +72,42 @@ create trigger bench_user_topic after insert on public.ai_conversation_messages
   for each row execute function private.bench_user_topic();
 alter table public.ai_conversation_messages disable trigger bench_user_topic;
 """
+# The alternative to realtime.send, measured here only: the same two rows (what realtime.send
+# writes: id, payload with the id, event, topic, private, extension), in one insert under one
+# exception block, without a function call, a subtransaction and a SET LOCAL per row.
+_INLINE = """
+create function private.bench_inline() returns trigger language plpgsql security definer
+set search_path = '' as $$
+declare
+  v_row uuid;
+  v_payload jsonb;
+begin
+  select c.id into v_row from public.ai_conversations c where c.conversation_id = new.conversation_id;
+  v_payload := jsonb_build_object(
+    'conversation_row', v_row, 'id', new.id, 'conversation_id', new.conversation_id, 'seq', new.seq,
+    'role', new.role, 'content', new.content, 'metadata', new.metadata, 'created_at', new.created_at,
+    'idempotency_key', new.idempotency_key, 'tokens', new.tokens, 'user_id', new.user_id);
+  begin
+    insert into realtime.messages (payload, event, topic, private, extension)
+    values (v_payload, 'message', 'ai_conversations:' || v_row, true, 'broadcast'),
+           (v_payload, 'message', 'ai_conversations:service', true, 'broadcast');
+  exception when others then
+    raise warning 'WarnSendingBroadcastMessage: %', sqlerrm;
+  end;
+  return null;
+end
+$$;
+create trigger bench_inline after insert on public.ai_conversation_messages
+  for each row execute function private.bench_inline();
+alter table public.ai_conversation_messages disable trigger bench_inline;
+"""
 _DROP_USER_TOPIC = """
 drop trigger if exists bench_user_topic on public.ai_conversation_messages;
 drop function if exists private.bench_user_topic();
+drop trigger if exists bench_inline on public.ai_conversation_messages;
+drop function if exists private.bench_inline();
 """
+_INLINE_TRIGGER = "alter table public.ai_conversation_messages {} trigger bench_inline"
 _USER_TRIGGER = "alter table public.ai_conversation_messages {} trigger bench_user_topic"
 _CHANGES = """
 select count(*) from pg_logical_slot_get_changes(%s, null, null,
@@ -92,13 +134,18 @@ USER = Mode(
     (_SETTINGS.format("true", "true"), _USER_TRIGGER.format("enable")),
     (_USER_TRIGGER.format("disable"),),
 )
+INLINE = Mode(
+    "2 rows in one insert, not realtime.send",
+    (_SETTINGS.format("false", "false"), _INLINE_TRIGGER.format("enable")),
+    (_INLINE_TRIGGER.format("disable"),),
+)
 POLLED = Mode(
     "postgres_changes, polled (broadcast off)",
     (_SETTINGS.format("false", "false"), f"select pg_create_logical_replication_slot('{SLOT}', 'wal2json')"),
     (f"select pg_drop_replication_slot('{SLOT}')",),
     polled=True,
 )
-MODES = (OFF, CONVERSATION, ON, USER, POLLED)
+MODES = (OFF, CONVERSATION, ON, USER, INLINE, POLLED)
 
 
 class SlotPoller:
@@ -157,6 +204,50 @@ def _measure(url: str, config: Config, group: data.Group, clients: int) -> dict[
     return {mode: pgbench.combine(r) for mode, r in runs.items()}
 
 
+_LOOP = """
+create procedure private.bench_append_loop(p_first integer, p_count integer, p_appends integer)
+language plpgsql as $$  -- no SET clause: it would forbid the commits
+begin
+  for i in 1..p_appends loop
+    perform public.append_message('conv-' || (p_first + i % p_count), 'user',
+                                  'hello from pgbench: how long do you keep my conversations?');
+    commit;
+  end loop;
+end
+$$;
+"""
+CPU_APPENDS = 2_000
+CPU_ROUNDS = 3
+
+
+def _backend_cpu(pid: int) -> float:
+    """User + system CPU seconds of one server process (the bench cluster runs on this machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure_cpu(url: str, group: data.Group) -> dict[Mode, float]:
+    """Microseconds of the backend's CPU per append (median of the rounds), per mode."""
+    modes = (OFF, CONVERSATION, ON, USER, INLINE)
+    samples: dict[Mode, list[float]] = {mode: [] for mode in modes}
+    call = f"call private.bench_append_loop({group.first}, {group.count}, %s)"
+    for _ in range(CPU_ROUNDS):
+        for mode in modes:
+            _execute(url, _EMPTY, *mode.before)
+            try:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute("set synchronous_commit = off")  # CPU, not the WAL flush, is measured
+                    row = conn.execute("select pg_backend_pid()").fetchone()
+                    assert row is not None
+                    conn.execute(call % 100)  # warm: plans, caches
+                    before = _backend_cpu(int(row[0]))
+                    conn.execute(call % CPU_APPENDS)
+                    samples[mode].append((_backend_cpu(int(row[0])) - before) / CPU_APPENDS * 1e6)
+            finally:
+                _execute(url, *mode.after)
+    return {mode: statistics.median(values) for mode, values in samples.items()}
+
+
 def _measure_http(url: str, config: Config, group: data.Group) -> dict[Mode, Load]:
     rounds = 2 if config.duration >= 6 else 1
     loads: dict[Mode, list[Load]] = {OFF: [], ON: []}
@@ -209,7 +300,7 @@ def run(url: str, config: Config) -> list[Outcome]:
         f"{CONVERSATIONS:,} conversations of {min(CONVERSATIONS, data.USERS):,} users; -M prepared; "
         f"alternating runs, realtime.messages emptied before each"
     )
-    _execute(url, _USER_TOPIC)
+    _execute(url, _USER_TOPIC, _INLINE)
     try:
         measured = _measure(url, config, group, clients)
         # The default configuration once more, briefly, to check it writes what it says.
@@ -225,9 +316,16 @@ def run(url: str, config: Config) -> list[Outcome]:
             defines=group.defines(),
         )
         rows = _rows_per_message(url)
+        _execute(url, _LOOP)
+        cpu = _measure_cpu(url, group)
         http = _measure_http(url, config, group)
     finally:
-        _execute(url, _DROP_USER_TOPIC, *ON.before)
+        _execute(
+            url,
+            _DROP_USER_TOPIC,
+            "drop procedure if exists private.bench_append_loop(integer, integer, integer)",
+            *ON.before,
+        )
     off = measured[OFF].tps
     for mode in MODES:
         ratio = measured[mode].tps / off if off else float("nan")
@@ -254,6 +352,12 @@ def run(url: str, config: Config) -> list[Outcome]:
             goal=None,
         ),
         Outcome(
+            name="B 2 rows inline, not realtime.send / off",
+            figures=f"{fmt_rate(measured[INLINE].tps)} vs {fmt_rate(off)}",
+            value=measured[INLINE].tps / off,
+            goal=None,
+        ),
+        Outcome(
             name="B postgres_changes polled / off",
             figures=f"{fmt_rate(measured[POLLED].tps)} vs {fmt_rate(off)}",
             value=measured[POLLED].tps / off,
@@ -261,6 +365,26 @@ def run(url: str, config: Config) -> list[Outcome]:
         ),
     ]
     verdict_line(outcomes[0])
+    line(f"database CPU per append, one session, {CPU_APPENDS:,} appends x {CPU_ROUNDS} rounds (median):")
+    for mode, micros in cpu.items():
+        figure(mode.name, f"{micros:>8.0f} us  +{micros - cpu[OFF]:.0f} us")
+    outcomes.append(
+        Outcome(
+            name="B CPU per append off / on (database)",
+            figures=f"{cpu[OFF]:.0f} vs {cpu[ON]:.0f} us; one topic {cpu[CONVERSATION]:.0f} us",
+            value=cpu[OFF] / cpu[ON],
+            goal=None,
+        )
+    )
+    outcomes.append(
+        Outcome(
+            name="B CPU of a user topic, per append",
+            figures=f"{cpu[USER]:.0f} vs {cpu[ON]:.0f} us",
+            value=cpu[USER] - cpu[ON],
+            goal=None,
+            value_text=f"+{cpu[USER] - cpu[ON]:.0f} us",
+        )
+    )
     line("through the API: POST /conversations/{id}/messages (wrk, 16 connections), off / on alternating")
     for mode, load in http.items():
         figure(mode.name, f"{fmt_rate(load.rate, 'req/s'):>12}")

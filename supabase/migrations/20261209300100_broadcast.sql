@@ -43,8 +43,8 @@ grant update (broadcast_conversations, broadcast_service, broadcast_max_bytes)
   on public.ai_conversation_settings to service_role;
 -- On where a Realtime server delivers the rows (Supabase, hosted or `supabase start`: Realtime
 -- keeps its own migrations in realtime.schema_migrations); off where none does (the local
--- stack's bootstrap gives Realtime's schema, not its server): each row costs an append about as
--- much as a quarter of its own work (benchmark B), for nobody.
+-- stack's bootstrap gives Realtime's schema, not its server): the rows would cost each append a
+-- quarter to a third more database time (benchmark B), for nobody.
 update public.ai_conversation_settings
    set broadcast_conversations = false, broadcast_service = false
  where to_regclass('realtime.schema_migrations') is null;
