@@ -18,11 +18,15 @@ from typing import IO, Any
 
 import click
 import msgspec
+from litestar import Litestar
 from litestar.plugins import CLIPluginProtocol
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from app.auth import check_auth_mode
 from app.config import get_settings
+from app.core import services_of
+from app.serving import run_server
 from app.store import ConflictError, ConversationManager, StoreError
 from app.store.export import open_export
 from app.store.factory import open_store
@@ -89,19 +93,17 @@ def _with_store(command: StoreCommand) -> Callable[..., None]:
 @click.command()
 @click.option("--host", help="address to bind (default API_HOST)")
 @click.option("--port", type=int, help="port to bind (default API_PORT; 0: any free port, logged)")
-def serve(host: str | None, port: int | None) -> None:
+def serve(app: Litestar, host: str | None, port: int | None) -> None:
     """Serve the HTTP API (SIGTERM: graceful, within API_SHUTDOWN_TIMEOUT_SECONDS)."""
-    from app.auth import check_auth_mode
-    from app.server import run_server  # the server imports this module
-
-    settings = get_settings()
+    # `app` is the one this CLI was started with (LITESTAR_APP), passed in by Litestar's CLI.
+    settings = services_of(app).settings
     host = host or settings.server.host
     try:
         check_auth_mode(settings.server.auth, host)
     except RuntimeError as exc:
         err.print(f"[red]{exc}")
         raise click.exceptions.Exit(2) from exc
-    run_server(settings, host=host, port=port)
+    run_server(app, host=host, port=port)
 
 
 @click.command()

@@ -1,6 +1,6 @@
 """Settings, grouped per concern and read from the environment (and a `.env` file).
 
-Every field documents itself; the README's configuration table lists the same variables.
+Every field documents itself; docs/configuration.md lists the same variables (a test checks it).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from litestar import Router
+from litestar import Litestar, Router
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import CacheControlHeader
@@ -25,6 +25,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
+from app import __version__
 from app.auth import BearerAuthMiddleware, check_auth_mode
 from app.config import Settings
 from app.controllers.admin import AdminController, ImportController
@@ -48,7 +49,7 @@ from app.openai_api import create_openai_router
 from app.services import Services
 from app.store import SERVICE
 
-__all__ = ["PUBLIC_PATHS", "WEB_DIR", "ApplicationCore"]
+__all__ = ["PUBLIC_PATHS", "WEB_DIR", "ApplicationCore", "services_of"]
 
 # Reachable without a token: liveness, metrics (no user data: see MetricsController) and the
 # API's own description (its UI's assets included). The web client's files are public too,
@@ -116,7 +117,7 @@ class ApplicationCore(InitPluginProtocol):
     """Everything the API is made of, from one settings tree.
 
     `tools`, the tools offered to the model, default to the built-ins CHAT_TOOLS names (a
-    service adds its own by passing a registry, see the README). Raises RuntimeError when
+    service adds its own by passing a registry, see docs/chat.md). Raises RuntimeError when
     API_AUTH=disabled is asked for on a non-loopback API_HOST, and ValueError when CHAT_TOOLS
     names an unknown tool.
     """
@@ -196,7 +197,7 @@ class ApplicationCore(InitPluginProtocol):
         app_config.lifespan.append(services.lifespan)
         app_config.openapi_config = OpenAPIConfig(
             title="AI conversation store",
-            version="0.1.0",
+            version=__version__,
             description="Conversation history for AI services, kept in Supabase Postgres.",
             path="/schema",
             components=Components(
@@ -213,7 +214,13 @@ class ApplicationCore(InitPluginProtocol):
             render_plugins=[_docs_ui()],
         )
         app_config.debug = False
-        # Logging is the server's (app.observability.logs, through app.server.uvicorn_options):
+        # Logging is the server's (app.observability.logs, through app.serving.uvicorn_options):
         # Litestar's default config would replace its root handler, request ids and JSON lines.
         app_config.logging_config = None
         return app_config
+
+
+def services_of(app: Litestar) -> Services:
+    """The services of an app built with ApplicationCore (app.server.create_app): what the
+    server drains before it stops, and what tests reach into while the app runs."""
+    return app.plugins.get(ApplicationCore).services

@@ -12,20 +12,22 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool
 
 from app.config import Settings
 from app.db import HealthProbe
-from app.llm import ChatService
 from app.observability import measured_provider
 from app.realtime import Hub
 from app.services import Services
 from app.store import ConversationManager, Principal
+from app.turns import TurnEngine
 
 __all__ = [
-    "provide_chat",
+    "provide_engine",
     "provide_health_probe",
     "provide_hub",
+    "provide_metrics_registry",
     "provide_pool",
     "provide_service_store",
     "provide_settings",
@@ -61,11 +63,16 @@ def provide_hub(services: NamedDependency[Services]) -> Hub:
     return services.running.hub
 
 
-def provide_chat(
+def provide_metrics_registry(services: NamedDependency[Services]) -> CollectorRegistry:
+    """The registry of this app's running services (the pool's and the hub's numbers)."""
+    return services.metrics
+
+
+def provide_engine(
     services: NamedDependency[Services], store: NamedDependency[ConversationManager]
-) -> ChatService:
-    """Chat turns as the request's principal, with the configured model (its calls measured
-    for /metrics), tools, and the process's summaries in the background."""
+) -> TurnEngine:
+    """Turns as the request's principal, with the configured model (its calls measured for
+    /metrics), tools, and the process's summaries in the background: what every face runs."""
     running = services.running
     provider = measured_provider(running.provider)
-    return ChatService(store, provider, services.tools, services.settings.llm, running.compactor)
+    return TurnEngine(store, provider, services.tools, services.settings.llm, running.compactor)

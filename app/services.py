@@ -25,7 +25,7 @@ from app.realtime import Hub, create_hub
 from app.store import ConversationManager
 from app.store.factory import open_store
 
-__all__ = ["Running", "Services", "services_of"]
+__all__ = ["Running", "Services"]
 
 log = logging.getLogger("app")
 
@@ -51,7 +51,7 @@ class Services:
         self.settings = settings
         self.tools = tools
         self.verifier = TokenVerifier(settings)
-        self.metrics = services_registry(self)  # what /metrics reads of the running services
+        self.metrics = services_registry(lambda: self._running)  # what /metrics reads of them
         self._running: Running | None = None
 
     @property
@@ -97,16 +97,9 @@ class Services:
 
     async def drain(self) -> None:
         """The server is stopping: end every event stream now, with its `shutdown` event, and
-        refuse new ones (503). Called by the server (app.server.Server) before it waits for
+        refuse new ones (503). Called by the server (app.serving.Server) before it waits for
         open connections, since it runs the lifespan's shutdown only after they all closed; an
         event stream would otherwise keep its connection, and the process, alive."""
         running = self._running
         if running is not None:
             await running.hub.stop()
-
-
-def services_of(app: Litestar) -> Services:
-    """The services of an app built by app.server.create_app."""
-    from app.core import ApplicationCore  # the core imports this module
-
-    return app.plugins.get(ApplicationCore).services

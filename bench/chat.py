@@ -4,7 +4,7 @@ storage overhead of a turn apart from model time.
 The API is served as ``make run`` serves it (uvicorn, one worker, on 127.0.0.1, auth
 disabled: requests act as the service) with the offline provider, whose model time is about
 nothing, so a turn costs what the service adds to a model: two store round trips
-(``begin_chat_turn``, then ``append_message``), the history window decoded and sent to the
+(``begin_turn``, then ``finish_turn``), the history window decoded and sent to the
 provider, the answer encoded. Both workloads run in the same run against the same server, with
 the same client: wrk (a Lua script builds the POST bodies, a random one of the conversations
 per request), 16 keep-alive connections; or, without wrk, an httpx async load generator with 16
@@ -24,7 +24,7 @@ Storage overhead per turn, two ways:
 * through HTTP, one client at a time: request time minus the answer's ``duration_ms`` (the
   time the turn spent on the model and tools), i.e. HTTP + the two store calls + the app;
 * the two store calls alone, timed in this process with the API's own pool and transport
-  settings, 16 concurrent turns: ``begin_chat_turn`` + ``append_message`` per turn.
+  settings, 16 concurrent turns: ``begin_turn`` + ``finish_turn`` per turn.
 
 Every HTTP run prints the API process's CPU per request (per turn for ``/chat``), read from
 /proc while it ran. When the turns miss their goal (or ``BENCH_PROFILE=1``; ``0`` never),
@@ -41,11 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -56,9 +52,11 @@ import httpx
 import msgspec
 import psycopg
 
-from bench.cluster import ROOT, BenchCluster
+from bench.api import Api
+from bench.cluster import BenchCluster
 from bench.config import Config
-from bench.pgbench import percentile
+from bench.latency import percentile
+from bench.load import Load, run_wrk
 from bench.profile import profile_api, wanted
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, summary, verdict_line
 
@@ -69,7 +67,7 @@ __all__ = [
     "GOAL",
     "MESSAGE",
     "Plan",
-    "Server",
+    "chat_api",
     "main",
     "prepare",
     "run",
@@ -85,27 +83,6 @@ _json = msgspec.json.Encoder()
 # What a workload adds to the /chat body: "chat" is the default token window (CHAT_TOKEN_BUDGET),
 # "chat-count" the count window (token_budget 0: the last CHAT_HISTORY_LIMIT messages).
 _EXTRA = {"chat-count": ',"token_budget":0'}
-
-
-@dataclass(frozen=True)
-class Load:
-    """One measured run of one workload; ``api_cpu``: the API process's CPU seconds meanwhile."""
-
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    api_cpu: float = float("nan")
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds if self.seconds else float("nan")
-
-    @property
-    def cpu_us(self) -> float:
-        """The API's CPU per request (or turn), in microseconds."""
-        return self.api_cpu / self.requests * 1e6 if self.requests else float("nan")
 
 
 @dataclass(frozen=True)
@@ -145,84 +122,19 @@ def prepare(url: str, conversations: int) -> None:
             )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+# Served by uvicorn's CLI on the factory, the way these figures have always been taken.
+SERVE_FACTORY = (
+    *("-m", "uvicorn", "--factory", "app.server:create_app"),
+    *("--log-level", "warning", "--no-access-log"),
+)
 
 
-class Server:
-    """The API in a uvicorn subprocess, with auth disabled and the offline provider."""
-
-    def __init__(self, url: str) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SUPABASE_", "LLM_", "CHAT_", "API_", "DB_"))
-        }
-        env.update(
-            DATABASE_URL=url,
-            API_AUTH="disabled",
-            API_HOST="127.0.0.1",
-            LLM_PROVIDER="offline",
-            DB_POOL_MIN_SIZE=str(CLIENTS),
-            DB_POOL_MAX_SIZE=str(CLIENTS),
-        )
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "app.server:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-
-    def wait(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the API exited with status {self.process.returncode}")
-            try:
-                health = httpx.get(f"{self.base}/health", timeout=1.0)
-                if health.status_code == 200 and health.json().get("database") == "up":
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the API did not come up within 30 s")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def cpu_seconds(self) -> float:
-        try:
-            with open(f"/proc/{self.process.pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return float("nan")
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def chat_api(url: str) -> Api:
+    """The API with auth disabled, the offline provider and a pool of CLIENTS connections."""
+    pool = str(CLIENTS)
+    return Api(
+        url, SERVE_FACTORY, {"LLM_PROVIDER": "offline", "DB_POOL_MIN_SIZE": pool, "DB_POOL_MAX_SIZE": pool}
+    )
 
 
 # -- load: wrk ----------------------------------------------------------------------------------
@@ -254,15 +166,6 @@ function request()
 end
 """
 
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def _ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
-    if not match:
-        return float("nan")
-    return float(match[1]) * _UNITS[match[2]]
-
 
 def _wrk(base: str, kind: str, plan: Plan, seconds: float, scripts: Path) -> Load:
     script = scripts / f"{kind}.lua"
@@ -277,7 +180,7 @@ def _wrk(base: str, kind: str, plan: Plan, seconds: float, scripts: Path) -> Loa
                 extra=_EXTRA.get(kind, ""),
             )
         )
-    done = subprocess.run(
+    return run_wrk(
         [
             "wrk",
             f"-t{plan.threads}",
@@ -287,29 +190,7 @@ def _wrk(base: str, kind: str, plan: Plan, seconds: float, scripts: Path) -> Loa
             "-s",
             str(script),
             base,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"wrk failed: {done.stderr.strip() or done.stdout.strip()}")
-    out = done.stdout
-    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
-    if total is None:
-        raise RuntimeError(f"unexpected wrk output:\n{out}")
-    latencies = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = int(non_2xx[1]) if non_2xx else 0
-    if socket_errors:
-        errors += sum(int(x) for x in socket_errors.groups())
-    return Load(
-        requests=int(total[1]),
-        seconds=_ms(total[2] + total[3]) / 1000,
-        p50_ms=_ms(latencies.get("50", "")),
-        p99_ms=_ms(latencies.get("99", "")),
-        errors=errors,
+        ]
     )
 
 
@@ -363,7 +244,7 @@ async def _httpx_load(
 
         await asyncio.gather(*(client(k) for k in range(clients)))
         wall = time.perf_counter() - began
-    return Load(len(latencies), wall, percentile(latencies, 50), percentile(latencies, 99), errors)
+    return Load(len(latencies), wall, percentile(latencies, 50), percentile(latencies, 99), non_2xx=errors)
 
 
 def _throughput(base: str, kind: str, plan: Plan, seconds: float, scripts: Path) -> Load:
@@ -372,14 +253,14 @@ def _throughput(base: str, kind: str, plan: Plan, seconds: float, scripts: Path)
     return asyncio.run(_httpx_load(base, kind, plan, clients=CLIENTS, seconds=seconds))
 
 
-def _measured(server: Server, kind: str, plan: Plan, scripts: Path) -> Load:
+def _measured(server: Api, kind: str, plan: Plan, scripts: Path) -> Load:
     """One measured run of ``kind``, with the CPU the API process took while it ran."""
     before = server.cpu_seconds()
     load = _throughput(server.base, kind, plan, plan.duration, scripts)
     return replace(load, api_cpu=server.cpu_seconds() - before)
 
 
-def _profile(server: Server, kind: str, plan: Plan, label: str) -> None:
+def _profile(server: Api, kind: str, plan: Plan, label: str) -> None:
     """py-spy on the API while ``kind`` runs as in the measured rounds (bench/profile.py)."""
     with tempfile.TemporaryDirectory(prefix="bench-chat-profile-") as tmp:
 
@@ -414,6 +295,7 @@ async def _store_calls(url: str, plan: Plan) -> list[float]:
     from app.config import DatabaseSettings
     from app.db import create_pool
     from app.store import ConversationManager
+    from app.store.models import NewMessage
     from app.store.postgres import PostgresTransport
 
     db = DatabaseSettings.model_validate(
@@ -441,8 +323,15 @@ async def _store_calls(url: str, plan: Plan) -> list[float]:
                 i += 1
                 cid = f"{CHAT_PREFIX}{i % plan.conversations + 1}"
                 start = time.perf_counter()
-                turn = await store.begin_chat_turn(MESSAGE, conversation_id=cid, history_limit=10)
-                await store.add_message(turn.conversation_id, "assistant", "An answer.", reply_metadata)
+                begun = await store.begin_turn(
+                    [NewMessage("user", MESSAGE)], conversation_id=cid, history_limit=10
+                )
+                assert begun.turn is not None
+                await store.finish_turn(
+                    begun.turn.id,
+                    [NewMessage("assistant", "An answer.", reply_metadata)],
+                    result=reply_metadata,
+                )
                 times.append((time.perf_counter() - start) * 1000)
 
         await asyncio.gather(*(worker(k) for k in range(CLIENTS)))
@@ -481,7 +370,7 @@ def _ratio_rounds(
     return outcome
 
 
-def _context_rounds(url: str, server: Server, plan: Plan) -> list[Outcome]:
+def _context_rounds(url: str, server: Api, plan: Plan) -> list[Outcome]:
     """/chat with the token window against the count window, then with a summary due on
     (nearly) every turn against never, all against the same server in this run."""
     with tempfile.TemporaryDirectory(prefix="bench-chat-ctx-") as tmp:
@@ -558,7 +447,7 @@ def run(url: str, config: Config) -> list[Outcome]:
         f"a random one of {plan.conversations:,} conversations per request"
     )
     prepare(url, plan.conversations)
-    server = Server(url)
+    server = chat_api(url)
     outcomes: list[Outcome] = []
     try:
         server.wait()
@@ -625,7 +514,7 @@ def run(url: str, config: Config) -> list[Outcome]:
     outcomes.append(
         Outcome(
             name=f"chat store calls/turn ({CLIENTS} concurrent)",
-            figures="begin_chat_turn + append_message",
+            figures="begin_turn + finish_turn",
             value=percentile(store_times, 50),
             goal=None,
             value_text=f"p50 {percentile(store_times, 50):.2f} / p99 {percentile(store_times, 99):.2f} ms",

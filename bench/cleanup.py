@@ -27,6 +27,7 @@ import psycopg
 from bench import pgbench
 from bench.config import Config
 from bench.data import Group
+from bench.latency import percentile
 from bench.pgbench import Run
 from bench.report import Goal, Outcome, figure, fmt_ms, fmt_rate, line, section, verdict_line
 
@@ -189,8 +190,8 @@ def run(url: str, config: Config, live: Group, base: Run, method: Method) -> lis
         goal=None,
         value_text=fmt_rate(removed / seconds, "msg/s"),
     )
-    base_p99 = pgbench.percentile(base.latencies_us, 99)
-    base_p50 = pgbench.percentile(base.latencies_us, 50)
+    base_p99 = percentile(base.latencies_us, 99)
+    base_p50 = percentile(base.latencies_us, 50)
     figure(
         "append p99 without cleanup", f"{fmt_ms(base_p99)}  (p50 {fmt_ms(base_p50)}, {fmt_rate(base.tps)})"
     )
@@ -201,10 +202,10 @@ def run(url: str, config: Config, live: Group, base: Run, method: Method) -> lis
         error = "no append overlapped the cleanup: too short to measure (raise BENCH_SCALE)"
         line(error)
         return [rate, Outcome.failed(name, GOAL, error)]
-    during_p99 = pgbench.percentile(window, 99)
+    during_p99 = percentile(window, 99)
     figure(
         "append p99 while the cleanup runs",
-        f"{fmt_ms(during_p99)}  (p50 {fmt_ms(pgbench.percentile(window, 50))}, "
+        f"{fmt_ms(during_p99)}  (p50 {fmt_ms(percentile(window, 50))}, "
         f"max {fmt_ms(max(window))}, {len(window):,} appends overlapped it)",
     )
     latency = Outcome(

@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 
+from bench.api import Api
 from bench.config import Config
-from bench.http import Api
 from bench.report import Goal, Outcome, figure, line, section, verdict_line
 
 __all__ = ["GOAL", "run"]

@@ -30,30 +30,24 @@ by package, the hottest functions (self time) and the widest frames (inclusive t
 
 from __future__ import annotations
 
-import os
-import re
-import resource
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import data, pgbench
-from bench.cluster import ROOT
+from bench import data, pgbench, proc
+from bench.api import Api
 from bench.config import Config
 from bench.data import Group, Layout
+from bench.load import Load, combine, parse_wrk, run_wrk
 from bench.pgbench import Run
 from bench.profile import profile_api, wanted
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, verdict_line
 
-__all__ = ["APPEND_GOAL", "CPU_GOAL", "GROWTH_GOAL", "READ_GOAL", "RSS_GOAL", "Api", "run"]
+__all__ = ["APPEND_GOAL", "CPU_GOAL", "GROWTH_GOAL", "READ_GOAL", "RSS_GOAL", "run"]
 
 APPEND_GOAL = Goal(">=", 0.5)
 READ_GOAL = Goal(">=", 0.25)
@@ -69,113 +63,7 @@ READ_LIMIT = 10
 CONTENT = "hello from pgbench: how long do you keep my conversations?"
 
 
-# -- the API process ----------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Api:
-    """``python -m app serve`` in a subprocess against ``url``; its output goes to a log file."""
-
-    def __init__(self, url: str, argv: Sequence[str] = ("-m", "app", "serve")) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        # Nothing of the caller's configuration leaks in: the Postgres transport on the bench
-        # cluster with the API's defaults, whatever .env or the shell says.
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SUPABASE_", "API_", "DB_", "LLM_", "CHAT_", "JWT_", "LOG_"))
-        }
-        env.update(
-            DATABASE_URL=url,
-            API_AUTH="disabled",
-            API_HOST="127.0.0.1",
-            API_PORT=str(self.port),
-            LOG_LEVEL="warning",
-        )
-        self._log = tempfile.NamedTemporaryFile(prefix="bench-api-", suffix=".log", delete=False)  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, *argv],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def wait(self, timeout: float = 60.0) -> None:
-        """Until ``/health`` answers 200 (database up, schema there)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the API exited with status {self.process.returncode}:\n{self.tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.base}/health", timeout=2) as answer:  # noqa: S310
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the API did not answer 200 on /health within {timeout:g} s:\n{self.tail()}")
-
-    def rss_mb(self) -> float:
-        """Resident memory (``VmRSS``) in MB (10^6 bytes)."""
-        status = Path(f"/proc/{self.pid}/status").read_text()
-        found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-        if found is None:
-            raise RuntimeError(f"no VmRSS for the API process {self.pid}")
-        return int(found[1]) * 1024 / 1e6
-
-    def cpu_seconds(self) -> float:
-        return _proc_cpu(self.pid)
-
-    def tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(Path(self._log.name).read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
-        Path(self._log.name).unlink(missing_ok=True)
-
-
 # -- CPU accounting -----------------------------------------------------------------------------
-def _proc_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _children_cpu() -> float:
-    """CPU of the finished children (wrk, pgbench): they are waited for before this is read."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _machine_busy() -> float:
-    """Busy CPU seconds of the whole machine, all cores (``/proc/stat``)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass
 class Cpu:
     """CPU seconds spent while a contender ran, summed over its rounds."""
@@ -186,12 +74,12 @@ class Cpu:
     busy: float = 0.0
 
     def measure(self, api: Api, step: Callable[[], object]) -> None:
-        before = (time.monotonic(), api.cpu_seconds(), _children_cpu(), _machine_busy())
+        before = (time.monotonic(), api.cpu_seconds(), proc.children_cpu(), proc.machine_busy())
         step()
         self.wall += time.monotonic() - before[0]
         self.api += api.cpu_seconds() - before[1]
-        self.client += _children_cpu() - before[2]
-        self.busy += _machine_busy() - before[3]
+        self.client += proc.children_cpu() - before[2]
+        self.busy += proc.machine_busy() - before[3]
 
     def describe(self, client: str, requests: int = 0) -> str:
         if not self.wall:
@@ -227,50 +115,6 @@ function request()
     .. "?limit={limit}")
 end
 """
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
-
-
-def _ms(text: str) -> float:
-    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text or "")
-    return float(found[1]) * _UNITS[found[2]] if found else float("nan")
-
-
-@dataclass(frozen=True)
-class Load:
-    """One or more wrk runs."""
-
-    requests: int
-    seconds: float
-    non_2xx: int
-    socket_errors: int
-    p50_ms: float
-    p99_ms: float
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds if self.seconds else float("nan")
-
-    @property
-    def errors(self) -> int:
-        return self.non_2xx + self.socket_errors
-
-
-def _combine(loads: Sequence[Load]) -> Load:
-    """Requests over time; the latency percentiles of the runs weighted by their requests."""
-    requests = sum(x.requests for x in loads)
-
-    def weighted(values: list[tuple[float, int]]) -> float:
-        return sum(v * n for v, n in values) / requests if requests else float("nan")
-
-    return Load(
-        requests=requests,
-        seconds=sum(x.seconds for x in loads),
-        non_2xx=sum(x.non_2xx for x in loads),
-        socket_errors=sum(x.socket_errors for x in loads),
-        p50_ms=weighted([(x.p50_ms, x.requests) for x in loads]),
-        p99_ms=weighted([(x.p99_ms, x.requests) for x in loads]),
-    )
 
 
 class Wrk:
@@ -309,29 +153,7 @@ class Wrk:
         ]
 
     def run(self, base: str, kind: str, seconds: float) -> Load:
-        done = subprocess.run(self.command(base, kind, seconds), capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"wrk failed (exit {done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
-            )
-        return _parse_wrk(done.stdout)
-
-
-def _parse_wrk(out: str) -> Load:
-    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
-    if total is None:
-        raise RuntimeError(f"unexpected wrk output:\n{out}")
-    latencies = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return Load(
-        requests=int(total[1]),
-        seconds=_ms(total[2] + total[3]) / 1000,
-        non_2xx=int(non_2xx[1]) if non_2xx else 0,
-        socket_errors=sum(int(x) for x in sockets.groups()) if sockets else 0,
-        p50_ms=_ms(latencies.get("50", "")),
-        p99_ms=_ms(latencies.get("99", "")),
-    )
+        return run_wrk(self.command(base, kind, seconds))
 
 
 # -- throughput, alternating with pgbench -------------------------------------------------------
@@ -345,7 +167,7 @@ class Contest:
 
     @property
     def http(self) -> Load:
-        return _combine(self.loads)
+        return combine(self.loads)
 
     def pg(self, script: str) -> Run:
         return pgbench.combine(self.runs[script])
@@ -425,7 +247,7 @@ def _profile(api: Api, wrk: Wrk, kind: str, seconds: float, label: str) -> list[
     def load(duration: float) -> float | None:
         command = wrk.command(api.base, kind, duration)
         done = subprocess.run(command, capture_output=True, text=True, check=False)
-        return _parse_wrk(done.stdout).rate if done.returncode == 0 else None
+        return parse_wrk(done.stdout).rate if done.returncode == 0 else None
 
     return profile_api(api.pid, load, seconds, label, tag=kind)
 

@@ -39,7 +39,8 @@ import psycopg
 from openai import AsyncOpenAI
 
 from app.config import LOCAL_SERVICE_ROLE_KEY
-from bench.chat import APPEND_PREFIX, CHAT_PREFIX, CLIENTS, MESSAGE, Plan, Server, prepare
+from bench.api import Api
+from bench.chat import APPEND_PREFIX, CHAT_PREFIX, CLIENTS, MESSAGE, Plan, chat_api, prepare
 from bench.cluster import BenchCluster
 from bench.config import Config
 from bench.profile import profile_api, wanted
@@ -139,7 +140,7 @@ async def _workloads(base: str, plan: Plan) -> AsyncIterator[dict[str, Call]]:
         }
 
 
-async def _measure(server: Server, plan: Plan) -> dict[str, Tally]:
+async def _measure(server: Api, plan: Plan) -> dict[str, Tally]:
     async with _workloads(server.base, plan) as workloads:
         for call in workloads.values():  # warm-up: connections, prepared statements, caches
             await _load(call, 0.5)
@@ -156,7 +157,7 @@ async def _measure(server: Server, plan: Plan) -> dict[str, Tally]:
     return totals
 
 
-def _profile(server: Server, plan: Plan, name: str, seconds: float) -> None:
+def _profile(server: Api, plan: Plan, name: str, seconds: float) -> None:
     """py-spy on the API while workload ``name`` runs as in the measured rounds."""
 
     async def measure(duration: float) -> float:
@@ -183,7 +184,7 @@ def run(url: str, config: Config) -> list[Outcome]:
         f"{plan.duration:g} s per workload, alternating; one of {plan.conversations:,} conversations per call"
     )
     prepare(url, plan.conversations)
-    server = Server(url)
+    server = chat_api(url)
     outcomes: list[Outcome] = []
     try:
         server.wait()

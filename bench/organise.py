@@ -20,6 +20,7 @@ import psycopg
 
 from bench import data, pgbench
 from bench.config import Config
+from bench.latency import percentile
 from bench.pgbench import Workload
 from bench.report import Goal, Outcome, figure, fmt_ms, fmt_rate, line, section, verdict_line
 
@@ -156,8 +157,8 @@ def run(url: str, config: Config) -> list[Outcome]:
         ("O usage p50 (a week, day x model)", used, None),
         ("O list by tag p50 (one user)", listed, None),
     ):
-        p50 = pgbench.percentile(measured.latencies_us, 50)
-        p95 = pgbench.percentile(measured.latencies_us, 95)
+        p50 = percentile(measured.latencies_us, 50)
+        p95 = percentile(measured.latencies_us, 95)
         figure(name[2:], f"p50 {fmt_ms(p50)}  p95 {fmt_ms(p95)}  {fmt_rate(measured.tps)}")
         outcomes.append(
             Outcome(

@@ -2,13 +2,12 @@
 
 pgbench rather than a Python driver: the client must not be the bottleneck on a 2-core
 machine, and its prepared-statement mode measures what the database does per call.
-Throughput comes from pgbench's summary; latency percentiles come from its per-transaction
-log (``--log``), since the summary only gives an average.
+Throughput comes from pgbench's summary; latencies come from its per-transaction log
+(``--log``), since the summary only gives an average (bench.latency makes percentiles of them).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import subprocess
@@ -29,7 +28,6 @@ __all__ = [
     "combine",
     "finish",
     "measure",
-    "percentile",
     "run",
     "start",
 ]
@@ -78,15 +76,6 @@ class Pending:
     clients: int
     process: subprocess.Popen[str]
     log_dir: tempfile.TemporaryDirectory[str] | None
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile; NaN for no values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return float(ordered[min(rank, len(ordered)) - 1])
 
 
 def _command(

@@ -49,8 +49,9 @@ from app.db import create_pool
 from app.realtime import Backoff, Hub, MessageEvent, PostgresFeed, StoreSource, Subscription
 from app.store import ConversationManager
 from app.store.postgres import PostgresTransport
-from bench import pgbench
+from bench import pgbench, proc
 from bench.cluster import ROOT, BenchCluster
+from bench.latency import percentile
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, summary, verdict_line
 
 __all__ = ["main"]
@@ -136,10 +137,6 @@ class Receipts:
     count: int = 0
 
 
-def _percentile(values: Sequence[float], pct: float) -> float:
-    return pgbench.percentile(values, pct)
-
-
 def _stack(cluster: BenchCluster, command: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(STACK_PORT=str(cluster.port), STACK_NAME=cluster.name)
@@ -169,27 +166,10 @@ def _prepare(cluster: BenchCluster, url: str) -> None:
         conn.execute(_NOTIFY)
 
 
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _process_cpu(pid: int | None) -> float:
-    """CPU seconds of a local process (a Postgres backend or walsender); 0 if unknown."""
-    if pid is None:
-        return 0.0
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _server_cpu(pid: int | None) -> float:
+    """CPU seconds of the local Postgres process serving a mode (backend or walsender); 0
+    when it is not known."""
+    return proc.process_cpu(pid) if pid is not None else 0.0
 
 
 async def _consume(sub: Subscription, receipts: Receipts) -> None:
@@ -230,14 +210,14 @@ def _latencies_ms(
 async def _memory(hub: Hub) -> tuple[list[Subscription], Outcome]:
     section(f"1. memory: {SUBSCRIBERS} idle subscribers over {CONVERSATIONS} conversations")
     gc.collect()
-    rss_before = _rss_mib()
+    rss_before = proc.rss_bytes() / 2**20
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     subs = [await hub.subscribe(f"conv-{1 + i % CONVERSATIONS}") for i in range(SUBSCRIBERS)]
     gc.collect()
     held = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
-    rss_after = _rss_mib()
+    rss_after = proc.rss_bytes() / 2**20
     figure(
         "hub allocations (tracemalloc)",
         f"{held / 1024:,.0f} KiB ({held / SUBSCRIBERS:,.0f} B per subscriber)",
@@ -340,7 +320,7 @@ async def _latency(url: str, hub: Hub, subs: list[Subscription], settings: Setti
     figure("commit timestamp -> subscriber (adds the flush)", _pcts(from_commit_ts, (50, 95, 99, 100)))
     if seen != set(returned) or len(from_return) != expected:
         raise BenchError(f"lost deliveries: {expected - len(from_return)} of {expected}")
-    p50, p99 = _percentile(from_return, 50), _percentile(from_return, 99)
+    p50, p99 = percentile(from_return, 50), percentile(from_return, 99)
     outcomes = [
         Outcome(
             f"rt latency p50 ({SUBSCRIBERS} subs, {RATE}/s)",
@@ -351,7 +331,7 @@ async def _latency(url: str, hub: Hub, subs: list[Subscription], settings: Setti
         ),
         Outcome(
             f"rt latency p99 ({SUBSCRIBERS} subs, {RATE}/s)",
-            f"from commit ts {_percentile(from_commit_ts, 99):.1f} ms",
+            f"from commit ts {percentile(from_commit_ts, 99):.1f} ms",
             p99,
             P99_GOAL,
             f"{p99:.2f} ms",
@@ -364,7 +344,7 @@ async def _latency(url: str, hub: Hub, subs: list[Subscription], settings: Setti
 
 def _pcts(values: Sequence[float], which: Sequence[int]) -> str:
     names = "/".join("max" if p == 100 else f"p{p}" for p in which)
-    return f"{names} " + " / ".join(f"{_percentile(values, p):.2f}" for p in which) + " ms"
+    return f"{names} " + " / ".join(f"{percentile(values, p):.2f}" for p in which) + " ms"
 
 
 # -- 3. cost to appends -------------------------------------------------------------------
@@ -495,7 +475,7 @@ async def _throughput(url: str, hub: Hub, subs: list[Subscription], settings: Se
                     if listener is not None
                     else None
                 )
-                own_before, server_before = _own_cpu(), _process_cpu(server_pid)
+                own_before, server_before = proc.own_cpu(), _server_cpu(server_pid)
                 try:
                     run = await asyncio.to_thread(
                         pgbench.run,
@@ -507,8 +487,8 @@ async def _throughput(url: str, hub: Hub, subs: list[Subscription], settings: Se
                         defines={"first": 1, "last": APPEND_CONVERSATIONS},
                     )
                     await asyncio.sleep(0.5)  # deliveries still in flight
-                    cpu[mode][0] += _own_cpu() - own_before
-                    cpu[mode][1] += _process_cpu(server_pid) - server_before
+                    cpu[mode][0] += proc.own_cpu() - own_before
+                    cpu[mode][1] += _server_cpu(server_pid) - server_before
                 finally:
                     for helper in (poller, listener):
                         if helper is not None:
@@ -546,7 +526,7 @@ async def _throughput(url: str, hub: Hub, subs: list[Subscription], settings: Se
         values = latencies[mode]
         figure(
             f"  delivery under this load, {mode}",
-            f"p50 {_percentile(values, 50):.1f} ms, p99 {_percentile(values, 99):.1f} ms",
+            f"p50 {percentile(values, 50):.1f} ms, p99 {percentile(values, 99):.1f} ms",
         )
     # Each round runs the modes back to back: the median of the per-round ratios is less
     # sensitive to load that drifts during the run than the ratio of the totals.

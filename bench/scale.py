@@ -16,6 +16,7 @@ from __future__ import annotations
 from bench import pgbench
 from bench.config import Config
 from bench.data import Group
+from bench.latency import percentile
 from bench.pgbench import Run, Workload
 from bench.report import Goal, Outcome, fmt_ms, line, section, verdict_line
 
@@ -40,8 +41,8 @@ def measure(url: str, config: Config, group: Group, total_messages: int) -> tupl
         latencies = result.latencies_us
         line(
             f"{name}, 1 client, {group.count:,} conversations of {group.messages} messages: "
-            f"p50 {fmt_ms(pgbench.percentile(latencies, 50))}, "
-            f"p99 {fmt_ms(pgbench.percentile(latencies, 99))}, {result.transactions:,} calls"
+            f"p50 {fmt_ms(percentile(latencies, 50))}, "
+            f"p99 {fmt_ms(percentile(latencies, 99))}, {result.transactions:,} calls"
         )
     return count, tokens
 
@@ -49,8 +50,8 @@ def measure(url: str, config: Config, group: Group, total_messages: int) -> tupl
 def window(count: Run, tokens: Run, total_messages: int, *, large: bool) -> Outcome:
     """The token window's p50 over the count window's, measured in the same run (the goal
     holds on the large data set)."""
-    count_p50 = pgbench.percentile(count.latencies_us, 50)
-    tokens_p50 = pgbench.percentile(tokens.latencies_us, 50)
+    count_p50 = percentile(count.latencies_us, 50)
+    tokens_p50 = percentile(tokens.latencies_us, 50)
     size = f"{total_messages / 1e6:g}M" if total_messages >= 1e6 else f"{total_messages / 1e3:g}k"
     outcome = Outcome(
         name=f"3w token / count window p50, {size} msgs",
@@ -64,8 +65,8 @@ def window(count: Run, tokens: Run, total_messages: int, *, large: bool) -> Outc
 
 def finish(small: Run, small_messages: int, large: Run, large_messages: int) -> Outcome:
     """The ratio of the two p50s against the goal."""
-    small_p50 = pgbench.percentile(small.latencies_us, 50)
-    large_p50 = pgbench.percentile(large.latencies_us, 50)
+    small_p50 = percentile(small.latencies_us, 50)
+    large_p50 = percentile(large.latencies_us, 50)
     outcome = Outcome(
         name=f"3 read p50 {large_messages / 1e6:g}M / {small_messages / 1e3:g}k msgs",
         figures=f"{fmt_ms(large_p50)} vs {fmt_ms(small_p50)}",

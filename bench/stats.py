@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bench import pgbench
 from bench.config import Config
+from bench.latency import percentile
 from bench.report import Goal, Outcome, line, section, verdict_line
 
 __all__ = ["GOAL", "run"]
@@ -20,8 +21,8 @@ GOAL = Goal("<=", 50, " ms")
 def run(url: str, config: Config, conversations: int, messages: int, expired: int) -> list[Outcome]:
     section(f"5. statistics at {conversations:,} conversations / {messages:,} messages")
     result = pgbench.run(url, "stats.sql", clients=1, threads=1, duration=min(config.duration, 10), log=True)
-    p50 = pgbench.percentile(result.latencies_us, 50) / 1000
-    p99 = pgbench.percentile(result.latencies_us, 99) / 1000
+    p50 = percentile(result.latencies_us, 50) / 1000
+    p99 = percentile(result.latencies_us, 99) / 1000
     line(
         f"1 client, {expired:,} expired conversations awaiting cleanup: p50 {p50:.3f} ms, "
         f"p99 {p99:.3f} ms, {result.transactions:,} calls"

@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import math
 import os
-import pathlib
 import statistics
 import time
 import uuid
@@ -29,6 +29,7 @@ from psycopg_pool import AsyncConnectionPool
 from app.config import LOCAL_DATABASE_URL
 from app.store import SERVICE, ConversationManager, Principal
 from app.store.postgres import PostgresTransport
+from bench import proc
 
 CALL = (
     b"select public.append_message(p_conversation_id => %s::text, p_role => %s::text,"
@@ -122,14 +123,8 @@ class Sample(NamedTuple):
 
 def backend_cpu(pids: list[int]) -> float | None:
     """User + system CPU seconds of the backends so far, or None when they are not local."""
-    try:
-        ticks = 0
-        for pid in pids:
-            fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-    except OSError:
-        return None
-    return ticks / os.sysconf("SC_CLK_TCK")
+    total = sum(proc.process_cpu(pid) for pid in pids)
+    return None if math.isnan(total) else total
 
 
 async def measure(fn: Variant, ids: list[str], seconds: float, pids: list[int]) -> Sample:

@@ -36,6 +36,7 @@ import psycopg
 
 from app.llm.offline import OfflineProvider
 from app.llm.provider import ChatMessage, CompletionRequest
+from bench.latency import percentile
 
 __all__ = ["main"]
 
@@ -137,11 +138,6 @@ def estimates(url: str, texts: list[str]) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 def main() -> int:
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -163,8 +159,9 @@ def main() -> int:
         cl = [e / max(1, c[1]) for e, c in zip(estimated[part], counted[part], strict=True)]
         chars = sum(len(t) for t in items) / max(1, sum(c[0] for c in counted[part]))
         print(
-            f"  {category:<10} {len(items):>5} {chars:>9.2f}  {_pct(o, 50):>9.2f} {_pct(o, 99):>6.2f}"
-            f"  {_pct(cl, 50):>10.2f} {_pct(cl, 99):>6.2f}"
+            f"  {category:<10} {len(items):>5} {chars:>9.2f}"
+            f"  {percentile(o, 50):>9.2f} {percentile(o, 99):>6.2f}"
+            f"  {percentile(cl, 50):>10.2f} {percentile(cl, 99):>6.2f}"
         )
 
     # Whole prompts: 10-message windows of one category, against what providers report.
@@ -190,8 +187,8 @@ def main() -> int:
             )
             words.append(estimate / max(1, offline.answer(request).usage.prompt_tokens))
         print(
-            f"  {category:<10} {_pct(mocked, 50):>10.2f} {_pct(mocked, 99):>6.2f}"
-            f"  {_pct(words, 50):>11.2f} {_pct(words, 99):>6.2f}"
+            f"  {category:<10} {percentile(mocked, 50):>10.2f} {percentile(mocked, 99):>6.2f}"
+            f"  {percentile(words, 50):>11.2f} {percentile(words, 99):>6.2f}"
         )
     return 0
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The JavaScript SDK smoke test (tests/js, node's built-in runner) against a real server: serves
 # the API on a free loopback port (auth required, the offline model), runs `node --test`, stops
-# the server. The api_key is the Supabase CLI's well-known local service_role JWT (see README).
+# the server. The api_key is the Supabase CLI's well-known local service_role JWT (see docs/openai.md).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${ROOT}"

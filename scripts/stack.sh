@@ -28,6 +28,8 @@ OS_PACKAGES=(
   "libtap-parser-sourcehandler-pgtap-perl" "wrk" "pgbouncer"
   # The browser tests drive it through Playwright, by its path (no browser is downloaded).
   "chromium"
+  # The documentation's examples (run by tests/docs) call the API with them.
+  "curl" "jq"
 )
 
 log() { printf '\033[1;34m[stack]\033[0m %s\n' "$*" >&2; }

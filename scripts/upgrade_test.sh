@@ -1,72 +1,65 @@
 #!/usr/bin/env bash
-# Upgrade test: the first release's migrations (commit e4edba8) upgraded to the current ones.
+# Upgrade test: a database of every release upgraded to the current migrations.
 #
 #   scripts/upgrade_test.sh
 #
-# On a throwaway cluster (UPGRADE_PORT, default STACK_PORT + 100; the dev database is never
-# touched) it (a) builds a database from the migrations exactly as released, read with
-# `git show`, and fills it with conversations and messages; (b) upgrades it with
-# `supabase migration up` and the current supabase/migrations; then checks that (i) its schema
-# equals a fresh database's (pg_dump --schema-only, normalised; a diff on mismatch), (ii) every
-# row is still there (counts and checksums), and one the release allowed with infinite
-# timestamps was repaired, (iii) the pgTAP suite passes on it, (iv) its default privileges are
-# the platform's (release 2 changed them, a later migration gives them back). Exits non-zero
-# on any mismatch; the cluster is stopped and removed whatever happens.
+# The releases are the commits listed in supabase/releases.txt (UPGRADE_FROM="<commit> ..."
+# picks some). On a throwaway cluster (scripts/lib/throwaway.sh; UPGRADE_PORT, default
+# STACK_PORT + 100) it first builds a fresh database from the current migrations and dumps its
+# schema; then, for each release, it (a) builds a database from the migrations exactly as
+# released, read with `git show`, and fills it with data through that release's own functions;
+# (b) upgrades it with `supabase migration up` and the current supabase/migrations; and checks
+# that (i) its schema equals the fresh one's (pg_dump --schema-only, normalised as dump_schema
+# says; a diff on mismatch), (ii) every row of every table the release has is still there, by
+# the columns the release has (counts and checksums), and what the upgrade backfills or repairs
+# is what the current rules would have written, (iii) the pgTAP suite passes on it, (iv) its
+# default privileges are the platform's (the second release changed them for every later
+# function, 20261209300000 gives them back). Exits non-zero on any mismatch; every cluster is
+# stopped and removed whatever happens.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-RELEASE="${UPGRADE_FROM:-e4edba8}"
-PORT="${UPGRADE_PORT:-$(( ${STACK_PORT:-54322} + 100 ))}"
-NAME="upgrade-test"
-URL="postgresql://postgres:postgres@127.0.0.1:${PORT}/postgres"
-CLI="${ROOT}/node_modules/.bin/supabase"
+LOG_TAG="upgrade"
+[[ -n "${UPGRADE_PORT:-}" ]] && THROWAWAY_PORT="${UPGRADE_PORT}"
+# shellcheck source=scripts/lib/throwaway.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/throwaway.sh"
 
-log() { printf '\033[1;34m[upgrade]\033[0m %s\n' "$*" >&2; }
-die() { printf '\033[1;31m[upgrade]\033[0m %s\n' "$*" >&2; exit 1; }
-
-[[ -x "${CLI}" ]] || die "Supabase CLI missing: run 'make deps'"
-git -C "${ROOT}" rev-parse --verify --quiet "${RELEASE}^{commit}" >/dev/null \
-  || die "release commit ${RELEASE} is not in this clone (a shallow clone? fetch it): cannot test the upgrade"
-if (exec 3<>"/dev/tcp/127.0.0.1/${PORT}") 2>/dev/null; then
-  die "port ${PORT} is already in use; set UPGRADE_PORT to a free one"
+if [[ -n "${UPGRADE_FROM:-}" ]]; then
+  read -ra releases <<< "${UPGRADE_FROM}"
+else
+  mapfile -t releases < <(grep -vE '^[[:space:]]*(#|$)' "${ROOT}/supabase/releases.txt" | awk '{print $1}')
 fi
-
-WORK="$(mktemp -d)"
-RELEASED="${WORK}/released"  # a copy of the project as released: its own stack.sh ROOT
-# The stack as of now (bootstrap, cluster settings), with the migrations as released.
-stack_released() { STACK_PORT="${PORT}" STACK_NAME="${NAME}" "${RELEASED}/scripts/stack.sh" "$@"; }
-stack_current() { STACK_PORT="${PORT}" STACK_NAME="${NAME}" "${ROOT}/scripts/stack.sh" "$@"; }
-cleanup() {
-  local rc=$? stack dir
-  for stack in stack_released stack_current; do
-    dir="$("${stack}" datadir 2>/dev/null)" || continue
-    "${stack}" down >/dev/null 2>&1 || true
-    rm -rf "${dir}"
-  done
-  rm -rf "${WORK}" "${ROOT}/.local/migrate-${NAME}.log"
-  if [[ ${rc} -eq 0 ]]; then log "upgrade test passed"; else log "upgrade test FAILED"; fi
-  exit "${rc}"
-}
-trap cleanup EXIT
-
-q() { psql "${URL}" -qAtX -v ON_ERROR_STOP=1 "$@"; }
-
-# --- (a) the database as released, with data ----------------------------------------------------
-mkdir -p "${RELEASED}/scripts" "${RELEASED}/supabase/migrations" "${RELEASED}/supabase/platform" "${RELEASED}/.local"
-cp "${ROOT}/scripts/stack.sh" "${RELEASED}/scripts/"
-cp "${ROOT}/supabase/config.toml" "${RELEASED}/supabase/"
-cp "${ROOT}/supabase/platform/bootstrap.sql" "${RELEASED}/supabase/platform/"
-ln -s "${ROOT}/node_modules" "${RELEASED}/node_modules"
-mapfile -t released_files < <(git -C "${ROOT}" ls-tree --name-only "${RELEASE}" supabase/migrations/)
-[[ ${#released_files[@]} -gt 0 ]] || die "no migrations at ${RELEASE}"
-for f in "${released_files[@]}"; do
-  git -C "${ROOT}" show "${RELEASE}:${f}" > "${RELEASED}/${f}"
+[[ ${#releases[@]} -gt 0 ]] || die "no releases in supabase/releases.txt"
+for release in "${releases[@]}"; do
+  git -C "${ROOT}" rev-parse --verify --quiet "${release}^{commit}" >/dev/null \
+    || die "release commit ${release} is not in this clone (a shallow clone? fetch it): cannot test the upgrade"
 done
-log "building a database from the ${#released_files[@]} migrations released at ${RELEASE} (port ${PORT})"
-stack_released reset >/dev/null
 
-log "filling it with conversations and messages"
-q >/dev/null <<'SQL'
+q() { psql "${THROWAWAY_URL}" -qAtX -v ON_ERROR_STOP=1 "$@"; }
+
+# --- the fresh database, built once: what every upgraded one must equal --------------------------
+fresh="$(new_build fresh)"
+cp "${ROOT}"/supabase/migrations/*.sql "${fresh}/supabase/migrations/"
+log "building a fresh database from the current migrations (port ${THROWAWAY_PORT})"
+build "${fresh}"
+dump_schema > "${THROWAWAY_WORK}/fresh.sql"
+
+# Default privileges (pg_default_acl, by role and schema name): what the platform gives a database
+# before any migration, read from a database of the same cluster with the bootstrap only. Every
+# upgraded database must have exactly these, whatever a release did to them.
+default_acls() {
+  psql "${THROWAWAY_URL%/*}/$1" -qAtX -v ON_ERROR_STOP=1 -c "
+    select d.defaclrole::regrole, d.defaclnamespace::regnamespace, d.defaclobjtype, d.defaclacl
+      from pg_catalog.pg_default_acl d order by 1, 2, 3"
+}
+q -c "create database bootstrap_only" >/dev/null
+psql "${THROWAWAY_URL%/*}/bootstrap_only" -qX -v ON_ERROR_STOP=1 -f "${ROOT}/supabase/platform/bootstrap.sql" >/dev/null
+default_acls bootstrap_only > "${THROWAWAY_WORK}/platform_acls.txt"
+discard "${fresh}"
+
+# --- data, through the release's own functions ----------------------------------------------------
+# What every release can store (the first release's functions).
+fill_first_release() {
+  q >/dev/null <<'SQL'
 select public.create_conversation('upg-alice-' || i, '7f1e0000-0000-4000-8000-00000000a11c',
                                   jsonb_build_object('channel', 'web', 'n', i))
   from generate_series(1, 3) i;
@@ -82,128 +75,163 @@ select public.append_message(c, r, format('%s says %s', r, n), jsonb_build_objec
 select public.append_message('upg-bob', 'user', 'a replay', '{}', 'upg-bob-key-2');
 select public.clear_conversation('upg-cleared');
 select public.append_message('upg-cleared', 'user', 'after the clear', '{"tool_calls": [{"name": "search"}]}');
--- What the release let the dashboard store and a later migration refuses: infinite timestamps.
--- Kept out of the snapshot (the upgrade repairs them); checked after the upgrade.
+SQL
+}
+
+# What the second release added: organising, summaries, a keyed chat turn, a fork, items of a
+# response, ratings, prices and the usage ledger, a legal hold, an erasure.
+fill_second_release() {
+  q >/dev/null <<'SQL'
+select public.update_conversation('upg-alice-1', '{"title": "Upgrade trip", "tags": ["travel", "upgrade"], "pinned": true}');
+select public.update_conversation('upg-alice-3', '{"archived": true, "metadata_patch": {"n": null, "topic": "x"}}');
+select public.append_summary('upg-alice-2', 'what alice-2 said so far', 1, 3, 'm-1', 12);
+select public.begin_chat_turn('a question with a turn key', 'upg-bob', null, '{}', 'upg-turn-1', 10, '{}', false, 2000);
+select public.append_message('upg-bob', 'tool', '{"hits": 3}', '{"args": {"q": "x"}}', null, 'upg-turn-1', 1);
+select public.append_message('upg-bob', 'assistant', 'the answer',
+                             '{"model": "m-1", "tokens": {"prompt": 40, "completion": 7}}', null, 'upg-turn-1');
+select public.fork_conversation('upg-alice-1', 3, 'upg-alice-1-fork', 'A fork');
+select public.append_messages('upg-anon', '[
+  {"role": "user", "content": "hi", "idempotency_key": "msg_00000000000000000000000000000001",
+   "metadata": {"openai": {"type": "message", "response_id": "resp_upg_1"}}},
+  {"role": "assistant", "content": "hello", "metadata": {"openai": {"type": "message", "response_id": "resp_upg_1"}}}]');
+select public.set_message_feedback('upg-alice-2', 2, 1, 'helpful');  -- the service's rating
+insert into public.ai_message_feedback (conversation_id, seq, user_id, rating)  -- alice's own
+values ('upg-alice-2', 2, '7f1e0000-0000-4000-8000-00000000a11c', -1);
+insert into public.ai_model_prices (model, prompt_per_million, completion_per_million) values ('m-1', 0.5, 1.5);
+insert into public.ai_usage_daily (user_id, day, model, messages, prompt_tokens, completion_tokens)
+values ('7f1e0000-0000-4000-8000-00000000a11c', current_date - 30, 'm-1', 12, 3400, 560),
+       (null, current_date - 30, '', 3, 0, 0);
+select public.create_conversation('upg-held', '7f1e0000-0000-4000-8000-000000000b0b', '{"case": "C-1"}');
+select public.append_message('upg-held', 'user', 'keep this');
+select public.update_conversation('upg-held', '{"legal_hold": true}');
+select public.create_conversation('upg-carol', '7f1e0000-0000-4000-8000-00000000c0c0');
+select public.append_message('upg-carol', 'user', 'erase me');
+select public.erase_user_data('7f1e0000-0000-4000-8000-00000000c0c0');
+SQL
+}
+
+# What the first release let the dashboard store and a later migration refuses: infinite
+# timestamps. Kept out of the snapshot (the upgrade repairs them); checked after the upgrade.
+fill_infinite_timestamps() {
+  q >/dev/null <<'SQL'
 insert into public.ai_conversations (conversation_id, created_at, expires_at)
 values ('upg-infinite', '-infinity', 'infinity');
 insert into public.ai_conversation_messages (conversation_id, role, content, created_at)
 values ('upg-infinite', 'user', 'from the dashboard', '-infinity');
 SQL
-
-# Rows, by content (ids, seq, timestamps, counters included), in a stable order: the columns the
-# release has, so a later release may add columns (with their defaults or a backfill) but never
-# change what a released column holds.
-released_columns() {
-  q -c "select string_agg(quote_literal(a.attname), ', ' order by a.attnum) from pg_attribute a
-         where a.attrelid = '$1'::regclass and a.attnum > 0 and not a.attisdropped"
 }
-conversation_columns="$(released_columns public.ai_conversations)"
-message_columns="$(released_columns public.ai_conversation_messages)"
-snapshot() {
-  q <<SQL
-select 'conversations', count(*), md5(coalesce(string_agg(
-         (select jsonb_object_agg(e.key, e.value) from jsonb_each(to_jsonb(c)) e
-           where e.key in (${conversation_columns}))::text, '|' order by c.conversation_id), ''))
-  from public.ai_conversations c where c.conversation_id <> 'upg-infinite';
-select 'messages', count(*), md5(coalesce(string_agg(
-         (select jsonb_object_agg(e.key, e.value) from jsonb_each(to_jsonb(m)) e
-           where e.key in (${message_columns}))::text, '|' order by m.conversation_id, m.seq), ''))
-  from public.ai_conversation_messages m where m.conversation_id <> 'upg-infinite';
-select 'totals', sum(t.conversations), sum(t.messages) from private.conversation_totals t;
+
+# --- rows, by content ---------------------------------------------------------------------------
+# Every table the release has in public and private, by the columns the release has (a later
+# release may add columns, with their defaults or a backfill, but never change what a released
+# column holds): count and checksum of the rows' JSON, in a stable order. Left out: the repaired
+# conversation (checked on its own), and what pg_cron's minute roll-up writes while the test
+# runs: its mark (private.usage_rollup) and the ledger rows of the last two days (the fill's own
+# ledger rows are a month old).
+snapshot_sql() {
+  q <<'SQL'
+select string_agg(format(
+         $f$select %L, count(*), md5(coalesce(string_agg(r.j, '|' order by r.j), ''))
+              from (select (select jsonb_object_agg(e.key, e.value) from jsonb_each(to_jsonb(t)) e
+                             where e.key in (%s))::text as j
+                      from %s t where %s) r;$f$,
+         c.oid::regclass, cols.list, c.oid::regclass,
+         case c.oid::regclass::text
+           when 'ai_conversations' then $$t.conversation_id <> 'upg-infinite'$$
+           when 'ai_conversation_messages' then $$t.conversation_id <> 'upg-infinite'$$
+           when 'ai_usage_daily' then $$t.day < current_date - 1$$
+           else 'true' end),
+       e'\n' order by c.oid::regclass::text)
+  from pg_class c
+  cross join lateral (select string_agg(quote_literal(a.attname), ', ' order by a.attnum) as list
+                        from pg_attribute a
+                       where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) cols
+ where c.relnamespace in ('public'::regnamespace, 'private'::regnamespace) and c.relkind = 'r'
+   and c.oid::regclass::text <> 'private.usage_rollup'
 SQL
 }
-before="$(snapshot)"
-# Default privileges, by schema name (release 2's migrations changed them for every later function).
-default_acls() {
-  psql "${URL%/*}/$1" -qAtX -v ON_ERROR_STOP=1 -c "
-    select d.defaclrole::regrole, d.defaclnamespace::regnamespace, d.defaclobjtype, d.defaclacl
-      from pg_default_acl d order by 1, 2, 3"
-}
 
-# --- (b) the upgrade --------------------------------------------------------------------------
-log "upgrading it with supabase migration up (current migrations)"
-(cd "${ROOT}" && "${CLI}" migration up --db-url "${URL}?sslmode=disable" >"${WORK}/migrate.log" 2>&1) \
-  || { cat "${WORK}/migrate.log" >&2; die "the upgrade failed"; }
-
-# --- (c) checks on the upgraded database ------------------------------------------------------
 failed=0
-after="$(snapshot)"
-if [[ "${before}" != "${after}" ]]; then
-  log "rows changed by the upgrade:"
-  diff -u <(echo "${before}") <(echo "${after}") >&2 || true
-  failed=1
-else
-  log "every row is still there ($(echo "${before}" | awk -F'|' 'NR < 3 { printf "%s%s %s", sep, $2, $1; sep = ", " }'))"
-fi
-# The backfilled token counts are what the insert trigger sets: the count, the running sum.
-off="$(q <<'SQL'
-select count(*) from public.ai_conversation_messages m
- where m.tokens <> private.message_tokens(m.role, m.content, m.metadata)
-    or m.tokens_before <> (select coalesce(sum(p.tokens), 0) from public.ai_conversation_messages p
-                            where p.conversation_id = m.conversation_id and p.seq < m.seq
-                              and not private.is_summary(p.role, p.metadata));
-SQL
-)"
-if [[ "${off}" != "0" ]]; then
-  log "${off} messages have token counts the trigger would not have set"
-  failed=1
-fi
-# The infinite timestamps were repaired (20261202100100_finite_timestamps.sql), not kept nor dropped.
-repaired="$(q <<'SQL'
-select isfinite(c.created_at) and isfinite(c.expires_at)
-       and c.expires_at <= now() + make_interval(hours => (select s.max_ttl_hours from public.ai_conversation_settings s))
-       and m.created_at = c.created_at
-  from public.ai_conversations c join public.ai_conversation_messages m using (conversation_id)
- where c.conversation_id = 'upg-infinite'
-SQL
-)"
-if [[ "${repaired}" != "t" ]]; then
-  log "the conversation with infinite timestamps was not repaired by the upgrade (got '${repaired}')"
-  failed=1
-else
-  log "the conversation with infinite timestamps was repaired (finite, within max_ttl_hours)"
-fi
-
-# The default privileges are what the platform gives a database before any migration (a database
-# of the same cluster with the bootstrap only), whatever release 2 did to them.
-q -c "create database bootstrap_only" >/dev/null
-psql "${URL%/*}/bootstrap_only" -qX -v ON_ERROR_STOP=1 -f "${ROOT}/supabase/platform/bootstrap.sql" >/dev/null
-if [[ "$(default_acls postgres)" != "$(default_acls bootstrap_only)" ]]; then
-  log "the default privileges after the upgrade are not the platform's:"
-  diff -u --label platform <(default_acls bootstrap_only) --label upgraded <(default_acls postgres) >&2 || true
-  failed=1
-else
-  log "the default privileges are the platform's (release 2 changed them; the upgrade restores them)"
-fi
-q -c "drop database bootstrap_only" >/dev/null
-
-# Normalised schema: no comments, blank lines or SET lines; not what legitimately differs
-# (the migration history, cron job ids and run history).
-dump_schema() {
-  pg_dump "${URL}" --schema-only --no-owner \
-      --exclude-schema=supabase_migrations --exclude-schema=tests \
-    | grep -vE '^(--|SET |SELECT pg_catalog\.set_config|\\restrict|\\unrestrict)' \
-    | grep -v '^[[:space:]]*$'
+fail() { log "${release}: $*"; release_failed=1; failed=1; }
+check() {  # check DESCRIPTION SQL: the SQL answers t, or the release fails with DESCRIPTION
+  local got
+  got="$(q -c "$2")"
+  [[ "${got}" == "t" ]] || fail "$1 (got '${got}')"
 }
-dump_schema > "${WORK}/upgraded.sql"
 
-log "running the pgTAP suite on the upgraded database"
-if ! STACK_PORT="${PORT}" make -s -C "${ROOT}" test-db >"${WORK}/pgtap.log" 2>&1; then
-  cat "${WORK}/pgtap.log" >&2
-  log "the pgTAP suite fails on the upgraded database"
-  failed=1
-fi
+for release in "${releases[@]}"; do
+  release_failed=0
+  # --- (a) the database as released, with data ----------------------------------------------------
+  released="$(new_build "release-${release}")"
+  mapfile -t released_files < <(git -C "${ROOT}" ls-tree --name-only "${release}" supabase/migrations/)
+  [[ ${#released_files[@]} -gt 0 ]] || die "no migrations at ${release}"
+  for f in "${released_files[@]}"; do
+    git -C "${ROOT}" show "${release}:${f}" > "${released}/${f}"
+  done
+  log "${release}: building a database from the ${#released_files[@]} migrations released there"
+  build "${released}"
 
-log "building a fresh database from the current migrations"
-stack_released down >/dev/null
-rm -rf "$(stack_released datadir)"
-stack_current up >/dev/null
-dump_schema > "${WORK}/fresh.sql"
-if ! diff -u --label fresh "${WORK}/fresh.sql" --label upgraded "${WORK}/upgraded.sql" >&2; then
-  log "the upgraded schema differs from a fresh one (diff above)"
-  failed=1
-else
-  log "the upgraded schema equals a fresh one ($(wc -l < "${WORK}/fresh.sql") lines of pg_dump)"
-fi
+  fill_first_release
+  parts="the first release's data"
+  if [[ "$(q -c "select to_regprocedure('public.update_conversation(text, jsonb)') is not null")" == "t" ]]; then
+    fill_second_release
+    parts="${parts}, the second's"
+  fi
+  tokens_backfilled="$(q -c "select to_regprocedure('private.message_tokens(text, text, jsonb)') is null")"
+  infinite="$(q -c "select to_regprocedure('private.timestamp_in_range(timestamptz)') is null")"
+  if [[ "${infinite}" == "t" ]]; then
+    fill_infinite_timestamps
+    parts="${parts}, infinite timestamps"
+  fi
+  snapshot_sql > "${THROWAWAY_WORK}/snapshot.sql"
+  snapshot() { q -f "${THROWAWAY_WORK}/snapshot.sql"; }
+  before="$(snapshot)"
+  log "${release}: filled with ${parts}; $(echo "${before}" | awk -F'|' '{ n += $2 } END { print n }') rows in $(echo "${before}" | wc -l) tables"
+
+  # --- (b) the upgrade ------------------------------------------------------------------------------
+  (cd "${ROOT}" && "${CLI}" migration up --db-url "${THROWAWAY_URL}?sslmode=disable" >"${THROWAWAY_WORK}/migrate.log" 2>&1) \
+    || { cat "${THROWAWAY_WORK}/migrate.log" >&2; die "${release}: the upgrade failed"; }
+
+  # --- (c) checks on the upgraded database ----------------------------------------------------------
+  after="$(snapshot)"
+  if [[ "${before}" != "${after}" ]]; then
+    diff -u --label before <(echo "${before}") --label after <(echo "${after}") >&2 || true
+    fail "rows changed by the upgrade (diff above: table|count|checksum)"
+  fi
+  if [[ "${tokens_backfilled}" == "t" ]]; then
+    # Backfilled token counts (20261203100000_message_tokens.sql) are what the insert trigger
+    # sets: the count, and the running sum of the earlier messages' that are not summaries.
+    check "messages have token counts the trigger would not have set" "
+      select count(*) = 0 from public.ai_conversation_messages m
+       where m.tokens <> private.message_tokens(m.role, m.content, m.metadata)
+          or m.tokens_before <> (select coalesce(sum(p.tokens), 0) from public.ai_conversation_messages p
+                                  where p.conversation_id = m.conversation_id and p.seq < m.seq
+                                    and not private.is_summary(p.role, p.metadata))"
+  fi
+  if [[ "${infinite}" == "t" ]]; then
+    # Repaired by 20261202100100_finite_timestamps.sql, not kept nor dropped.
+    check "the conversation with infinite timestamps was not repaired (finite, within max_ttl_hours)" "
+      select isfinite(c.created_at) and isfinite(c.expires_at)
+             and c.expires_at <= now() + make_interval(hours => (select s.max_ttl_hours from public.ai_conversation_settings s))
+             and m.created_at = c.created_at
+        from public.ai_conversations c join public.ai_conversation_messages m using (conversation_id)
+       where c.conversation_id = 'upg-infinite'"
+  fi
+  dump_schema > "${THROWAWAY_WORK}/upgraded.sql"
+  if ! same_schema fresh "${THROWAWAY_WORK}/fresh.sql" "upgraded from ${release}" "${THROWAWAY_WORK}/upgraded.sql"; then
+    fail "the upgraded schema differs from a fresh one (diff above)"
+  fi
+  default_acls postgres > "${THROWAWAY_WORK}/upgraded_acls.txt"
+  if ! diff -u --label platform "${THROWAWAY_WORK}/platform_acls.txt" \
+       --label "upgraded from ${release}" "${THROWAWAY_WORK}/upgraded_acls.txt" >&2; then
+    fail "the default privileges after the upgrade are not the platform's (diff above)"
+  fi
+  if ! STACK_PORT="${THROWAWAY_PORT}" make -s -C "${ROOT}" test-db >"${THROWAWAY_WORK}/pgtap.log" 2>&1; then
+    cat "${THROWAWAY_WORK}/pgtap.log" >&2
+    fail "the pgTAP suite fails on the upgraded database"
+  fi
+  [[ ${release_failed} -eq 0 ]] && log "${release}: upgraded: every row kept, the schema of a fresh database, the platform's default privileges, pgTAP passes"
+  discard "${released}"
+done
 
 exit "${failed}"

@@ -1,4 +1,6 @@
-"""Fixtures every suite shares: the one database URL and a superuser connection to it.
+"""Fixtures every suite shares: the one database URL, a superuser connection to it, and the
+store over the app's kind of pool (a suite narrows `transport`: the store tests run on every
+transport, the LLM tests count the calls). The helpers under them are in tests/harness/.
 
 The database is the local stack's (or DATABASE_URL's), shared by every suite and session:
 tests make their own ids and never assume empty tables.
@@ -17,8 +19,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
-from app.config import LOCAL_DATABASE_URL
+from app.config import LOCAL_DATABASE_URL, DatabaseSettings
+from app.db import create_pool
+from app.store import ConversationManager
+from app.store.postgres import PostgresTransport
+from app.store.transport import Transport
 from tests import respx_httpx2  # noqa: F401  (registers respx.mock(using="httpx2"))
 from tests.pgbouncer import pgbouncer
 
@@ -61,6 +68,30 @@ async def admin(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]
     conversation, inspect rows from outside the store)."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
+    """The kind of pool the app opens (app.db.create_pool: autocommit, statements prepared
+    after five uses), shared by the session."""
+    settings = DatabaseSettings.model_validate(
+        {"DATABASE_URL": database_url, "DB_POOL_MIN_SIZE": 2, "DB_POOL_MAX_SIZE": 8, "DB_POOL_TIMEOUT": 10}
+    )
+    async with create_pool(settings) as pool:
+        await pool.wait(timeout=10)
+        yield pool
+
+
+@pytest.fixture
+def transport(pool: AsyncConnectionPool) -> Transport:
+    """The Postgres transport, as the app builds it by default."""
+    return PostgresTransport(pool)
+
+
+@pytest.fixture
+def store(transport: Transport) -> ConversationManager:
+    """The store acting as the service."""
+    return ConversationManager(transport)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +26,27 @@ __all__ = ["pgbouncer"]
 def _free(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+_UP = "LOG process up"  # logged once it listens
+
+
+def _watch(process: subprocess.Popen[bytes]) -> tuple[threading.Event, list[str]]:
+    """Reads pgbouncer's log lines (stderr) for as long as it runs, so the pipe never fills;
+    the event is set once it logs _UP, or when it exits."""
+    settled = threading.Event()
+    output: list[str] = []
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            output.append(line.decode(errors="replace"))
+            if _UP in output[-1]:
+                settled.set()
+        settled.set()
+
+    threading.Thread(target=read, name="pgbouncer-log", daemon=True).start()
+    return settled, output
 
 
 @contextlib.contextmanager
@@ -66,13 +87,10 @@ pidfile = {work / "pgbouncer.pid"}
                 shutil.chown(work / name, "postgres")
             command = ["runuser", "-u", "postgres", "--", *command]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
+        settled, output = _watch(process)
         try:
-            deadline = time.monotonic() + 10
-            while _free(port):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log = (work / "pgbouncer.log").read_text() if (work / "pgbouncer.log").exists() else ""
-                    raise AssertionError(f"pgbouncer did not start: {process.stderr.read()!r}\n{log}")  # type: ignore[union-attr]
-                time.sleep(0.05)
+            if not settled.wait(10) or not any(_UP in line for line in output):
+                raise AssertionError(f"pgbouncer did not start:\n{''.join(output)}")
             user, password = target.get("user", "postgres"), target.get("password", "")
             yield f"postgresql://{user}:{password}@127.0.0.1:{port}/{target.get('dbname', 'postgres')}"
         finally:

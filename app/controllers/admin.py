@@ -20,13 +20,21 @@ class AdminController(Controller):
     tags = ["admin"]
     guards = [requires_service]
 
-    @get("/stats", summary="Conversation statistics", responses=errors(403))
+    @get(
+        "/stats",
+        summary="Conversation statistics",
+        operation_id="conversation_stats",
+        description="Conversations and messages stored, expired conversations not yet cleaned up, "
+        "live ones, and the default TTL; the totals come from counters the triggers keep.",
+        responses=errors(403),
+    )
     async def stats(self, store: NamedDependency[ConversationManager]) -> Stats:
         return await store.stats()
 
     @post(
         "/admin/cleanup",
         summary="Delete expired conversations now",
+        operation_id="cleanup_expired_conversations",
         description="The same cleanup pg_cron runs hourly; answers how many conversations it removed.",
         status_code=HTTP_200_OK,
         responses=errors(403),
@@ -44,6 +52,7 @@ class ImportController(Controller):
     @post(
         "/conversations/import",
         summary="Import an exported conversation",
+        operation_id="import_conversation",
         description="Restores a GET /conversations/{id}/export document; 409 if a live conversation "
         "has that id.",
         status_code=HTTP_201_CREATED,

@@ -1,17 +1,19 @@
-"""POST /chat: one turn of a conversation with the model, as JSON or as server-sent events.
+"""POST /chat: the native face of the turn engine, as JSON or as server-sent events.
 
-A turn costs two store calls (each one SQL function call): `begin_chat_turn` appends the user
-message (starting the conversation when no id is given) and returns the history window, then
-`append_message` stores the reply; a tool the model calls adds one append per result. The
-first call happens before any answer is started, so an unknown, expired or foreign
-conversation is a real 404, a bad input a real 422, even for `"stream": true`.
+A parser (ChatIn to a TurnRequest) and an encoder: the engine's events are this face's wire
+format as they are (see app.turns.events). A turn costs two store calls: begin_turn stores the
+user message (starting the conversation when no id is given) and returns the history window,
+finish_turn stores the reply; a tool the model calls adds one append per result. The first call
+happens before any answer is started, so an unknown, expired or foreign conversation is a real
+404, a bad input a real 422, even for `"stream": true`.
 
 Failures after it: the user message (and any tool results) stay stored, no assistant message
-is; the JSON answer is 502 (504 on a timeout) and `details` carries the `conversation_id` and
-the stored `user_message_id`, so a client that started a conversation can retry in it with
-the same idempotency key (the user message is then not stored again). In a stream the same
-body is sent as an `error` event. A client that leaves a stream before the reply is being
-stored leaves the same history: the user message (and tool results), no assistant message.
+is, and the turn is marked failed; the JSON answer is 502 (504 on a timeout) and `details`
+carries the `conversation_id` and the stored `user_message_id`, so a client that started a
+conversation can retry in it with the same idempotency key (the user message is then not stored
+again). In a stream the same body is sent as an `error` event. A client that leaves a stream
+before the reply is being stored leaves the same history: the user message (and tool results),
+no assistant message.
 """
 
 from __future__ import annotations
@@ -34,14 +36,16 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK
 
 from app.controllers.params import IdempotencyKeyHeader, errors, idempotency_key
-from app.dependencies import provide_chat
+from app.dependencies import provide_engine
 from app.dto import StrictBody
-from app.errors import ApiError, handle_exception
-from app.llm import ChatEvent, ChatResult, ChatService, ProviderError, TurnCompleted, TurnStart
+from app.errors import handle_exception
+from app.llm import ProviderError
 from app.schemas import ChatIn, ErrorBody
 from app.store import Principal
+from app.store.models import NewMessage
+from app.turns import ChatResult, Turn, TurnCompleted, TurnEngine, TurnEvent, TurnRequest
 
-__all__ = ["ChatController"]
+__all__ = ["ChatController", "chat_request"]
 
 log = logging.getLogger("app.chat")
 
@@ -51,7 +55,7 @@ _STREAM_DESCRIPTION = """\
 With `"stream": true` the answer is `text/event-stream` (status 200 once the user message is
 stored), with these events, each `data` one JSON object:
 
-* `start`: `{conversation_id, user_message_id, created, replayed}`
+* `start`: `{conversation_id, user_message_id, created, replayed, turn_id}`
 * `delta`: `{text}`, the answer piece by piece (joined, they are `response`)
 * `tool`: `{tool, args, content, is_error, message_id, tool_call_id, round}`, a tool result
   the turn stored
@@ -62,21 +66,36 @@ stored), with these events, each `data` one JSON object:
 """
 
 
-def _turn_details(exc: ProviderError, start: TurnStart) -> None:
+def _turn_details(exc: ProviderError, turn: Turn) -> None:
     """Name the conversation and the stored user message in the error's details: a client
     whose turn started a conversation learns its id, and can retry there."""
     details = dict(exc.details) if isinstance(exc.details, dict) else {}
     if exc.details is not None and not isinstance(exc.details, dict):
         log.warning("model provider failure details: %r", exc.details)
     details.update(
-        conversation_id=start.conversation_id,
-        user_message_id=str(start.user_message.id),
-        created=start.created,
+        conversation_id=turn.conversation_id,
+        user_message_id=str(turn.user_message.id),
+        created=turn.created,
     )
     exc.details = details
 
 
-def _event(event: ChatEvent) -> ServerSentEventMessage:
+def chat_request(data: ChatIn, idempotency_key: str | None) -> TurnRequest:
+    """The parser: a /chat body as the turn it asks for."""
+    return TurnRequest(
+        kind="chat",
+        input=[NewMessage(role="user", content=data.message, metadata=data.metadata or {})],
+        conversation_id=data.conversation_id,
+        user_id=data.user_id,
+        conversation_metadata=data.conversation_metadata,
+        idempotency_key=idempotency_key,
+        include_history=data.include_history,
+        history_limit=data.history_limit,
+        token_budget=data.token_budget,
+    )
+
+
+def _event(event: TurnEvent) -> ServerSentEventMessage:
     data = event.result if isinstance(event, TurnCompleted) else event
     return ServerSentEventMessage(event=event.name, data=_encoder.encode(data).decode())
 
@@ -101,11 +120,12 @@ class _ChatOperation(Operation):
 class ChatController(Controller):
     path = "/chat"
     tags = ["chat"]
-    dependencies = {"chat": Provide(provide_chat, sync_to_thread=False)}
+    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
     @post(
         "/",
         summary="Chat: store the user's message, ask the model, store and return its answer",
+        operation_id="chat",
         description="Without conversation_id the turn starts a conversation (owned by user_id, "
         "which only the service may set to someone else: 403; a user's conversations are its "
         "own). The model sees the system prompt, then the history the database chooses for the "
@@ -139,58 +159,42 @@ class ChatController(Controller):
     async def chat(
         self,
         request: Request[Principal, Any, State],
-        chat: NamedDependency[ChatService],
+        engine: NamedDependency[TurnEngine],
         data: JSONBody[ChatIn],
         idempotency_key_header: IdempotencyKeyHeader = None,
     ) -> Response[ChatResult]:
-        key = idempotency_key(data.idempotency_key, idempotency_key_header)
-        principal = request.user
-        if data.user_id is not None and not principal.is_service and data.user_id != principal.user_id:
-            raise ApiError(
-                "forbidden",
-                "a user may only chat in its own conversations (user_id must be the caller's)",
-                status_code=403,
-                details=[{"key": "user_id", "source": "body"}],
-            )
-        start = await chat.begin(
-            data.message,
-            conversation_id=data.conversation_id,
-            user_id=data.user_id,
-            metadata=data.metadata,
-            idempotency_key=key,
-            include_history=data.include_history,
-            history_limit=data.history_limit,
-            conversation_metadata=data.conversation_metadata,
-            token_budget=data.token_budget,
+        turn = await engine.begin(
+            chat_request(data, idempotency_key(data.idempotency_key, idempotency_key_header))
         )
         # The title is asked for once the answer is out (Litestar runs the task after sending).
-        title = BackgroundTask(chat.generate_title, start) if chat.wants_title(start) else None
+        title = engine.title(turn)
+        background = BackgroundTask(title) if title is not None else None
         if data.stream:
             # A Stream is a Response; the annotation documents the JSON answer.
-            return ServerSentEvent(self._sse(request, start, chat.events(start)), background=title)  # type: ignore[return-value]
+            return ServerSentEvent(self._sse(request, turn, engine.events(turn)), background=background)  # type: ignore[return-value]
         try:
-            result = await chat.complete(start)
+            done = await engine.complete(turn)
         except ProviderError as exc:
-            _turn_details(exc, start)
+            _turn_details(exc, turn)
             raise
-        return Response(result, status_code=HTTP_200_OK, background=title)
+        return Response(done.result, status_code=HTTP_200_OK, background=background)
 
     @staticmethod
     async def _sse(
-        request: Request[Principal, Any, State], start: TurnStart, events: AsyncIterator[ChatEvent]
+        request: Request[Principal, Any, State], turn: Turn, events: AsyncIterator[TurnEvent]
     ) -> AsyncIterator[ServerSentEventMessage]:
         """The turn's events as SSE messages; a failure becomes the last, `error`, event.
 
         A client that disconnects cancels this generator where it waits (for the model, a
-        tool or the reply's append): the turn's own generator is closed with it, so the model's
-        stream is released and nothing more is stored (a reply whose append already started
-        is stored whole, see app.llm.chat)."""
+        tool or the reply's store call): the turn's own generator is closed with it, so the
+        model's stream is released and nothing more is stored (an output whose store call
+        already started is stored whole, see app.turns.engine)."""
         try:
             async with aclosing(events):  # type: ignore[type-var]
                 async for event in events:
                     yield _event(event)
         except Exception as exc:  # the status is sent: the error becomes the last event
             if isinstance(exc, ProviderError):
-                _turn_details(exc, start)
+                _turn_details(exc, turn)
             response = handle_exception(request.route_handler.resolve_exception_handlers(), request, exc)
             yield ServerSentEventMessage(event="error", data=_encoder.encode(response.content).decode())

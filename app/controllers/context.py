@@ -9,9 +9,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
 from app.controllers.params import ConversationIdPath, errors
-from app.dependencies import provide_chat
-from app.llm import ChatService
+from app.dependencies import provide_engine
 from app.schemas import INT32_MAX, Context
+from app.turns import TurnEngine
 
 __all__ = ["ContextController"]
 
@@ -24,11 +24,12 @@ TokenBudgetQuery = Annotated[
 class ContextController(Controller):
     path = "/conversations/{conversation_id:str}/context"
     tags = ["conversations"]
-    dependencies = {"chat": Provide(provide_chat, sync_to_thread=False)}
+    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
     @get(
         "/",
         summary="The context the next chat turn would send",
+        operation_id="get_context",
         description="The database's window for the token budget, as /chat sends it before the new "
         "message: the latest summary (a system message whose metadata covers [first_seq, last_seq]), "
         "the newest messages whose token counts fit after it (oldest first, never starting with a tool "
@@ -39,8 +40,8 @@ class ContextController(Controller):
     )
     async def get_context(
         self,
-        chat: NamedDependency[ChatService],
+        engine: NamedDependency[TurnEngine],
         conversation_id: ConversationIdPath,
         token_budget: TokenBudgetQuery = None,
     ) -> Context:
-        return await chat.context(conversation_id, token_budget)
+        return await engine.context(conversation_id, token_budget)

@@ -49,6 +49,7 @@ class ConversationController(Controller):
     @post(
         "/",
         summary="Create a conversation",
+        operation_id="create_conversation",
         description="Every field is optional. A user token creates conversations it owns; naming "
         "another user_id is 403. Only the service chooses conversation_id (409 if a live "
         "conversation has it); a user's is generated, and a user naming one gets 409 for its own "
@@ -73,6 +74,7 @@ class ConversationController(Controller):
     @get(
         "/",
         summary="List conversations, pinned first, then most recently updated",
+        operation_id="list_conversations",
         description="A user sees its own; only the service may name a user_id other than its own "
         "(403). Archived conversations are hidden unless archived=true; pinned, tag (repeatable, "
         "all must match) and metadata (JSON containment) filter further. Each carries its title "
@@ -104,6 +106,7 @@ class ConversationController(Controller):
     @patch(
         "/{conversation_id:str}",
         summary="Change a conversation's title, metadata, archived, pinned, tags or legal hold",
+        operation_id="update_conversation",
         description="Only the fields sent change. metadata replaces the object; metadata_patch "
         "merges into it (its top-level keys replace the stored ones, a null value removes the "
         "key). title null clears it (the next user message sets it again). legal_hold is the "
@@ -123,6 +126,7 @@ class ConversationController(Controller):
     @post(
         "/{conversation_id:str}/fork",
         summary="Fork a conversation at a message (edit and regenerate)",
+        operation_id="fork_conversation",
         description="Creates a conversation of the same owner holding copies of messages "
         "1..at_seq, each keeping its seq; its metadata records forked_from {conversation_id, seq} "
         "and its next message is at_seq + 1. To edit message k, fork at k - 1 and POST /chat the "
@@ -145,6 +149,7 @@ class ConversationController(Controller):
     @get(
         "/{conversation_id:str}",
         summary="A conversation with its newest messages",
+        operation_id="get_conversation",
         description="Messages oldest to newest, each with the caller's own feedback (null when it "
         "has not rated it); next_cursor (a seq) passed as before gives the page before.",
         responses=errors(404),
@@ -161,6 +166,9 @@ class ConversationController(Controller):
     @post(
         "/{conversation_id:str}/extend",
         summary="Extend a conversation's lifetime",
+        operation_id="extend_conversation",
+        description="Moves expires_at `hours` later (default 24; 1 to max_ttl_hours), never past "
+        "max_ttl_hours from now; answers the new expiry.",
         status_code=HTTP_200_OK,
         dto=StrictBody[ExtendIn],
         return_dto=None,
@@ -177,8 +185,12 @@ class ConversationController(Controller):
     @post(
         "/{conversation_id:str}/clear",
         summary="Delete every message, keep the conversation",
+        operation_id="clear_conversation",
+        description="Deletes every message and keeps the conversation (its id, owner, metadata and "
+        "expiry); a deleted seq is never handed out again. Answers how many messages went. 403 "
+        "while the conversation is under legal hold.",
         status_code=HTTP_200_OK,
-        responses=errors(404),
+        responses=errors(403, 404),
     )
     async def clear_conversation(
         self, store: NamedDependency[ConversationManager], conversation_id: ConversationIdPath
@@ -188,8 +200,10 @@ class ConversationController(Controller):
     @delete(
         "/{conversation_id:str}",
         summary="Delete a conversation and its messages",
+        operation_id="delete_conversation",
+        description="Deletes the conversation and its messages. 403 while it is under legal hold.",
         status_code=HTTP_204_NO_CONTENT,
-        responses=errors(404),
+        responses=errors(403, 404),
     )
     async def delete_conversation(
         self, store: NamedDependency[ConversationManager], conversation_id: ConversationIdPath
@@ -199,6 +213,7 @@ class ConversationController(Controller):
     @get(
         "/{conversation_id:str}/export",
         summary="Export a conversation with all its messages",
+        operation_id="export_conversation",
         description="The document POST /conversations/import restores, streamed as it is read from "
         "the database one page of messages at a time (the API holds at most a page, whatever the "
         "conversation's size).",

@@ -21,6 +21,7 @@ class ErasureController(Controller):
     @delete(
         "/users/{user_id:uuid}/data",
         summary="Erase a user's conversations and messages",
+        operation_id="erase_user_data",
         description="Deletes every conversation and message of the user in bounded batches, except "
         "conversations under legal hold (counted in conversations_kept, kept_reason 'legal hold'), "
         "and answers the erasure record (who asked, when, how many rows; no content).",
@@ -35,6 +36,7 @@ class ErasureController(Controller):
     @get(
         "/erasures",
         summary="Erasure records, newest first",
+        operation_id="list_erasures",
         description="Every erasure (DELETE /users/{user_id}/data, or a user deleted from "
         "auth.users), or one user's with user_id.",
         responses=errors(403),

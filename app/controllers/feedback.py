@@ -23,6 +23,7 @@ class FeedbackController(Controller):
     @put(
         "/",
         summary="Rate a message",
+        operation_id="set_message_feedback",
         description="rating 1 (thumbs up) or -1 (thumbs down), with an optional comment; one per "
         "user per message, a second PUT replaces it. Answers the message with the feedback.",
         dto=StrictBody[FeedbackIn],
@@ -41,6 +42,7 @@ class FeedbackController(Controller):
     @delete(
         "/",
         summary="Withdraw a rating",
+        operation_id="delete_message_feedback",
         description="Removes the caller's rating of the message (204 also when there was none).",
         status_code=HTTP_204_NO_CONTENT,
         responses=errors(404),

@@ -63,6 +63,7 @@ class HealthController(Controller):
     @get(
         "/",
         summary="Health of the API and its database",
+        operation_id="health",
         description="Checked on a connection of its own, not the pool's: busy pooled connections "
         "(a locked conversation, a burst of load) do not make a healthy instance look down; `pool` "
         "shows how busy they are.",

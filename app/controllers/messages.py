@@ -23,6 +23,7 @@ class MessageController(Controller):
     @post(
         "/",
         summary="Append a message",
+        operation_id="append_message",
         description="Gets the next seq and renews the conversation's sliding expiry. With an "
         "idempotency key (body or Idempotency-Key header) already used in this conversation, "
         "answers 200 with the original message instead of appending again.",

@@ -19,6 +19,7 @@ class SearchController(Controller):
     @get(
         "/",
         summary="Search messages",
+        operation_id="search_messages",
         description="Messages of the caller's live conversations matching q, best match first, "
         "each with its conversation's id and title, its seq and a snippet with <mark> highlights. "
         "The service searches everyone's, or one user's with user_id (403 for a user naming "

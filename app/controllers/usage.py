@@ -19,6 +19,7 @@ class UsageController(Controller):
     @get(
         "/",
         summary="Messages, tokens and cost",
+        operation_id="get_usage",
         description="Messages, prompt and completion tokens (metadata.tokens of each message) and "
         "cost (where ai_model_prices has the model) over the UTC days [from, to), as one row or "
         "per day and/or model. Usage is a ledger: messages removed later stay counted, fork "

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from app.llm.chat import history_messages
+from app.llm.prompt import history_messages
 from app.llm.provider import SUMMARY_INSTRUCTION, ChatMessage, CompletionRequest, Provider
 from app.store.manager import ConversationManager
 from app.store.models import AppendResult, Compaction

@@ -1,7 +1,7 @@
 """Logging for the served API: plain lines by default, JSON lines with LOG_FORMAT=json.
 
 `logging_config()` is a `logging.config.dictConfig` document, handed to uvicorn as its
-`log_config` (app.server.uvicorn_options): uvicorn's own loggers (errors, access log) and the
+`log_config` (app.serving.uvicorn_options): uvicorn's own loggers (errors, access log) and the
 app's go through the same handler, and every record carries the request id.
 """
 

@@ -14,9 +14,9 @@ Labels here are bounded: route templates, SQL function names, error codes; never
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
@@ -25,8 +25,10 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+from psycopg_pool import AsyncConnectionPool
 
 from app.llm.provider import Completion, CompletionRequest, Provider, ProviderError, StreamEvent
+from app.realtime import Hub
 from app.store.errors import StoreError
 from app.store.transport import Principal, Transport
 
@@ -34,10 +36,9 @@ if TYPE_CHECKING:
     from litestar.types import HTTPScope
     from prometheus_client.metrics_core import Metric
 
-    from app.services import Services
-
 __all__ = [
     "MetricsMiddleware",
+    "Observed",
     "ServicesCollector",
     "exposition",
     "measured_provider",
@@ -177,14 +178,27 @@ def measured_provider(provider: Provider) -> Provider:
     return _MeasuredProvider(provider)
 
 
-class ServicesCollector(Collector):
-    """The pool's and the hub's numbers, read when scraped (nothing while the app is stopped)."""
+class Observed(Protocol):
+    """What the collector reads of an app's running services (app.services.Running has it)."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    @property
+    def pool(self) -> AsyncConnectionPool: ...
+
+    @property
+    def hub(self) -> Hub: ...
+
+
+class ServicesCollector(Collector):
+    """The pool's and the hub's numbers, read when scraped (nothing while the app is stopped).
+
+    `running` returns what the app's lifespan opened, or None outside it: the collector is
+    built with the app, before anything runs, and only reads when scraped."""
+
+    def __init__(self, running: Callable[[], Observed | None]) -> None:
+        self.running = running
 
     def collect(self) -> Iterator[Metric]:
-        running = self.services._running
+        running = self.running()
         if running is None:
             return
         pool = running.pool.get_stats()
@@ -234,10 +248,10 @@ class ServicesCollector(Collector):
             )
 
 
-def services_registry(services: Services) -> CollectorRegistry:
+def services_registry(running: Callable[[], Observed | None]) -> CollectorRegistry:
     """The registry of one app's running services (its /metrics adds the process-wide one)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ServicesCollector(services))
+    registry.register(ServicesCollector(running))
     return registry
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
@@ -35,6 +37,14 @@ After = Annotated[
 Include = Annotated[
     list[str] | None, QueryParameter(description="Accepted and ignored (nothing to include).")
 ]
+
+_ITEM_EXAMPLE = {
+    "id": "msg_91c9501bd4a14b0cb0ad489544217019",
+    "type": "message",
+    "role": "user",
+    "status": "completed",
+    "content": [{"type": "input_text", "text": "Hello!"}],
+}
 
 
 def conversation_object(conversation: Conversation) -> ConversationObject:
@@ -165,7 +175,16 @@ class ConversationsController(Controller):
         "/{conversation_id:str}/items/{item_id:str}",
         summary="Retrieve an item (OpenAI)",
         operation_id="openai_get_item",
-        responses=openai_errors(404),
+        description="One item of the conversation, by its id; every native message is an item too.",
+        responses={
+            200: ResponseSpec(
+                data_container=dict[str, object],
+                description="The item: a message, function_call or function_call_output",
+                generate_examples=False,
+                examples=[Example(summary="A user message", value=_ITEM_EXAMPLE)],
+            ),
+            **openai_errors(404),
+        },
     )
     async def get_item(
         self,

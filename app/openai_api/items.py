@@ -8,16 +8,15 @@ cannot store is an InvalidRequest naming the parameter (`input[2].content[0].typ
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
+from app.llm import client_call
 from app.openai_api.errors import InvalidRequest
 from app.store.models import Message, NewMessage, Role
 
 __all__ = [
     "EMPTY_OUTPUT",
     "ITEM_KEY",
-    "in_memory",
     "item_id",
     "item_type",
     "message_to_item",
@@ -54,7 +53,9 @@ def item_type(message: Message) -> str:
     details = message.metadata.get(ITEM_KEY)
     if isinstance(details, dict) and isinstance(details.get("type"), str):
         return str(details["type"])
-    return "function_call_output" if message.role == "tool" else "message"
+    if message.role == "tool":
+        return "function_call_output"
+    return "function_call" if client_call(message) is not None else "message"
 
 
 def item_id(message: Message) -> str:
@@ -73,11 +74,12 @@ def message_to_item(message: Message) -> dict[str, Any]:
     kind = item_type(message)
     status = details.get("status", "completed")
     if kind == "function_call":
+        call = client_call(message)
         return {
             "id": item_id(message),
             "type": "function_call",
-            "call_id": details.get("call_id") or f"call_{message.seq}",
-            "name": details.get("name") or "function",
+            "call_id": details.get("call_id") or (call.id if call else f"call_{message.seq}"),
+            "name": details.get("name") or (call.name if call else "function"),
             "arguments": message.content,
             "status": status,
         }
@@ -165,7 +167,8 @@ def parse_item(raw: Any, param: str, extra: dict[str, Any] | None = None) -> New
         return NewMessage(
             role="assistant",
             content=raw["arguments"] or "{}",
-            metadata={ITEM_KEY: details},
+            # `tool_call`: the shape every face stores a client's tool call in (app.llm.prompt).
+            metadata={ITEM_KEY: details, "tool_call": {"id": raw["call_id"], "name": raw["name"]}},
             idempotency_key=key,
         )
     if kind == "function_call_output":
@@ -178,14 +181,10 @@ def parse_item(raw: Any, param: str, extra: dict[str, Any] | None = None) -> New
             else "\n".join(p["text"] for p in _text_parts(output, f"{param}.output"))
         )
         details["call_id"] = raw["call_id"]
+        metadata: dict[str, Any] = {ITEM_KEY: details, "tool_call_id": raw["call_id"]}
         if not text:
-            details["empty"] = True
-        return NewMessage(
-            role="tool",
-            content=text or EMPTY_OUTPUT,
-            metadata={ITEM_KEY: details, "tool_call_id": raw["call_id"]},
-            idempotency_key=key,
-        )
+            details["empty"] = metadata["empty"] = True
+        return NewMessage(role="tool", content=text or EMPTY_OUTPUT, metadata=metadata, idempotency_key=key)
     raise InvalidRequest(
         f"Invalid '{param}.type': {kind!r} items are not supported "
         "(message, function_call and function_call_output are).",
@@ -202,17 +201,3 @@ def parse_items(raw: Any, param: str, extra: dict[str, Any] | None = None) -> li
     if not isinstance(raw, list):
         raise InvalidRequest(f"Invalid '{param}': expected a string or an array of items.", param)
     return [parse_item(item, f"{param}[{n}]", extra) for n, item in enumerate(raw)]
-
-
-def in_memory(new: NewMessage, conversation_id: str = "") -> Message:
-    """A message that is not stored (store: false) in the stored shape the history takes."""
-    return Message(
-        id=uuid.uuid4(),
-        conversation_id=conversation_id,
-        seq=0,
-        role=new.role,
-        content=new.content,
-        metadata=new.metadata,
-        created_at=datetime.now(UTC),
-        idempotency_key=new.idempotency_key,
-    )

@@ -1,4 +1,5 @@
-"""/v1/responses: OpenAI's Responses API as a chat turn over our store (app.openai_api.service).
+"""/v1/responses: OpenAI's Responses API as a face of the turn engine (parser and renderer:
+app.openai_api.service; this module: the routes and the event stream's encoder).
 
 With `stream: true` the answer is `text/event-stream` with OpenAI's event sequence, each event
 `{type, sequence_number, ...}` named by its type: response.created, response.in_progress, per
@@ -7,8 +8,8 @@ response.output_text.delta..., response.output_text.done, response.content_part.
 response.output_item.done; per function call response.output_item.added,
 response.function_call_arguments.delta, response.function_call_arguments.done,
 response.output_item.done; then response.completed (the stored response) or, when the model or
-the store failed, response.failed (the response with status failed and its error). The input
-is stored before the stream starts, so an unknown conversation is a real 404.
+the store failed, response.failed (the response with status failed and its error). The turn is
+begun (its input stored) before the stream starts, so an unknown conversation is a real 404.
 """
 
 from __future__ import annotations
@@ -25,17 +26,16 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK
 
+from app.dependencies import provide_engine
 from app.errors import handle_exception
-from app.llm.provider import Completion, MalformedResponse, TextDelta
 from app.openai_api.conversations import item_list
 from app.openai_api.errors import openai_errors, reshape_response
-from app.openai_api.items import ITEM_KEY
 from app.openai_api.schemas import CreateResponseIn, ItemList, ResponseDeletedObject, ResponseObject
-from app.openai_api.service import Begun, ResponsesService, call_item_id
-from app.services import Services
-from app.store import ConversationManager, Principal
+from app.openai_api.service import begin_error, render, response_id, response_request
+from app.store import ConversationManager, Principal, StoreError
+from app.turns import Turn, TurnCompleted, TurnDelta, TurnEngine
 
-__all__ = ["ResponsesController", "provide_responses"]
+__all__ = ["ResponsesController"]
 
 _encoder = msgspec.json.Encoder()
 
@@ -43,15 +43,6 @@ ResponseIdPath = Annotated[str, PathParameter(max_length=255, description="The r
 ItemsLimit = Annotated[int, QueryParameter(ge=1, le=100, description="1 to 100 items per page.")]
 Order = Annotated[Literal["asc", "desc"], QueryParameter(description="Item order; desc by default.")]
 After = Annotated[str | None, QueryParameter(max_length=255, description="Items after this item id.")]
-
-
-def provide_responses(
-    services: NamedDependency[Services], store: NamedDependency[ConversationManager]
-) -> ResponsesService:
-    """Responses as the request's principal, with the configured model and the process's
-    summaries in the background."""
-    running = services.running
-    return ResponsesService(store, running.provider, services.settings.llm, running.compactor)
 
 
 class _Events:
@@ -66,10 +57,37 @@ class _Events:
         return ServerSentEventMessage(event=kind, data=_encoder.encode(payload).decode())
 
 
+def _id(turn: Turn) -> str:
+    """The response's id: its turn's (chosen by the parser, so even one that stores nothing has it)."""
+    assert turn.request.turn_id is not None
+    return response_id(turn.request.turn_id)
+
+
+def _completed(turn: Turn, done: TurnCompleted, id: str) -> ResponseObject:
+    record = done.turn
+    return render(
+        turn.request.envelope,
+        id=id,
+        state=record.state if record is not None else "completed",
+        conversation_id=turn.conversation_id or None,
+        output=done.outputs,
+        record=record,
+        result=None
+        if record is not None
+        else {
+            "model": done.result.model,
+            "tokens": {
+                "prompt": done.result.usage.prompt_tokens,
+                "completion": done.result.usage.completion_tokens,
+            },
+        },
+    )
+
+
 class ResponsesController(Controller):
     path = "/responses"
     tags = ["openai: responses"]
-    dependencies = {"responses": Provide(provide_responses, sync_to_thread=False)}
+    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
     @post(
         "/",
@@ -87,26 +105,37 @@ class ResponsesController(Controller):
     async def create_response(
         self,
         request: Request[Principal, Any, State],
-        responses: NamedDependency[ResponsesService],
+        engine: NamedDependency[TurnEngine],
         data: JSONBody[CreateResponseIn],
     ) -> Response[ResponseObject]:
-        begun = await responses.begin(data)
+        try:
+            turn = await engine.begin(response_request(data, engine.provider.model))
+        except StoreError as exc:
+            raise begin_error(exc, data) from exc
         if data.stream:
-            stream = self._stream(request, responses, begun, data)
-            return ServerSentEvent(stream)  # type: ignore[return-value]
-        return Response(await responses.complete(begun, data), status_code=HTTP_200_OK)
+            return ServerSentEvent(self._stream(request, engine, turn))  # type: ignore[return-value]
+        done = await engine.complete(turn)
+        return Response(_completed(turn, done, _id(turn)), status_code=HTTP_200_OK)
 
     @get(
         "/{response_id:str}",
         summary="Retrieve a response (OpenAI)",
-        description="A stored response, rebuilt from the messages it wrote.",
+        description="A stored response: its turn's envelope and state, and the output items it stored.",
         operation_id="openai_get_response",
         responses=openai_errors(404),
     )
     async def get_response(
-        self, responses: NamedDependency[ResponsesService], response_id: ResponseIdPath
+        self, store: NamedDependency[ConversationManager], response_id: ResponseIdPath
     ) -> ResponseObject:
-        return await responses.retrieve(response_id)
+        record = await store.get_response(response_id)
+        return render(
+            record.turn.request,
+            id=response_id,
+            state=record.turn.state,
+            conversation_id=record.conversation.conversation_id,
+            output=record.output,
+            record=record.turn,
+        )
 
     @get(
         "/{response_id:str}/input_items",
@@ -122,15 +151,8 @@ class ResponsesController(Controller):
         order: Order = "desc",
         after: After = None,
     ) -> ItemList:
-        record = await store.get_response(response_id)
-        inputs = [m for m in record.messages if m.metadata.get(ITEM_KEY, {}).get("source") == "input"]
-        if order == "desc":
-            inputs.reverse()
-        listed = item_list(inputs, False).data
-        if after is not None:
-            position = next((n for n, item in enumerate(listed) if item["id"] == after), None)
-            inputs = inputs[position + 1 :] if position is not None else []
-        return item_list(inputs[:limit], len(inputs) > limit)
+        page = await store.list_response_items(response_id, limit, order, after)
+        return item_list(page.messages, page.has_more)
 
     @delete(
         "/{response_id:str}",
@@ -148,36 +170,31 @@ class ResponsesController(Controller):
 
     @staticmethod
     async def _stream(
-        request: Request[Principal, Any, State],
-        responses: ResponsesService,
-        begun: Begun,
-        data: CreateResponseIn,
+        request: Request[Principal, Any, State], engine: TurnEngine, turn: Turn
     ) -> AsyncIterator[ServerSentEventMessage]:
+        """The engine's events as OpenAI's; a failure becomes the last, response.failed."""
         event = _Events()
+        id = _id(turn)
         base = msgspec.to_builtins(
-            ResponseObject(
-                id=begun.response_id,
-                status="in_progress",
+            render(
+                turn.request.envelope,
+                id=id,
+                state="in_progress",
+                conversation_id=turn.conversation_id or None,
                 output=[],
-                usage=None,
-                conversation=None,
-                **{k: v for k, v in begun.envelope.items()},
+                result={},
             )
         )
-        if begun.conversation_id is not None:
-            base["conversation"] = {"id": begun.conversation_id}
         yield event("response.created", response=base)
         yield event("response.in_progress", response=base)
-        message = {"id": begun.message_id, "type": "message", "status": "in_progress", "role": "assistant"}
-        at = {"item_id": begun.message_id, "output_index": 0, "content_index": 0}
+        message_id = turn.request.reply_key
+        message = {"id": message_id, "type": "message", "status": "in_progress", "role": "assistant"}
+        at = {"item_id": message_id, "output_index": 0, "content_index": 0}
         started = False
         try:
-            completion: Completion | None = None
-            async with aclosing(responses.stream(begun, data)) as events:  # type: ignore[type-var]
+            async with aclosing(engine.events(turn)) as events:  # type: ignore[type-var]
                 async for piece in events:
-                    if isinstance(piece, TextDelta):
-                        if not piece.text:
-                            continue
+                    if isinstance(piece, TurnDelta):
                         if not started:
                             started = True
                             yield event(
@@ -189,53 +206,33 @@ class ResponsesController(Controller):
                                 part={"type": "output_text", "text": "", "annotations": []},
                             )
                         yield event("response.output_text.delta", **at, delta=piece.text, logprobs=[])
-                    else:
-                        completion = piece.completion
-            if completion is None:
-                raise MalformedResponse("model provider's stream ended without a final event")
-            index = 0
-            if started:
-                part = {"type": "output_text", "text": completion.content, "annotations": []}
-                yield event("response.output_text.done", **at, text=completion.content, logprobs=[])
-                yield event("response.content_part.done", **at, part=part)
-                yield event(
-                    "response.output_item.done",
-                    output_index=0,
-                    item={**message, "status": "completed", "content": [part]},
-                )
-                index = 1
-            for call in completion.tool_calls:
-                arguments = _encoder.encode(call.arguments).decode()
-                item = {
-                    "id": call_item_id(begun, call.id),
-                    "type": "function_call",
-                    "status": "in_progress",
-                    "call_id": call.id,
-                    "name": call.name,
-                    "arguments": "",
-                }
-                yield event("response.output_item.added", output_index=index, item=item)
-                yield event(
-                    "response.function_call_arguments.delta",
-                    item_id=item["id"],
-                    output_index=index,
-                    delta=arguments,
-                )
-                yield event(
-                    "response.function_call_arguments.done",
-                    item_id=item["id"],
-                    output_index=index,
-                    name=call.name,
-                    arguments=arguments,
-                )
-                yield event(
-                    "response.output_item.done",
-                    output_index=index,
-                    item={**item, "status": "completed", "arguments": arguments},
-                )
-                index += 1
-            response = await responses.finish(begun, completion)
-            yield event("response.completed", response=msgspec.to_builtins(response))
+                    elif isinstance(piece, TurnCompleted):
+                        response = _completed(turn, piece, id)
+                        for index, item in enumerate(response.output):
+                            if item["type"] == "message" and started:
+                                text = item["content"][0]["text"]
+                                part = {"type": "output_text", "text": text, "annotations": []}
+                                yield event("response.output_text.done", **at, text=text, logprobs=[])
+                                yield event("response.content_part.done", **at, part=part)
+                                yield event("response.output_item.done", output_index=index, item=item)
+                            elif item["type"] == "function_call":
+                                added = {**item, "status": "in_progress", "arguments": ""}
+                                yield event("response.output_item.added", output_index=index, item=added)
+                                yield event(
+                                    "response.function_call_arguments.delta",
+                                    item_id=item["id"],
+                                    output_index=index,
+                                    delta=item["arguments"],
+                                )
+                                yield event(
+                                    "response.function_call_arguments.done",
+                                    item_id=item["id"],
+                                    output_index=index,
+                                    name=item["name"],
+                                    arguments=item["arguments"],
+                                )
+                                yield event("response.output_item.done", output_index=index, item=item)
+                        yield event("response.completed", response=msgspec.to_builtins(response))
         except Exception as exc:  # the status is sent: the failure is the last event
             answer = reshape_response(
                 handle_exception(request.app.exception_handlers, request, exc)  # the native mapping

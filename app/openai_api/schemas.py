@@ -53,28 +53,35 @@ class CreateItemsIn(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ConversationRef(msgspec.Struct, frozen=True):
-    id: str
+    id: Annotated[str, msgspec.Meta(max_length=255)]
+
+
+# OpenAI's bounds on what describes a request: a function name is 1-64 letters, digits, _ or -;
+# 128 tools at most; instructions, like an input message, at most 1,048,576 characters.
+ToolName = Annotated[str, msgspec.Meta(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
+MAX_TOOLS = 128
+MAX_TEXT = 1_048_576
 
 
 class FunctionTool(msgspec.Struct, frozen=True, kw_only=True):
     """A function tool: the model's calls come back as function_call items for the client."""
 
-    type: str
-    name: str | None = None
-    description: str | None = None
+    type: Annotated[str, msgspec.Meta(max_length=64)]
+    name: ToolName | None = None
+    description: Annotated[str, msgspec.Meta(max_length=MAX_TEXT)] | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
 
 
 class CreateResponseIn(msgspec.Struct, frozen=True, kw_only=True):
-    model: str | None = None
-    input: str | list[Item] | None = None
-    instructions: str | None = None
-    conversation: str | ConversationRef | None = None
-    previous_response_id: str | None = None
+    model: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    input: Annotated[str, msgspec.Meta(max_length=MAX_TEXT)] | list[Item] | None = None
+    instructions: Annotated[str, msgspec.Meta(max_length=MAX_TEXT)] | None = None
+    conversation: Annotated[str, msgspec.Meta(max_length=255)] | ConversationRef | None = None
+    previous_response_id: Annotated[str, msgspec.Meta(max_length=255)] | None = None
     store: bool = True
     stream: bool = False
-    tools: list[FunctionTool] | None = None
+    tools: Annotated[list[FunctionTool], msgspec.Meta(max_length=MAX_TOOLS)] | None = None
     tool_choice: str | dict[str, Any] | None = None
     truncation: Literal["auto", "disabled"] | None = None
     max_output_tokens: Annotated[int, msgspec.Meta(ge=16)] | None = None

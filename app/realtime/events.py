@@ -12,7 +12,8 @@ Each event is also its own server-sent event (`.sse`, a Litestar `ServerSentEven
     event: message                    Last-Event-ID when it reconnects
     data: {"id": ..., "seq": 42, ...}
 
-    event: overflow | gone | shutdown the last event, then the stream ends
+    event: overflow | gone |         the last event, then the stream ends
+      shutdown | expired
     data: {"reason": ..., "conversation_id": ..., "last_seq": 41, "message": ...}
 
     event: reset                      first, when the resume point lies beyond the
@@ -46,12 +47,13 @@ __all__ = [
 
 SSE_SEPARATOR = "\n"
 
-EndReason = Literal["overflow", "gone", "shutdown"]
+EndReason = Literal["overflow", "gone", "shutdown", "expired"]
 
 END_REASONS: dict[EndReason, str] = {
     "overflow": "the subscriber fell too far behind and was disconnected; resume after last_seq",
     "gone": "the conversation was deleted or has expired",
     "shutdown": "the server is shutting down; resume after last_seq",
+    "expired": "the token the stream was opened with has expired; resume after last_seq with a fresh one",
 }
 
 

@@ -17,7 +17,9 @@ import asyncio
 import contextlib
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Protocol
+from uuid import UUID
 
 from app.realtime.backoff import Backoff
 from app.realtime.events import FeedEvent
@@ -35,6 +37,10 @@ class FeedSink(Protocol):
 
     def feed_resumed(self) -> None:
         """The feed is (again) listening: anything committed before may have been missed."""
+
+    def feed_deleted(self, rows: Iterable[tuple[UUID, str | None]]) -> None:
+        """Conversation rows were deleted, as (row id, conversation id or None), reported in
+        commit order with the messages."""
 
     def watching(self, conversation_id: str) -> bool:
         """Whether anyone subscribes to the conversation: a feed may skip decoding the
@@ -112,6 +118,10 @@ class SupervisedFeed(ABC):
     def _emit(self, event: FeedEvent) -> None:
         if self._sink is not None:
             self._sink.feed_event(event)
+
+    def _emit_deleted(self, rows: Iterable[tuple[UUID, str | None]]) -> None:
+        if self._sink is not None:
+            self._sink.feed_deleted(rows)
 
     def _watched(self, conversation_id: str) -> bool:
         return self._sink is not None and self._sink.watching(conversation_id)

@@ -28,10 +28,21 @@ that falls further behind is disconnected with an `overflow` end event carrying 
 seq it received (it resumes from there). While replaying, the live buffer is only a
 shortcut: when it fills it is dropped and the replay simply reads further.
 
-A conversation that is deleted or expires ends its streams with a `gone` end event: seen by
-the next database read of the topic, which happens on every feed reconnect and every
-`check_interval` seconds (every `degraded_check_interval` while the feed is down, so the
-stream still moves, by polling, when Realtime is unavailable).
+A topic is bound to the conversation's row, not to its id string: ids are reused once a
+conversation is deleted or expires, and the next conversation of that id may be another
+user's. The topic learns the row (its id, owner and creation time) from its first read, and
+every later read checks it: a read that finds another row behind the id ends the topic. A feed
+message is published straight away only when the topic's row was confirmed by a read since the
+feed last (re)connected, and the message is plausibly that row's (same owner, not older than
+the row); anything else is only a hint that makes the topic read the database. A subscriber
+authorised for one row never joins the topic of another (see `subscribe`).
+
+A conversation that is deleted or expires ends its streams with a `gone` end event: a deletion
+as soon as the feed reports it (`feed_deleted`: in commit order, before anything a later
+conversation of the same id stores), otherwise at the next database read of the topic, which
+happens on every feed reconnect and every `check_interval` seconds (every
+`degraded_check_interval` while the feed is down, so the stream still moves, by polling, when
+Realtime is unavailable).
 
 Everything runs on the event loop without locks: a topic's state only changes between awaits.
 """
@@ -40,28 +51,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from uuid import UUID
 
 from app.realtime.backoff import Backoff
 from app.realtime.errors import HubClosedError, TooManySubscribersError
 from app.realtime.events import EndReason, FeedEvent, MessageEvent
 from app.realtime.feed import Feed
-from app.realtime.source import MessageSource, Pages
+from app.realtime.source import MessageSource, Pages, WindowRead
 from app.realtime.subscription import Subscription
 from app.store.errors import NotFoundError
-from app.store.models import Message
+from app.store.models import Message, StreamWindow
 
 __all__ = ["Hub", "HubStats", "Topic"]
 
 log = logging.getLogger("app.realtime")
 
 
-class _Recreated(Exception):
-    """The conversation's last_seq went below what was published: deleted and created again."""
+class _Recreated(NotFoundError):
+    """Another row stands behind the topic's conversation id (or its last_seq went below what
+    was published): the conversation the topic is bound to was deleted and one of the same id
+    created. A NotFoundError, so reads end on it (never retried) and a stream ends `gone`."""
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(f"conversation {conversation_id} not found or expired", sqlstate="P0002")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +122,7 @@ class Hub:
         self.read_concurrency = read_concurrency
         self._retry = retry or (lambda: Backoff(0.2, 5.0))
         self._topics: dict[str, Topic] = {}
+        self._bound: dict[UUID, Topic] = {}  # topics by the row they are bound to
         self._reads: asyncio.Semaphore | None = None
         self._checker: asyncio.Task[None] | None = None
         self._running = False
@@ -166,16 +183,25 @@ class Hub:
 
     # -- subscribing ---------------------------------------------------------------------
     async def subscribe(
-        self, conversation_id: str, after_seq: int | None = None, *, queue_size: int | None = None
+        self,
+        conversation_id: str,
+        after_seq: int | None = None,
+        *,
+        row: UUID | None = None,
+        queue_size: int | None = None,
     ) -> Subscription:
         """A stream of the conversation's messages with seq > after_seq (None: only new ones).
         An after_seq beyond the conversation's last seq starts the stream with a ResetEvent
         and replays it from the start (never silence: see ResetEvent).
 
+        `row` is the conversation row the caller was authorised for (StreamWindow.row_id, read
+        as the caller): the stream is bound to it. A topic still bound to an earlier row of the
+        id is ended (`gone`) and replaced; if the caller's row is no longer the one behind the
+        id, NotFoundError. The caller must have checked that its user may read the row.
+
         Returns once the stream is positioned; the replay itself is read as the consumer
         iterates. Raises NotFoundError (deleted or expired conversation) or UnavailableError
-        (database down) from the store, HubClosedError, TooManySubscribersError. The caller
-        must have checked that its user may read the conversation.
+        (database down) from the store, HubClosedError, TooManySubscribersError.
         """
         if not self._running:
             raise HubClosedError("the realtime hub is not running")
@@ -183,22 +209,33 @@ class Hub:
             raise ValueError("after_seq must be >= 0")
         if self.subscribers >= self.max_subscribers:
             raise TooManySubscribersError(f"the hub serves its maximum of {self.max_subscribers} subscribers")
-        topic = self._topics.get(conversation_id)
-        if topic is None:
-            topic = self._topics[conversation_id] = Topic(self, conversation_id)
-        sub = topic.join(after_seq, queue_size or self.queue_size)
-        try:
-            head = topic.head if topic.head is not None else await asyncio.shield(topic.ready)
-            if after_seq is not None and after_seq > head:
-                # Beyond what the topic published; it may lag the database by the feed's delay.
-                last = await self.source.last_seq(conversation_id)
-                if after_seq > last:
-                    sub.reset(last)
-        except BaseException:
-            sub.close()
-            raise
-        sub.begin(head)
-        return sub
+        for attempt in range(2):
+            topic = self._topics.get(conversation_id)
+            if topic is None:
+                topic = self._topics[conversation_id] = Topic(self, conversation_id)
+            sub = topic.join(after_seq, queue_size or self.queue_size)
+            try:
+                head = topic.head if topic.head is not None else await asyncio.shield(topic.ready)
+                if row is not None and topic.row != row:
+                    sub.close()
+                    # One of the two reads is stale: a third, now, says which row is current.
+                    if attempt or (await self.source.head(conversation_id)).row_id != row:
+                        raise NotFoundError(
+                            f"conversation {conversation_id} not found or expired", sqlstate="P0002"
+                        )
+                    topic.end("gone")  # bound to an earlier conversation of this id
+                    continue
+                if after_seq is not None and after_seq > head:
+                    # Beyond what the topic published; it may lag the database by the feed's delay.
+                    last = (await self.source.head(conversation_id)).last_seq
+                    if after_seq > last:
+                        sub.reset(last)
+            except BaseException:
+                sub.close()
+                raise
+            sub.begin(head)
+            return sub
+        raise AssertionError("unreachable: the second attempt returns or raises")  # pragma: no cover
 
     # -- FeedSink ------------------------------------------------------------------------
     def feed_event(self, event: FeedEvent) -> None:
@@ -209,6 +246,18 @@ class Hub:
     def feed_resumed(self) -> None:
         for topic in list(self._topics.values()):
             topic.resync()
+
+    def feed_deleted(self, rows: Iterable[tuple[UUID, str | None]]) -> None:
+        """Conversation rows were deleted, as (row id, conversation id): their streams end
+        `gone`. A topic of that id still reading its row reads again once it has it."""
+        for row_id, conversation_id in rows:
+            bound = self._bound.get(row_id)
+            if bound is not None:
+                bound.end("gone")
+                continue
+            reading = self._topics.get(conversation_id) if conversation_id is not None else None
+            if reading is not None and reading.row is None:
+                reading.resync()  # still reading its row: it may be this one
 
     def watching(self, conversation_id: str) -> bool:
         return conversation_id in self._topics
@@ -222,6 +271,8 @@ class Hub:
     def _forget(self, topic: Topic) -> None:
         if self._topics.get(topic.conversation_id) is topic:
             del self._topics[topic.conversation_id]
+        if topic.row is not None and self._bound.get(topic.row) is topic:
+            del self._bound[topic.row]
 
     async def _check_loop(self) -> None:
         """Re-reads every topic's position now and then: finds deleted and expired
@@ -242,11 +293,15 @@ class Topic:
         "_init_task",
         "_sync_task",
         "closed",
+        "confirmed",
         "conversation_id",
+        "created",
         "head",
         "hub",
+        "owner",
         "pending",
         "ready",
+        "row",
         "stale",
         "subs",
         "target",
@@ -261,6 +316,13 @@ class Topic:
         self.target = 0  # highest seq a feed reported and not yet published
         self.stale = False  # something may have been missed: read from head on
         self.closed = False
+        # The row the topic is bound to, from its first read; `confirmed`: a read found it
+        # behind the id since the feed last (re)connected, so the feed's messages may be
+        # published without a read.
+        self.row: UUID | None = None
+        self.owner: UUID | None = None
+        self.created: float = 0.0
+        self.confirmed = False
         self.ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         # A failed start is reported to the subscribers waiting; with none, it is not an error.
         self.ready.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -270,7 +332,7 @@ class Topic:
     async def _init(self) -> None:
         try:
             async with self.hub._read_slot():
-                head = await self.hub.source.last_seq(self.conversation_id)
+                first = await self.hub.source.head(self.conversation_id)
         except BaseException as exc:
             if not self.ready.done():
                 failure = exc if isinstance(exc, Exception) else HubClosedError("topic closed")
@@ -281,8 +343,11 @@ class Topic:
             return
         finally:
             self._init_task = None
-        self.head = head
-        self.ready.set_result(head)
+        self.row, self.owner, self.created = first.row_id, first.user_id, first.created_at.timestamp()
+        self.hub._bound[first.row_id] = self
+        self.confirmed = not self.stale  # a deletion of this id reported meanwhile: read again
+        self.head = first.last_seq
+        self.ready.set_result(first.last_seq)
         pending, self.pending = self.pending, []
         for event in sorted(pending, key=lambda e: e.seq):
             self.on_event(event)
@@ -300,7 +365,7 @@ class Topic:
             return
         if event.seq <= self.head:
             return
-        if event.seq == self.head + 1 and event.message is not None:
+        if event.seq == self.head + 1 and event.message is not None and self._owns(event.message):
             # Commit to delivery, as far as one clock can tell: the row's created_at is set in
             # its transaction, so a long transaction adds its own length.
             self.hub.feed_lag = max(0.0, time.time() - event.message.created_at.timestamp())
@@ -309,11 +374,23 @@ class Topic:
             self.target = max(self.target, event.seq)
             self._ensure_sync()
 
+    def _owns(self, message: Message) -> bool:
+        """Whether a feed message may be published without a read: the row was confirmed
+        since the feed last (re)connected, and the message has the row's owner and is not
+        older than the row (a message of an earlier conversation of the id fails one)."""
+        return (
+            self.confirmed
+            and message.user_id == self.owner
+            and message.created_at.timestamp() >= self.created
+        )
+
     def resync(self) -> None:
-        """Something may have been missed (feed reconnected, periodic check): read from head."""
+        """Something may have been missed (feed reconnected, periodic check): read from head,
+        and publish the feed's messages only once that read confirmed the row."""
         if self.closed:
             return
         self.stale = True
+        self.confirmed = False
         if self.head is not None:
             self._ensure_sync()
 
@@ -334,7 +411,7 @@ class Topic:
             self.stale = False
             try:
                 await self._catch_up(self.head)
-            except (NotFoundError, _Recreated):
+            except NotFoundError:  # _Recreated included
                 self.end("gone")
                 return
 
@@ -363,14 +440,28 @@ class Topic:
 
     async def _read(self, after: int, upto: int) -> tuple[list[Message], int]:
         """One window of the catch-up, in one of the hub's read slots. A report of a seq that
-        no read can confirm (the conversation ends before it) is dropped."""
+        no read can confirm (the conversation ends before it) is dropped. Raises _Recreated
+        when another row stands behind the id."""
         target = self.target
         self.hub.catch_up_reads += 1
         async with self.hub._read_slot():
-            messages, last = await self.hub.source.window(self.conversation_id, after, upto)
-        if target > last and self.target == target:
-            self.target = last
-        return messages, last
+            window = self._check(await self.hub.source.window(self.conversation_id, after, upto))
+        if target > window.last_seq and self.target == target:
+            self.target = window.last_seq
+        if not self.stale:
+            self.confirmed = True
+        return window.messages, window.last_seq
+
+    def _check(self, window: StreamWindow) -> StreamWindow:
+        if window.row_id != self.row:
+            raise _Recreated(self.conversation_id)
+        return window
+
+    async def _replay_read(self, after: int, upto: int) -> tuple[list[Message], int]:
+        """One window of a subscriber's replay: the row checked like the topic's own reads,
+        a different one ending that stream as `gone`."""
+        window = self._check(await self.hub.source.window(self.conversation_id, after, upto))
+        return window.messages, window.last_seq
 
     # -- TopicLink -----------------------------------------------------------------------
     def join(self, after_seq: int | None, queue_size: int) -> Subscription:
@@ -382,8 +473,9 @@ class Topic:
 
     def pages(self, after: int, upto: int, *, step: int) -> Pages:
         source = self.hub.source
+        read: WindowRead = self._replay_read
         return Pages(
-            functools.partial(source.window, self.conversation_id),
+            read,
             after,
             upto,
             step=min(step, source.page_size),

@@ -9,9 +9,12 @@ payload limit, and it sees every insert however it was written (store, SQL edito
 
 One replication connection per API process streams the changes of
 public.ai_conversation_messages (inserts only, wal2json format 2) from a temporary slot
-(see app.realtime.replication). The database needs wal_level=logical (the local stack and
-Supabase have it), wal2json (ships with Supabase; postgresql-15-wal2json locally), a free
-replication slot and wal sender per API process, and a role with the REPLICATION attribute.
+(see app.realtime.replication), and the logical messages the database writes when it deletes
+conversations (prefix `ai_conversations.deleted`: the rows removed), so that a stream bound to
+a deleted row ends before a later conversation of the same id stores anything. The database
+needs wal_level=logical (the local stack and Supabase have it), wal2json (ships with Supabase;
+postgresql-15-wal2json locally), a free replication slot and wal sender per API process, and a
+role with the REPLICATION attribute.
 The URL must be a direct or session connection, not a transaction pooler.
 """
 
@@ -38,11 +41,13 @@ from app.realtime.feed import SupervisedFeed
 from app.realtime.replication import ReplicationStream
 from app.store.models import Message
 
-__all__ = ["TABLE", "PostgresFeed", "decode_change"]
+__all__ = ["DELETED_PREFIX", "TABLE", "Deleted", "PostgresFeed", "decode_change"]
 
 log = logging.getLogger("app.realtime")
 
 TABLE = "public.ai_conversation_messages"
+# Written by private.announce_conversations_deleted(): a JSON array of {row_id, conversation_id}.
+DELETED_PREFIX = "ai_conversations.deleted"
 _OPTIONS = {
     "format-version": "2",
     "include-transaction": "false",
@@ -50,6 +55,7 @@ _OPTIONS = {
     "include-types": "false",
     "actions": "insert",
     "add-tables": TABLE,
+    "add-msg-prefixes": DELETED_PREFIX,
 }
 _sessions = itertools.count(1)
 # How poolers refuse a replication connection (pgbouncer: "unsupported startup parameter").
@@ -68,16 +74,32 @@ class _Change(msgspec.Struct):
     schema: str = ""
     table: str = ""
     columns: list[_Column] = msgspec.field(default_factory=list)
+    prefix: str = ""  # of a logical message (action "M")
+    content: str = ""
+
+
+class _DeletedRow(msgspec.Struct):
+    row_id: UUID
+    conversation_id: str | None = None
 
 
 _decoder = msgspec.json.Decoder(_Change)
+_deleted_decoder = msgspec.json.Decoder(list[_DeletedRow])
+
+Deleted = list[tuple[UUID, str | None]]
+"""Conversation rows a statement deleted, as (row id, conversation id)."""
 
 
-def decode_change(data: bytes | memoryview, wanted: Callable[[str], bool] | None = None) -> FeedEvent | None:
-    """A wal2json (format 2) insert as a FeedEvent; None for anything else, or for a
-    conversation `wanted` says nobody watches. The message is left out (the hub reads it)
-    when a column does not convert; the position never is."""
+def decode_change(
+    data: bytes | memoryview, wanted: Callable[[str], bool] | None = None
+) -> FeedEvent | Deleted | None:
+    """A wal2json (format 2) message insert as a FeedEvent, a deletion message as the rows it
+    names; None for anything else, or for a conversation `wanted` says nobody watches. The
+    message is left out (the hub reads it) when a column does not convert; the position never
+    is. Raises ValueError (msgspec.DecodeError) for what cannot be routed."""
     change = _decoder.decode(data)
+    if change.action == "M" and change.prefix == DELETED_PREFIX:
+        return [(row.row_id, row.conversation_id) for row in _deleted_decoder.decode(change.content)]
     if change.action != "I" or change.table != "ai_conversation_messages":
         return None
     row = {c.name: c.value for c in change.columns}
@@ -101,6 +123,7 @@ def decode_change(data: bytes | memoryview, wanted: Callable[[str], bool] | None
             created_at=datetime.fromisoformat(row["created_at"]),
             idempotency_key=row.get("idempotency_key"),
             tokens=int(row.get("tokens") or 0),
+            user_id=UUID(row["user_id"]) if row.get("user_id") else None,
         )
     except (KeyError, TypeError, ValueError):
         message = None
@@ -189,5 +212,7 @@ class PostgresFeed(SupervisedFeed):
             if self._sink is not None:
                 self._sink.feed_resumed()
             return
-        if event is not None:
+        if isinstance(event, list):
+            self._emit_deleted(event)
+        elif event is not None:
             self._emit(event)

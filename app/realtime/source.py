@@ -1,12 +1,13 @@
 """Reading messages back by sequence number: what the hub uses to replay and to catch up.
 
-Two reads over the store's own functions (one SQL call each, as the service):
-`last_seq` (get_conversation with no messages) and `window` (get_conversation with the
-messages in a seq range). A window (after, upto] of at most `page_size` seqs is read as "the
-newest upto-after messages before upto+1": seq is never reused and at most upto-after
-messages can lie in the range, so they are all in that page, holes (cleared messages) or
-not. The same call returns the conversation's last_seq from the same snapshot, which tells
-the reader where the conversation ends and that everything up to it is committed.
+Two reads over the store's own function get_conversation (one SQL call each, as the service):
+`head` (no messages) and `window` (the messages in a seq range). A window (after, upto] of at
+most `page_size` seqs is read as "the newest upto-after messages before upto+1": seq is never
+reused and at most upto-after messages can lie in the range, so they are all in that page,
+holes (cleared messages) or not. The same call returns, from the same snapshot, the
+conversation's last_seq (where it ends; everything up to it is committed) and the row behind
+the id (`StreamWindow.row_id`): a conversation id is reused once its conversation is deleted or
+expires, and a stream must never read on into the next conversation of that id.
 
 Both raise NotFoundError when the conversation was deleted or has expired.
 
@@ -22,10 +23,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import msgspec
+
 from app.realtime.backoff import Backoff
 from app.store.errors import NotFoundError
 from app.store.manager import ConversationManager
-from app.store.models import Message
+from app.store.models import Message, StreamWindow
 
 __all__ = ["MessageSource", "Page", "Pages", "StoreSource", "WindowRead"]
 
@@ -40,13 +43,14 @@ class MessageSource(Protocol):
 
     page_size: int
 
-    async def last_seq(self, conversation_id: str) -> int:
-        """The highest seq handed out in the conversation (0 before the first message)."""
+    async def head(self, conversation_id: str) -> StreamWindow:
+        """The row behind the id and the highest seq it handed out (0 before the first
+        message); no messages."""
         ...
 
-    async def window(self, conversation_id: str, after: int, upto: int) -> tuple[list[Message], int]:
+    async def window(self, conversation_id: str, after: int, upto: int) -> StreamWindow:
         """The messages with after < seq <= upto (upto - after <= page_size), oldest first,
-        and the conversation's last_seq seen by the same read."""
+        with the row and the last_seq seen by the same read."""
         ...
 
 
@@ -62,16 +66,15 @@ class StoreSource:
         self.manager = manager
         self.page_size = page_size
 
-    async def last_seq(self, conversation_id: str) -> int:
-        page = await self.manager.get_conversation(conversation_id, limit=0)
-        return page.last_seq
+    async def head(self, conversation_id: str) -> StreamWindow:
+        return await self.manager.get_stream_window(conversation_id, 0)
 
-    async def window(self, conversation_id: str, after: int, upto: int) -> tuple[list[Message], int]:
+    async def window(self, conversation_id: str, after: int, upto: int) -> StreamWindow:
         size = upto - after
         if not 1 <= size <= self.page_size:
             raise ValueError(f"window ({after}, {upto}] must hold 1 to {self.page_size} seqs")
-        page = await self.manager.get_conversation(conversation_id, limit=size, before=upto + 1)
-        return [m for m in page.messages if m.seq > after], page.last_seq
+        page = await self.manager.get_stream_window(conversation_id, size, before=upto + 1)
+        return msgspec.structs.replace(page, messages=[m for m in page.messages if m.seq > after])
 
 
 @dataclass(frozen=True, slots=True)

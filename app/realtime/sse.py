@@ -7,13 +7,14 @@ format; each event renders itself (`Event.sse`, see app.realtime.events). The st
     retry: 2000                       first, how long a browser waits before reconnecting
     <message events>                  one per message, `id` = its seq
     : heartbeat                       a comment after `heartbeat` seconds of silence
-    <one end event>                   overflow | gone | shutdown, then the stream ends
+    <one end event>                   overflow | gone | shutdown | expired, then the stream ends
 
 (https://html.spec.whatwg.org/multipage/server-sent-events.html).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator
 
 from litestar.response import ServerSentEventMessage
@@ -49,20 +50,34 @@ def parse_last_event_id(value: str | None) -> int | None:
 
 
 async def sse_events(
-    subscription: Subscription, *, heartbeat: float = 15.0, retry_ms: int | None = 2000
+    subscription: Subscription,
+    *,
+    heartbeat: float = 15.0,
+    retry_ms: int | None = 2000,
+    expires_at: float | None = None,
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
     """The subscription as server-sent events; closes it when the client goes away or the
-    stream ends."""
+    stream ends. `expires_at` (a Unix time: the `exp` of the token the stream was opened
+    with) ends it with an `expired` event then, as Supabase Realtime closes a channel whose
+    token expired: a stream must not outlive the right to read it."""
     try:
         if retry_ms is not None:
             yield ServerSentEventMessage(data=None, retry=retry_ms, sep=SSE_SEPARATOR)
         while True:
+            wait = heartbeat
+            if expires_at is not None:
+                left = expires_at - time.time()
+                if left <= 0:
+                    yield EndEvent("expired", subscription.conversation_id, subscription.last_seq).sse
+                    return
+                wait = min(wait, left)
             try:
-                event = await subscription.get(timeout=heartbeat)
+                event = await subscription.get(timeout=wait)
             except SubscriptionClosedError:  # closed by the server (hub stopped) meanwhile
                 return
             if event is None:
-                yield HEARTBEAT
+                if expires_at is None or time.time() < expires_at:
+                    yield HEARTBEAT
                 continue
             yield event.sse
             if isinstance(event, EndEvent):

@@ -17,7 +17,7 @@ import msgspec
 from app.store.errors import StoreError
 from app.store.models import (
     AppendResult,
-    ChatTurn,
+    BegunTurn,
     ClearResult,
     Context,
     ContextFit,
@@ -31,6 +31,7 @@ from app.store.models import (
     ExtendResult,
     FeedbackDeleted,
     FeedbackResult,
+    FinishedTurn,
     Message,
     MessagePage,
     NewMessage,
@@ -39,7 +40,9 @@ from app.store.models import (
     Role,
     SearchResult,
     Stats,
+    StreamWindow,
     SummaryInput,
+    TurnKind,
     Usage,
 )
 from app.store.transport import SERVICE, Principal, Transport
@@ -115,6 +118,20 @@ class ConversationManager:
         return await self._call(
             "get_conversation",
             ConversationPage,
+            retry=True,
+            p_conversation_id=conversation_id,
+            p_message_limit=limit,
+            p_before_seq=before,
+        )
+
+    async def get_stream_window(
+        self, conversation_id: str, limit: int = 0, before: int | None = None
+    ) -> StreamWindow:
+        """get_conversation as a live stream reads it: the row it is bound to and a window of
+        messages (see StreamWindow). NotFoundError when the caller may not read it."""
+        return await self._call(
+            "get_conversation",
+            StreamWindow,
             retry=True,
             p_conversation_id=conversation_id,
             p_message_limit=limit,
@@ -263,8 +280,22 @@ class ConversationManager:
         )
 
     async def get_response(self, response_id: str) -> ResponseRecord:
-        """The messages a /v1 response stored (metadata.openai.response_id), with its conversation."""
-        return await self._call("get_response", ResponseRecord, p_response_id=response_id)
+        """One /v1 response: its turn, its conversation and the messages its turn stored."""
+        return await self._call("get_response", ResponseRecord, retry=True, p_response_id=response_id)
+
+    async def list_response_items(
+        self, response_id: str, limit: int = 20, order: str = "desc", after: str | None = None
+    ) -> MessagePage:
+        """A page of one response's input items in seq order (`asc` or `desc`) after the item `after`."""
+        return await self._call(
+            "list_response_items",
+            MessagePage,
+            retry=True,
+            p_response_id=response_id,
+            p_limit=limit,
+            p_order=order,
+            p_after=after,
+        )
 
     async def delete_response(self, response_id: str) -> ResponseDeleted:
         return await self._call("delete_response", ResponseDeleted, p_response_id=response_id)
@@ -281,41 +312,72 @@ class ConversationManager:
             p_before_seq=before,
         )
 
-    async def begin_chat_turn(
+    async def begin_turn(
         self,
-        content: str,
+        input: Sequence[NewMessage],
         *,
+        kind: TurnKind = "chat",
         conversation_id: str | None = None,
+        previous_response_id: str | None = None,
+        create_if_missing: bool = False,
         user_id: UUID | str | None = None,
-        metadata: dict[str, Any] | None = None,
+        conversation_metadata: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         history_limit: int = 10,
-        conversation_metadata: dict[str, Any] | None = None,
-        create_if_missing: bool = False,
         token_budget: int | None = None,
-    ) -> ChatTurn:
-        """Append the user's message (creating the conversation when needed) and return the
-        history window ending with it (the last `history_limit` messages, or with a
-        `token_budget` the context window): the first of a chat turn's two round trips.
-        Without an `idempotency_key` the user message gets one of its own, as in add_message."""
+        truncate: bool = True,
+        store: bool = True,
+        request: dict[str, Any] | None = None,
+        turn_id: UUID | None = None,
+    ) -> BegunTurn:
+        """The first of a turn's two round trips (begin_turn): where it goes, its input stored,
+        the history window ending with it. The turn's key names it and its own message (the
+        last input) when that has none; without one the turn gets a key of its own, as appends
+        do (see _own_key), so the transport may send the call again."""
+        own = idempotency_key is None
         turn = await self._call(
-            "begin_chat_turn",
-            ChatTurn,
-            # Without a conversation id a second run would start a second conversation.
-            retry=conversation_id is not None,
-            p_content=content,
+            "begin_turn",
+            BegunTurn,
+            # Without a conversation a second run would start a second one.
+            retry=conversation_id is not None or previous_response_id is not None,
+            p_input=msgspec.to_builtins(list(input)),
+            p_kind=kind,
             p_conversation_id=conversation_id,
-            p_user_id=str(user_id) if user_id else None,
-            p_metadata=metadata,
-            p_idempotency_key=idempotency_key or _own_key(),
-            p_history_limit=history_limit,
-            p_conversation_metadata=conversation_metadata,
+            p_previous_response_id=previous_response_id,
             p_create_if_missing=create_if_missing or None,
+            p_user_id=str(user_id) if user_id else None,
+            p_conversation_metadata=conversation_metadata,
+            p_idempotency_key=_own_key() if own and store else idempotency_key,
+            p_history_limit=history_limit,
             p_token_budget=token_budget,
+            p_truncate=None if truncate else False,
+            p_store=None if store else False,
+            p_request=request,
+            p_turn_id=str(turn_id) if turn_id else None,
         )
-        if turn.replayed and idempotency_key is None:  # the store's own retry: new for the caller
+        if turn.replayed and own:  # the store's own retry: new for the caller
             return msgspec.structs.replace(turn, replayed=False)
         return turn
+
+    async def finish_turn(
+        self,
+        turn_id: UUID,
+        messages: Sequence[NewMessage] = (),
+        *,
+        state: Literal["completed", "stopped", "failed"] = "completed",
+        result: dict[str, Any] | None = None,
+    ) -> FinishedTurn:
+        """The second round trip (finish_turn): the turn's output stored and its state. A
+        finished turn answers its stored output, so the call may run twice."""
+        return await self._call(
+            "finish_turn",
+            FinishedTurn,
+            retry=True,
+            p_turn_id=str(turn_id),
+            p_messages=msgspec.to_builtins(list(messages)),
+            p_state=state,
+            p_result=result,
+        )
 
     async def get_context(self, conversation_id: str, token_budget: int, limit: int | None = None) -> Context:
         """What the next turn with this token budget would send (its new message aside)."""

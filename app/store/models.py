@@ -10,6 +10,7 @@ import msgspec
 
 __all__ = [
     "AppendResult",
+    "BegunTurn",
     "ChatTurn",
     "ClearResult",
     "Compaction",
@@ -27,6 +28,8 @@ __all__ = [
     "Feedback",
     "FeedbackDeleted",
     "FeedbackResult",
+    "FinishedTurn",
+    "ForkedFrom",
     "LastMessage",
     "LeftOut",
     "ListedConversation",
@@ -39,12 +42,18 @@ __all__ = [
     "SearchHit",
     "SearchResult",
     "Stats",
+    "StreamWindow",
     "SummaryInput",
+    "TurnKind",
+    "TurnRecord",
+    "TurnState",
     "Usage",
     "UsageRow",
 ]
 
 Role = Literal["user", "assistant", "system", "tool"]
+TurnKind = Literal["chat", "response", "ui"]
+TurnState = Literal["queued", "in_progress", "completed", "stopped", "failed"]
 
 
 class Message(msgspec.Struct, frozen=True):
@@ -85,6 +94,19 @@ class MessagePage(msgspec.Struct, frozen=True):
 
     messages: list[Message]
     has_more: bool
+
+
+class StreamWindow(msgspec.Struct, frozen=True):
+    """A conversation as a live stream reads it (get_conversation's answer, other fields
+    ignored): the row behind the id (`row_id`: ids are reused once a conversation is deleted or
+    expires), its owner and creation time, the last seq handed out, and the messages asked for.
+    Not an API shape: the row id stays inside the API."""
+
+    row_id: UUID
+    user_id: UUID | None
+    created_at: datetime
+    last_seq: int
+    messages: list[Message] = msgspec.field(default_factory=list)
 
 
 class Conversation(msgspec.Struct, frozen=True):
@@ -275,6 +297,58 @@ class ChatTurn(msgspec.Struct, frozen=True):
     tool_results: list[Message] = msgspec.field(default_factory=list)
 
 
+class TurnRecord(msgspec.Struct, frozen=True):
+    """A turn as the store keeps it (public.ai_turns): its face (`kind`), its `state`, the
+    `request` its face began it with and the `result` that finished it, and `last_seq`, the
+    seq of its last message (where a continuation of it goes on, or forks)."""
+
+    id: UUID
+    conversation_id: str
+    kind: TurnKind
+    state: TurnState
+    created_at: datetime
+    updated_at: datetime
+    idempotency_key: str | None = None
+    request: dict[str, Any] = msgspec.field(default_factory=dict)
+    result: dict[str, Any] = msgspec.field(default_factory=dict)
+    last_seq: int = 0
+    finished_at: datetime | None = None
+
+
+class ForkedFrom(msgspec.Struct, frozen=True):
+    conversation_id: str
+    seq: int
+
+
+class BegunTurn(msgspec.Struct, frozen=True):
+    """What begin_turn answers: the turn (None when nothing is stored), where it went (a new
+    conversation when `created`; a fork of a previous response's conversation when
+    `forked_from`), its stored `input`, and the history window ending with it (with a token
+    budget, `context` says how it was chosen; with nothing stored, the window of what is stored,
+    before the input). On a replayed key, what the first attempt stored: its `reply`, or the
+    `tool_results` it stored before it stopped."""
+
+    turn: TurnRecord | None
+    conversation_id: str | None
+    created: bool
+    replayed: bool
+    input: list[Message]
+    history: list[Message]
+    forked_from: ForkedFrom | None = None
+    context: Context | None = None
+    reply: Message | None = None
+    tool_results: list[Message] = msgspec.field(default_factory=list)
+
+
+class FinishedTurn(msgspec.Struct, frozen=True):
+    """What finish_turn answers: the finished turn and the output it stored (`replayed`: the
+    turn was finished already, or a message's key replayed)."""
+
+    turn: TurnRecord
+    messages: list[Message]
+    replayed: bool = False
+
+
 class SummaryInput(msgspec.Struct, frozen=True):
     """What a summary of first_seq..last_seq is made of: the summary it extends, if any, and
     the messages after it (last_seq is where they stop)."""
@@ -287,11 +361,14 @@ class SummaryInput(msgspec.Struct, frozen=True):
 
 
 class ResponseRecord(msgspec.Struct, frozen=True):
-    """The messages of one /v1 response (input and output items, seq order), its conversation,
-    and `latest`: nothing was appended after it."""
+    """One /v1 response: its turn, its conversation, the messages its turn stored as its input
+    and its output (those still there, seq order), and `latest`: nothing but summaries came
+    after it."""
 
+    turn: TurnRecord
     conversation: Conversation
-    messages: list[Message]
+    input: list[Message]
+    output: list[Message]
     latest: bool
 
 

@@ -237,12 +237,12 @@ select results_eq(
       where p.pronamespace = 'public'::regnamespace
         and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')
         and has_function_privilege('authenticated', p.oid, 'execute') order by 1 $$,
-  $$ values ('append_message'), ('append_messages'), ('append_summary'), ('begin_chat_turn'),
+  $$ values ('append_message'), ('append_messages'), ('append_summary'), ('begin_chat_turn'), ('begin_turn'),
             ('clear_conversation'), ('context_fits'), ('conversation_topic'), ('create_conversation'), ('delete_conversation'), ('delete_message'),
             ('delete_message_feedback'), ('delete_response'), ('export_conversation'),
-            ('export_conversation_page'), ('extend_conversation'), ('fork_conversation'), ('get_context'),
+            ('export_conversation_page'), ('extend_conversation'), ('finish_turn'), ('fork_conversation'), ('get_context'),
             ('get_conversation'), ('get_message'), ('get_messages'), ('get_response'), ('get_summary_input'),
-            ('get_usage'), ('list_conversations'), ('list_messages'), ('search_messages'),
+            ('get_usage'), ('list_conversations'), ('list_messages'), ('list_response_items'), ('search_messages'),
             ('set_message_feedback'), ('update_conversation') $$,
   'authenticated may execute exactly the user-facing store functions'
 );

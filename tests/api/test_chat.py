@@ -9,17 +9,17 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from litestar import Litestar
 
 from app.config import LLMSettings
+from app.core import services_of
 from app.llm import (
     OFFLINE_MODEL,
     CompletionRequest,
@@ -30,9 +30,10 @@ from app.llm import (
     StreamEvent,
 )
 from app.server import create_app
-from app.services import services_of
-from app.store import ConversationManager, Principal
 from tests.api.helpers import MAX_BODY, SERVICE, Client, api_client, as_user, expire, make_settings, new_id
+from tests.harness.servers import serve_app
+from tests.harness.sse import SseEvent, read_sse, sse_json
+from tests.harness.store_calls import counting
 
 Create = Callable[..., Awaitable[dict[str, Any]]]
 Admin = psycopg.AsyncConnection[Any]
@@ -50,6 +51,7 @@ ANSWER_KEYS = {
     "user_message_id",
     "created",
     "replayed",
+    "turn_id",
 }
 
 
@@ -59,22 +61,6 @@ def llm_settings(**values: Any) -> LLMSettings:
     return LLMSettings.model_validate(
         {"LLM_PROVIDER": "offline", "LLM_BASE_URL": None, "LLM_API_KEY": None, **values}
     )
-
-
-def sse_events(text: str) -> list[tuple[str, Any]]:
-    """A text/event-stream body as (event, decoded JSON data) pairs."""
-    events: list[tuple[str, Any]] = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        if not block.strip():
-            continue
-        name, data = "message", []
-        for line in block.split("\n"):
-            if line.startswith("event: "):
-                name = line[len("event: ") :]
-            elif line.startswith("data: "):
-                data.append(line[len("data: ") :])
-        events.append((name, json.loads("\n".join(data))))
-    return events
 
 
 async def stored(admin: Admin, conversation_id: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -87,6 +73,14 @@ async def stored(admin: Admin, conversation_id: str) -> list[tuple[str, str, dic
     return [(r[0], r[1], r[2]) for r in await cursor.fetchall()]
 
 
+async def owned_by(admin: Admin, user_id: uuid.UUID) -> int:
+    """How many conversations `user_id` owns."""
+    cur = await admin.execute("select count(*) from public.ai_conversations where user_id = %s", (user_id,))
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 async def owner(admin: Admin, conversation_id: str) -> uuid.UUID | None:
     cursor = await admin.execute(
         "select user_id from public.ai_conversations where conversation_id = %s", (conversation_id,)
@@ -95,37 +89,6 @@ async def owner(admin: Admin, conversation_id: str) -> uuid.UUID | None:
     assert row is not None
     result: uuid.UUID | None = row[0]
     return result
-
-
-class CountingTransport:
-    """Wraps the store's transport and records every call: one entry per round trip."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.calls: list[str] = []
-
-    async def call(
-        self, function: str, args: Mapping[str, Any], principal: Principal, *, retry: bool = False
-    ) -> bytes | str:
-        self.calls.append(function)
-        result: bytes | str = await self.inner.call(function, args, principal, retry=retry)
-        return result
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
-@asynccontextmanager
-async def counting(app: Litestar) -> AsyncIterator[CountingTransport]:
-    """Count the store calls of `app` while in the block."""
-    running = services_of(app).running
-    original = running.store
-    transport = CountingTransport(original.transport)
-    running.store = ConversationManager(transport)
-    try:
-        yield transport
-    finally:
-        running.store = original
 
 
 class StubProvider:
@@ -219,6 +182,12 @@ async def test_chat_without_a_conversation_starts_one(chat: Client, admin: Admin
         ("user", "How is line 999?"),
         ("assistant", body["response"]),
     ]
+    turn = await (
+        await admin.execute(
+            "select conversation_id, kind, state from public.ai_turns where id = %s", (body["turn_id"],)
+        )
+    ).fetchone()
+    assert turn == (body["conversation_id"], "chat", "completed")
     assert messages[1][2] == {
         "model": OFFLINE_MODEL,
         "tokens": {"prompt": 9, "completion": 19},
@@ -339,7 +308,9 @@ async def test_a_user_naming_another_user_id_is_403(chat: Client, started: Any, 
         )
     assert response.status_code == 403
     assert response.json()["error"] == "forbidden"
-    assert transport.calls == []  # refused before any database call
+    # The rule is the database's (begin_turn): one call, refused before anything is stored.
+    assert transport.calls == ["begin_turn"]
+    assert await owned_by(admin, other) == 0
     cid = (await started("mine", headers=as_user(user)))["conversation_id"]
     continued = await chat.post(
         "/chat", json={"message": "x", "conversation_id": cid, "user_id": str(other)}, headers=as_user(user)
@@ -515,7 +486,7 @@ async def test_a_retried_turn_returns_the_stored_reply(chat: Client, started: An
         k: v for k, v in first.json().items() if k != "replayed"
     }
     assert stub.calls == 0  # the model is not asked again
-    assert transport.calls == ["begin_chat_turn"]  # which returned the stored reply
+    assert transport.calls == ["begin_turn"]  # which returned the stored reply
     assert [m[0] for m in await stored(admin, cid)] == ["user", "assistant", "user", "assistant"]
 
 
@@ -596,14 +567,14 @@ async def test_a_plain_turn_is_two_round_trips(chat: Client, started: Any, strea
             "/chat", json={"message": "hi", "conversation_id": cid, "stream": stream}, headers=SERVICE
         )
         assert response.status_code == 200
-    assert transport.calls == ["begin_chat_turn", "append_message"]
+    assert transport.calls == ["begin_turn", "finish_turn"]
 
 
 async def test_starting_a_conversation_is_two_round_trips(chat: Client) -> None:
     async with counting(chat.app) as transport:
         response = await chat.post("/chat", json={"message": "hi", "idempotency_key": "k1"}, headers=SERVICE)
         assert response.status_code == 200
-    assert transport.calls == ["begin_chat_turn", "append_message"]
+    assert transport.calls == ["begin_turn", "finish_turn"]
 
 
 @pytest.mark.parametrize(
@@ -623,7 +594,7 @@ async def test_a_tool_turn_adds_one_round_trip_per_tool_result(
             "/chat", json={"message": message, "conversation_id": cid, "stream": stream}, headers=SERVICE
         )
         assert response.status_code == 200
-    assert transport.calls == ["begin_chat_turn", *["append_message"] * tool_results, "append_message"]
+    assert transport.calls == ["begin_turn", *["append_message"] * tool_results, "finish_turn"]
     assert len(transport.calls) == 2 + tool_results
 
 
@@ -636,7 +607,7 @@ async def test_a_streamed_turn(chat: Client, started: Any, admin: Admin) -> None
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["cache-control"] == "no-cache"
-    events = sse_events(response.text)
+    events = sse_json(response.text)
     names = [name for name, _ in events]
     assert names[0] == "start"
     assert names[-1] == "done"
@@ -648,6 +619,7 @@ async def test_a_streamed_turn(chat: Client, started: Any, admin: Admin) -> None
         "user_message_id": start["user_message_id"],
         "created": False,
         "replayed": False,
+        "turn_id": done["turn_id"],
     }
     text = "".join(data["text"] for name, data in events if name == "delta")
     assert text == done["response"] == echo("tell me more", 2)
@@ -664,7 +636,7 @@ async def test_a_streamed_turn(chat: Client, started: Any, admin: Admin) -> None
 
 async def test_a_streamed_turn_that_starts_a_conversation(chat: Client, admin: Admin) -> None:
     response = await chat.post("/chat", json={"message": "hi", "stream": True}, headers=SERVICE)
-    events = sse_events(response.text)
+    events = sse_json(response.text)
     assert events[0][0] == "start"
     assert events[0][1]["created"] is True
     assert events[-1][1]["created"] is True
@@ -673,7 +645,7 @@ async def test_a_streamed_turn_that_starts_a_conversation(chat: Client, admin: A
 
 async def test_a_streamed_tool_turn_reports_the_stored_tool_result(chat: Client, admin: Admin) -> None:
     response = await chat.post("/chat", json={"message": "what is 3*4", "stream": True}, headers=SERVICE)
-    events = sse_events(response.text)
+    events = sse_json(response.text)
     assert [name for name, _ in events][:2] == ["start", "tool"]
     tool = events[1][1]
     assert tool["tool"] == "calculator"
@@ -697,7 +669,7 @@ async def test_a_provider_failure_mid_stream_is_an_error_event(
             "/chat", json={"message": "x", "conversation_id": cid, "stream": True}, headers=SERVICE
         )
     assert response.status_code == 200  # the status went out with the start event
-    events = sse_events(response.text)
+    events = sse_json(response.text)
     assert [name for name, _ in events] == ["start", "error"]
     error = events[-1][1]
     assert set(error) == {"error", "message", "details"}
@@ -710,8 +682,8 @@ async def test_a_provider_failure_mid_stream_is_an_error_event(
 async def test_a_retried_stream_replays_the_stored_reply(chat: Client, started: Any) -> None:
     cid = (await started())["conversation_id"]
     body = {"message": "again", "conversation_id": cid, "idempotency_key": new_id("key"), "stream": True}
-    first = sse_events((await chat.post("/chat", json=body, headers=SERVICE)).text)
-    second = sse_events((await chat.post("/chat", json=body, headers=SERVICE)).text)
+    first = sse_json((await chat.post("/chat", json=body, headers=SERVICE)).text)
+    second = sse_json((await chat.post("/chat", json=body, headers=SERVICE)).text)
     assert [name for name, _ in second] == ["start", "delta", "done"]
     assert second[0][1]["replayed"] is True
     assert second[-1][1]["replayed"] is True
@@ -720,37 +692,19 @@ async def test_a_retried_stream_replays_the_stored_reply(chat: Client, started: 
 
 
 # -- a client leaving mid-stream (a real server: the test client buffers whole answers) ---------
-@asynccontextmanager
-async def serving(app: Litestar) -> AsyncIterator[str]:
-    """Serve `app` with uvicorn on a free loopback port; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("uvicorn stopped before it started")
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
 @pytest.fixture(scope="module")
 async def slow_server() -> AsyncIterator[str]:
     """A real server with an offline provider that takes 50 ms per word."""
     app = create_app(make_settings(llm=llm_settings(LLM_OFFLINE_DELAY_SECONDS=0.05)))
-    async with serving(app) as url:
+    async with serve_app(app) as url:
         yield url
 
 
-async def read_until(lines: AsyncIterator[str], event: str) -> None:
-    async for line in lines:
-        if line == f"event: {event}":
-            return
-    raise AssertionError(f"the stream ended before a {event} event")
+async def read_until(events: AsyncIterator[SseEvent], name: str) -> SseEvent:
+    async for event in events:
+        if event.event == name:
+            return event
+    raise AssertionError(f"the stream ended before a {name} event")
 
 
 def roles(rows: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
@@ -766,13 +720,12 @@ async def test_a_client_leaving_mid_stream_leaves_the_user_message_only(
     async with httpx.AsyncClient(base_url=slow_server, timeout=10) as http:
         async with http.stream("POST", "/chat", json=body, headers=SERVICE) as response:
             assert response.status_code == 200
-            lines = response.aiter_lines()
-            await read_until(lines, "start")
-            start = json.loads((await anext(lines))[len("data: ") :])
-            await read_until(lines, "delta")
+            events = read_sse(response)
+            start = json.loads((await read_until(events, "start")).data)
+            await read_until(events, "delta")
         # The connection is closed here, with most of the answer still to come.
         cid = start["conversation_id"]
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # what is under test: nothing more is stored once the client left
         assert roles(await stored(admin, cid)) == ["user"]
         await asyncio.sleep(2.0)  # longer than the whole answer would have taken (~30 words)
         assert roles(await stored(admin, cid)) == ["user"]
@@ -794,7 +747,7 @@ async def test_a_stream_read_to_the_end_on_the_real_server_stores_the_reply(
 ) -> None:
     async with httpx.AsyncClient(base_url=slow_server, timeout=10) as http:
         response = await http.post("/chat", json={"message": "short one", "stream": True}, headers=SERVICE)
-    events = sse_events(response.text)
+    events = sse_json(response.text)
     assert events[-1][0] == "done"
     rows = await stored(admin, events[0][1]["conversation_id"])
     assert [(r[0], r[1]) for r in rows] == [("user", "short one"), ("assistant", events[-1][1]["response"])]

@@ -17,11 +17,13 @@ import pytest
 import respx
 
 from app.config import LLMSettings
+from app.core import services_of
 from app.llm import OpenAICompatProvider, create_tools
 from app.server import create_app
-from app.services import services_of
 from tests.api.helpers import SERVICE, Client, api_client, make_settings, new_id
-from tests.api.test_chat import counting, roles, sse_events, stored
+from tests.api.test_chat import roles, stored
+from tests.harness.sse import sse_json
+from tests.harness.store_calls import counting
 
 Admin = psycopg.AsyncConnection[Any]
 
@@ -257,7 +259,7 @@ async def test_tool_calls_are_run_stored_and_sent_back(api: Client, llm: respx.R
             "/chat", json={"message": "What is 999-998, and 1/0?", "conversation_id": cid}, headers=SERVICE
         )
     assert response.status_code == 200, response.text
-    assert transport.calls == ["begin_chat_turn", "append_message", "append_message", "append_message"]
+    assert transport.calls == ["begin_turn", "append_message", "append_message", "finish_turn"]
     body = response.json()
     assert body["response"] == "It is 1; the second sum failed."
     assert body["usage"] == {"prompt_tokens": 130, "completion_tokens": 29}
@@ -499,7 +501,7 @@ async def test_a_streamed_answer(api: Client, llm: respx.Route, admin: Admin) ->
     assert body["stream_options"] == {"include_usage": True}
     # The SDK asks for a stream by the body alone; its Accept stays application/json.
     assert llm.calls.last.request.headers["accept"] == "application/json"
-    events = sse_events(response.text)
+    events = sse_json(response.text)
     assert [name for name, _ in events] == ["start", "delta", "delta", "delta", "done"]
     assert [data["text"] for name, data in events if name == "delta"] == ["Line ", "999 ", "is on time."]
     done = events[-1][1]
@@ -529,7 +531,7 @@ async def test_a_stream_cut_off_is_an_error_event_and_stores_no_reply(
         "/chat", json={"message": "How is line 999?", "conversation_id": cid, "stream": True}, headers=SERVICE
     )
     assert response.status_code == 200
-    events = sse_events(response.text)
+    events = sse_json(response.text)
     assert [name for name, _ in events] == ["start", "delta", "delta", "error"]
     error = events[-1][1]
     assert set(error) == {"error", "message", "details"}
@@ -547,7 +549,7 @@ async def test_a_stream_that_fails_before_its_first_token_is_an_error_event(
     response = await api.post(
         "/chat", json={"message": "hi", "conversation_id": cid, "stream": True}, headers=SERVICE
     )
-    events = sse_events(response.text)
+    events = sse_json(response.text)
     assert [name for name, _ in events] == ["start", "error"]
     assert events[-1][1]["error"] == "provider_timeout"
     assert roles(await stored(admin, cid)) == ["user"]
@@ -592,7 +594,7 @@ async def test_a_streamed_tool_round_from_fragments_to_a_keyless_local_server(
     )
     async with api_client(create_app(make_settings())) as client:
         response = await client.post("/chat", json={"message": "6*7?", "stream": True}, headers=SERVICE)
-    events = sse_events(response.text)
+    events = sse_json(response.text)
     assert [name for name, _ in events] == ["start", "tool", "delta", "delta", "done"]
     assert events[1][1]["args"] == {"expression": "6*7"}
     assert events[1][1]["content"] == "6*7 = 42"

@@ -4,7 +4,6 @@ after a long conversation, and who may read a context."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,11 +11,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from app.core import services_of
 from app.server import create_app
-from app.services import services_of
 from tests.api.helpers import SERVICE, Client, api_client, as_user, make_settings
 from tests.api.test_chat import llm_settings
 from tests.api.test_errors import assert_error
+from tests.harness.waiting import eventually
 
 BIG = "word " * 2000  # 2,500 tokens by the estimate; the compaction threshold is 4,000
 
@@ -72,12 +72,15 @@ async def test_a_long_conversation_gets_a_summary_and_keeps_its_history(chat: Cl
     cid = (await turn(chat, BIG))["conversation_id"]
     for n in range(4):
         await turn(chat, f"{n} {BIG}", conversation_id=cid)
-    # The summary is made in the background, after the reply (in the app's own event loop).
-    for _ in range(100):
-        context = (await chat.get(f"/conversations/{cid}/context", headers=SERVICE)).json()
-        if context["summary"] is not None and services_of(chat.app).running.compactor.running == 0:
-            break
-        await asyncio.sleep(0.05)
+    # The summary is made in the background, after the reply (in the app's own event loop,
+    # the test client's thread: nothing there this test could await).
+    context: dict[str, Any] = {}
+
+    async def summarized() -> bool:
+        context.update((await chat.get(f"/conversations/{cid}/context", headers=SERVICE)).json())
+        return context["summary"] is not None and services_of(chat.app).running.compactor.running == 0
+
+    await eventually(summarized, within=5)
     summary = context["summary"]
     assert summary is not None
     assert summary["role"] == "system"

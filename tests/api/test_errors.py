@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from app.services import services_of
+from app.core import services_of
 from app.store import ConversationManager
 from app.store.errors import (
     AuthenticationError,

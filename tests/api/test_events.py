@@ -3,10 +3,8 @@ wal2json feed of the local database: live delivery, resume, auth, heartbeats, en
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,11 +12,12 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import uvicorn
 
 from app.config import RealtimeSettings
 from app.server import create_app
 from tests.api.helpers import SERVICE, as_user, make_settings, mint, new_id, user_claims
+from tests.harness.servers import serve_app
+from tests.harness.sse import COMMENT, SseReader
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -29,24 +28,8 @@ async def base_url() -> AsyncIterator[str]:
     realtime = RealtimeSettings.model_validate(
         {"REALTIME_HEARTBEAT_SECONDS": 0.3, "REALTIME_CHECK_SECONDS": 0.5, "REALTIME_QUEUE_SIZE": 64}
     )
-    app = create_app(make_settings(realtime=realtime))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    async with httpx.AsyncClient() as probe:
-        for _ in range(100):
-            with contextlib.suppress(httpx.TransportError):
-                if (await probe.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
-                    break
-            await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with serve_app(create_app(make_settings(realtime=realtime))) as url:
+        yield url
 
 
 @pytest.fixture
@@ -73,37 +56,14 @@ async def _append(http: httpx.AsyncClient, cid: str, content: str) -> dict[str, 
     return result
 
 
-class Events:
-    """Reads an SSE response into (event, id, data) tuples; comments are kept as ('comment',...)."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.lines = response.aiter_lines()
-
-    async def next(self, wait: float = 5.0) -> tuple[str, str | None, str]:
-        event, ident, data = "message", None, ""
-        async with asyncio.timeout(wait):
-            async for line in self.lines:
-                if line.startswith(":"):
-                    return "comment", None, line[1:].strip()
-                if line.startswith("retry:"):
-                    continue
-                if not line:
-                    if data:
-                        return event, ident, data
-                    continue
-                field, _, value = line.partition(": ")
-                if field == "event":
-                    event = value
-                elif field == "id":
-                    ident = value
-                elif field == "data":
-                    data = value
-        raise AssertionError("stream ended")
+class Events(SseReader):
+    """The stream's events, each within a deadline; `message()` skips heartbeats and checks
+    that a message's event id is its seq."""
 
     async def message(self, wait: float = 5.0) -> dict[str, Any]:
         while True:
-            event, ident, data = await self.next(wait)
-            if event == "comment":
+            event, data, ident = await self.next(wait)
+            if event == COMMENT:
                 continue
             assert event == "message", (event, data)
             payload: dict[str, Any] = json.loads(data)
@@ -126,7 +86,6 @@ async def test_api_append_and_plain_sql_insert_both_reach_the_client(
     async with _stream(http, cid, SERVICE) as (response, events):
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        await asyncio.sleep(0.3)  # subscribed before the first append
         await _append(http, cid, "through the API")
         first = await events.message()
         assert (first["seq"], first["content"]) == (1, "through the API")
@@ -169,17 +128,16 @@ async def test_resume_replays_exactly_what_was_missed(http: httpx.AsyncClient) -
 async def test_heartbeat_comments_keep_the_stream_alive(http: httpx.AsyncClient) -> None:
     cid = await _create(http)
     async with _stream(http, cid, SERVICE) as (_, events):
-        event, _, text = await events.next(wait=3)
+        event, text, _ = await events.next(wait=3)
         assert (event, text) == ("comment", "heartbeat")
 
 
 async def test_deleted_conversation_ends_the_stream_with_gone(http: httpx.AsyncClient) -> None:
     cid = await _create(http)
     async with _stream(http, cid, SERVICE) as (_, events):
-        await asyncio.sleep(0.2)
         assert (await http.delete(f"/conversations/{cid}", headers=SERVICE)).status_code == 204
         while True:
-            event, ident, data = await events.next(wait=5)
+            event, data, ident = await events.next(wait=5)
             if event != "comment":
                 break
         assert event == "gone"
@@ -192,7 +150,6 @@ async def test_a_user_streams_its_own_conversation(http: httpx.AsyncClient) -> N
     cid = await _create(http, owner)
     async with _stream(http, cid, as_user(owner)) as (response, events):
         assert response.status_code == 200
-        await asyncio.sleep(0.2)
         await _append(http, cid, "for the owner")
         assert (await events.message())["content"] == "for the owner"
 
@@ -258,7 +215,7 @@ async def test_resuming_beyond_the_last_seq_is_a_reset_not_silence(
         await _append(http, cid, f"m{n + 1}")
     async with _stream(http, cid, {**SERVICE, "Last-Event-ID": resume}) as (response, events):
         assert response.status_code == 200
-        event, ident, data = await events.next()
+        event, data, ident = await events.next()
         assert (event, ident) == ("reset", None)
         reset = json.loads(data)
         assert (reset["reason"], reset["conversation_id"], reset["last_seq"]) == ("reset", cid, 3)

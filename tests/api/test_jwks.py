@@ -85,7 +85,7 @@ class JWKS:
 
     async def serve(self, request: httpx.Request) -> httpx.Response:
         if self.delay:
-            await asyncio.sleep(self.delay)
+            await asyncio.sleep(self.delay)  # a slow JWKS endpoint, where a test asks for one
         return httpx.Response(self.status, json={"keys": self.keys})
 
     @property

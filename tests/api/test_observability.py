@@ -16,9 +16,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from app.config import ObservabilitySettings
+from app.core import services_of
 from app.observability import RequestIdFilter
 from app.server import create_app
-from app.services import services_of
 from app.store import ConversationManager
 from tests.api.helpers import SERVICE, Client, api_client, make_settings, new_id
 
@@ -170,7 +170,7 @@ async def test_metrics_count_store_errors_and_model_calls(client: Client) -> Non
 
     assert grew("store_call_errors_total", function="get_conversation", error="not_found") == 1
     assert grew("chat_model_duration_seconds_count", mode="complete") == 1
-    assert grew("store_call_duration_seconds_count", function="begin_chat_turn") == 1
+    assert grew("store_call_duration_seconds_count", function="begin_turn") == 1
 
 
 # -- traces --------------------------------------------------------------------------------

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
+import contextlib
 import uuid
+from typing import Any
 
 import psycopg
+
+from tests.harness.waiting import eventually
 
 
 async def _expire(admin: psycopg.AsyncConnection, cid: str) -> None:
@@ -54,16 +56,20 @@ async def test_pg_cron_runs_jobs_on_this_database(admin: psycopg.AsyncConnection
     assert row is not None
     job_id = row[0]
     try:
-        deadline = time.monotonic() + 75
-        status = None
-        while time.monotonic() < deadline and status is None:
-            await asyncio.sleep(1)
+        status: tuple[Any, ...] | None = None
+
+        async def ran() -> bool:
+            nonlocal status
             cur = await admin.execute(
                 "select status, return_message from cron.job_run_details"
                 " where jobid = %s and status in ('succeeded', 'failed') limit 1",
                 (job_id,),
             )
             status = await cur.fetchone()
+            return status is not None
+
+        with contextlib.suppress(TimeoutError):
+            await eventually(ran, within=75, poll=1)
         assert status is not None, "pg_cron did not run the probe job within 75 s"
         assert status[0] == "succeeded", status[1]
     finally:

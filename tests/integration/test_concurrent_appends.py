@@ -19,9 +19,9 @@ select set_config('role', 'service_role', true),
 CALL = "select (public.append_message(%s, 'user', %s, '{}'::jsonb, %s) ->> 'replayed')::boolean"
 
 
-async def _append(url: str, cid: str, content: str, key: str | None, start: asyncio.Event) -> bool:
+async def _append(url: str, cid: str, content: str, key: str | None, start: asyncio.Barrier) -> bool:
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        await start.wait()
+        await start.wait()  # every connection open: they all go at once
         async with conn.transaction():
             await conn.execute(APPEND)
             cur = await conn.execute(CALL, (cid, content, key))
@@ -31,10 +31,10 @@ async def _append(url: str, cid: str, content: str, key: str | None, start: asyn
 
 
 async def _run(url: str, cid: str, n: int, key: str | None) -> list[bool]:
-    start = asyncio.Event()
+    start = asyncio.Barrier(n + 1)  # the appenders, once connected, and this task
     tasks = [asyncio.create_task(_append(url, cid, f"message {i}", key, start)) for i in range(n)]
-    await asyncio.sleep(0.2)  # let every connection open before they all go at once
-    start.set()
+    async with asyncio.timeout(30):
+        await start.wait()
     return await asyncio.gather(*tasks)
 
 

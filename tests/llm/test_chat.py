@@ -14,20 +14,9 @@ import psycopg
 import pytest
 import respx
 
-from app.llm.chat import (
-    ChatEvent,
-    ToolExecuted,
-    TurnCompleted,
-    TurnDelta,
-    TurnStarted,
-    begin_turn,
-    history_messages,
-    run_turn,
-    stream_events,
-    stream_turn,
-)
 from app.llm.offline import OFFLINE_MODEL, OfflineProvider
 from app.llm.openai_compat import OpenAICompatProvider
+from app.llm.prompt import history_messages
 from app.llm.provider import (
     ChatMessage,
     Completion,
@@ -44,9 +33,13 @@ from app.llm.provider import (
     Usage,
 )
 from app.llm.tools import ToolRegistry, builtin_tools
+from app.openai_api.items import parse_item
 from app.store.errors import NotFoundError
 from app.store.manager import ConversationManager
-from tests.llm.helpers import CountingTransport, stored
+from app.turns import ToolExecuted, TurnCompleted, TurnDelta, TurnEvent, TurnStarted
+from tests.harness.store_calls import CountingTransport
+from tests.llm.helpers import stored
+from tests.llm.turns import begin_turn, run_turn, stream_events, stream_turn
 
 BASE = "http://llm.test/v1"
 URL = f"{BASE}/chat/completions"
@@ -67,7 +60,7 @@ class Scripted:
     async def complete(self, request: CompletionRequest) -> Completion:
         self.requests.append(request)
         if self.delay:
-            await asyncio.sleep(self.delay)
+            await asyncio.sleep(self.delay)  # a slow model, where a test asks for one
         step = self.steps.pop(0)
         if isinstance(step, Exception):
             raise step
@@ -188,7 +181,7 @@ async def test_plain_turn_request_storage_and_two_store_calls(
             system_prompt=SYSTEM,
             history_limit=10,
         )
-    assert transport.calls == ["begin_chat_turn", "append_message"]
+    assert transport.calls == ["begin_turn", "finish_turn"]
     request = route.calls.last.request
     assert request.headers["authorization"] == "Bearer sk-test"
     body = sent(route)
@@ -251,7 +244,7 @@ async def test_history_window_and_include_history(
     ]
     assert provider.requests[0].tools == []  # no registry, no tools
     assert provider.requests[1].messages == [ChatMessage(role="user", content="fourth")]
-    assert transport.calls == ["begin_chat_turn", "append_message"] * 2
+    assert transport.calls == ["begin_turn", "finish_turn"] * 2
 
 
 async def test_new_conversation_and_unknown_conversation(
@@ -300,7 +293,7 @@ async def test_tool_round_trip_over_http(
             system_prompt=SYSTEM,
         )
     # 2 + one append per tool result.
-    assert transport.calls == ["begin_chat_turn", "append_message", "append_message", "append_message"]
+    assert transport.calls == ["begin_turn", "append_message", "append_message", "finish_turn"]
     second = sent(route, 1)["messages"]
     assert second[:4] == [
         {"role": "system", "content": SYSTEM},
@@ -483,7 +476,7 @@ async def test_provider_failure_keeps_user_message_only(
             )
     assert info.value.status_code == status
     assert route.call_count == len(responses)
-    assert transport.calls == ["begin_chat_turn"]
+    assert transport.calls == ["begin_turn", "finish_turn"]  # the second marks the turn failed
     rows = await stored(admin, conversation)
     assert [(r[0], r[1], r[3]) for r in rows[2:]] == [("user", "And line 1000?", "turn-1")]
 
@@ -501,7 +494,7 @@ async def test_provider_failure_keeps_user_message_only(
         )
     assert result.response == "Line 1000 is fine."
     assert not result.replayed
-    assert transport.calls == ["begin_chat_turn", "append_message"]  # the replay's answer came with it
+    assert transport.calls == ["begin_turn", "finish_turn"]  # the replay's answer came with it
     rows = await stored(admin, conversation)
     assert [(r[0], r[3]) for r in rows[2:]] == [("user", "turn-1"), ("assistant", "turn-1:assistant")]
 
@@ -523,7 +516,7 @@ async def test_retry_after_success_returns_the_stored_reply(
             store, openai, None, message="And line 1000?", conversation_id=conversation, idempotency_key="k"
         )
     assert route.call_count == 1  # the model is not asked twice
-    assert transport.calls == ["begin_chat_turn"]  # which returned the stored reply
+    assert transport.calls == ["begin_turn"]  # which returned the stored reply
     assert again.replayed
     assert not first.replayed
     assert (again.message_id, again.response, again.usage, again.model, again.duration_ms) == (
@@ -571,7 +564,7 @@ async def test_retry_after_a_failure_between_tool_rounds(
     )
     assert result.response == "4"
     assert [(c.tool, c.args) for c in result.tool_calls] == [("calculator", {"expression": "2+2"})]
-    assert transport.calls == ["begin_chat_turn", "append_message"]
+    assert transport.calls == ["begin_turn", "finish_turn"]
     rows = await stored(admin, conversation)
     assert [(r[0], r[3]) for r in rows[2:]] == [
         ("user", "t"),
@@ -640,7 +633,7 @@ async def test_stream_turn_stores_once_at_the_end(
     admin: psycopg.AsyncConnection[Any],
     conversation: str,
 ) -> None:
-    events: list[ChatEvent] = []
+    events: list[TurnEvent] = []
     with respx.mock(using="httpx2") as mock:
         route = mock.post(URL).mock(
             return_value=httpx.Response(200, content=sse("Line ", "1000 ", "is fine."))
@@ -659,7 +652,7 @@ async def test_stream_turn_stores_once_at_the_end(
     assert isinstance(done, TurnCompleted)
     assert done.result.response == "Line 1000 is fine."
     assert done.result.usage == Usage(12, 3)
-    assert transport.calls == ["begin_chat_turn", "append_message"]
+    assert transport.calls == ["begin_turn", "finish_turn"]
     rows = await stored(admin, conversation)
     assert rows[-1][:2] == ("assistant", "Line 1000 is fine.")
     assert rows[-1][2]["tokens"] == {"prompt": 12, "completion": 3}
@@ -672,7 +665,7 @@ async def test_stream_cut_off_stores_no_reply(
     admin: psycopg.AsyncConnection[Any],
     conversation: str,
 ) -> None:
-    into: list[ChatEvent] = []
+    into: list[TurnEvent] = []
     with respx.mock(using="httpx2") as mock:
         route = mock.post(URL).mock(
             return_value=httpx.Response(200, content=sse("Line ", "10", finish=False))
@@ -681,7 +674,7 @@ async def test_stream_cut_off_stores_no_reply(
             await drain(stream_turn(store, openai, None, message="And?", conversation_id=conversation), into)
     assert [e.text for e in into if isinstance(e, TurnDelta)] == ["Line ", "10"]
     assert route.call_count == 1
-    assert transport.calls == ["begin_chat_turn"]
+    assert transport.calls == ["begin_turn", "finish_turn"]  # the second marks the turn failed
     assert await roles(admin, conversation) == ["user", "assistant", "user"]
 
 
@@ -697,11 +690,11 @@ async def test_client_disconnect_stores_no_reply(
     assert isinstance(await anext(events), TurnStarted)
     assert isinstance(await anext(events), TurnDelta)
     await events.aclose()  # type: ignore[attr-defined]
-    assert transport.calls == ["begin_chat_turn"]
+    assert transport.calls == ["begin_turn"]
     assert await roles(admin, conversation) == ["user", "assistant", "user"]
 
     # Or its task is cancelled while the model is still producing.
-    received: list[ChatEvent] = []
+    received: list[TurnEvent] = []
     streaming = asyncio.Event()
 
     async def consume() -> None:
@@ -753,7 +746,7 @@ async def test_stream_with_tools_offline(
     assert done.result.response == 'Tool results for "What is 6*7?": calculator: 6*7 = 42.'
     assert "".join(e.text for e in events if isinstance(e, TurnDelta)) == done.result.response
     assert done.result.model == OFFLINE_MODEL
-    assert transport.calls == ["begin_chat_turn", "append_message", "append_message"]
+    assert transport.calls == ["begin_turn", "append_message", "finish_turn"]
     assert await roles(admin, conversation) == ["user", "assistant", "user", "tool", "assistant"]
 
 
@@ -799,7 +792,8 @@ def test_history_messages_rebuild_tool_calls() -> None:
 
 
 def test_history_messages_keep_v1_function_call_items() -> None:
-    """Items written through /v1: consecutive function_call items are one assistant message
+    """Items written through /v1 (stored as the /v1 face stores them): consecutive function_call
+    items are one assistant message
     with their own call ids; a function_call_output answering one is its result; one whose
     call is outside the window is rebuilt like a native tool result."""
     from datetime import UTC, datetime
@@ -810,14 +804,17 @@ def test_history_messages_keep_v1_function_call_items() -> None:
     def message(seq: int, role: str, content: str, **metadata: Any) -> Message:
         return Message(uuid4(), "c", seq, role, content, metadata, datetime.now(UTC))  # type: ignore[arg-type]
 
-    def call(seq: int, call_id: str, arguments: str) -> Message:
-        item = {"type": "function_call", "call_id": call_id, "name": "calculator"}
-        return message(seq, "assistant", arguments, openai=item)
+    def as_stored(seq: int, item: dict[str, Any]) -> Message:
+        """The message the /v1 face stores for an item (app.openai_api.items.parse_item)."""
+        new = parse_item(item, "input")
+        return message(seq, new.role, new.content, **new.metadata)
 
-    def output(seq: int, call_id: str, content: str, **item: Any) -> Message:
-        return message(
-            seq, "tool", content, openai={"type": "function_call_output", "call_id": call_id, **item}
-        )
+    def call(seq: int, call_id: str, arguments: str) -> Message:
+        item = {"type": "function_call", "call_id": call_id, "name": "calculator", "arguments": arguments}
+        return as_stored(seq, item)
+
+    def output(seq: int, call_id: str, content: str) -> Message:
+        return as_stored(seq, {"type": "function_call_output", "call_id": call_id, "output": content})
 
     history = [
         output(1, "call_old", "orphan"),
@@ -825,7 +822,7 @@ def test_history_messages_keep_v1_function_call_items() -> None:
         call(3, "call_a", '{"expression": "2+2"}'),
         call(4, "call_b", "not json"),
         output(5, "call_a", "4"),
-        output(6, "call_b", "(empty)", empty=True),
+        output(6, "call_b", ""),
         message(7, "assistant", "4 and nothing.", openai={"type": "message"}),
     ]
     out = history_messages(history)

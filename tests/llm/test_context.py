@@ -1,4 +1,4 @@
-"""The token-budgeted window and compaction, through the turn functions and the ChatService,
+"""The token-budgeted window and compaction, through the turn engine,
 against the real local database: what the model is sent, what is stored, and that a summary
 never delays or fails a reply."""
 
@@ -13,7 +13,6 @@ import psycopg
 import pytest
 
 from app.config import LLMSettings
-from app.llm.chat import begin_turn, run_turn
 from app.llm.compaction import Compactor
 from app.llm.offline import OfflineProvider
 from app.llm.provider import (
@@ -26,10 +25,11 @@ from app.llm.provider import (
     StreamEvent,
     Usage,
 )
-from app.llm.service import ChatService
 from app.llm.tools import builtin_tools
 from app.store.manager import ConversationManager
-from tests.llm.helpers import CountingTransport
+from app.turns import TurnEngine, TurnRequest
+from tests.harness.store_calls import CountingTransport
+from tests.llm.turns import begin_turn, chat, run_turn
 
 # 2,500 tokens by the estimate (10,000 single-byte characters); the threshold is 4,000.
 BIG = "word " * 2000
@@ -50,7 +50,7 @@ class Recording:
         self.requests.append(request)
         if request.messages and request.messages[0].content == SUMMARY_INSTRUCTION:
             if self.summary_delay:
-                await asyncio.sleep(self.summary_delay)
+                await asyncio.sleep(self.summary_delay)  # a slow summary model: the case under test
             if self.fail_summaries:
                 self.fail_summaries -= 1
                 raise ProviderUnavailable("summary model down")
@@ -100,7 +100,7 @@ async def test_the_window_fits_the_budget_and_is_what_the_model_reads(
     assert result.context.seqs == [5, 6, 7]
     assert result.context.summary_seq is None
     assert (result.context.tokens, result.context.token_budget) == (1101, 1200)
-    assert transport.calls == ["begin_chat_turn", "append_message"]  # still two round trips
+    assert transport.calls == ["begin_turn", "finish_turn"]  # still two round trips
 
     # The budget and the count cap both hold; the larger of two windows is one message more.
     provider = Recording()
@@ -151,11 +151,16 @@ async def test_a_tool_round_at_the_boundary_goes_whole_or_not_at_all(
     assert [m.seq for m in whole.history] == [1, 2, 3, 4, 5, 6]
 
 
-def service(store: ConversationManager, provider: Any, compactor: Compactor, **settings: Any) -> ChatService:
+def service(store: ConversationManager, provider: Any, compactor: Compactor, **settings: Any) -> TurnEngine:
     llm = LLMSettings.model_validate(
         {"LLM_PROVIDER": "offline", "CHAT_HISTORY_LIMIT": 2, "CHAT_SYSTEM_PROMPT": "Be brief."} | settings
     )
-    return ChatService(store, provider, builtin_tools(), llm, compactor)
+    return TurnEngine(store, provider, builtin_tools(), llm, compactor)
+
+
+def said(message: str, **options: Any) -> TurnRequest:
+    """A /chat turn whose window the settings choose (CHAT_HISTORY_LIMIT, CHAT_TOKEN_BUDGET)."""
+    return chat(message, history_limit=None, **options)
 
 
 async def test_compaction_stores_a_summary_after_the_reply_and_the_next_turn_sends_it(
@@ -166,7 +171,7 @@ async def test_compaction_stores_a_summary_after_the_reply_and_the_next_turn_sen
     chat = service(store, provider, compactor)
     await store.create_conversation(conversation_id=conversation_id)
     for n in range(3):  # each turn leaves two messages of ~1,000 tokens out of a window of 2
-        start = await chat.begin(f"{n}: {BIG}", conversation_id=conversation_id)
+        start = await chat.begin(said(f"{n}: {BIG}", conversation_id=conversation_id))
         await chat.complete(start)
     await compactor.wait()
     stored = await rows(admin, conversation_id)
@@ -182,10 +187,10 @@ async def test_compaction_stores_a_summary_after_the_reply_and_the_next_turn_sen
 
     # The next turn sends the summary after the system prompt, then the window after what it covers.
     provider.requests.clear()
-    start = await chat.begin("what did we say?", conversation_id=conversation_id)
+    start = await chat.begin(said("what did we say?", conversation_id=conversation_id))
     assert start.summary is not None
     assert start.summary.seq == seq
-    result = await chat.complete(start)
+    result = (await chat.complete(start)).result
     sent = provider.chats[0].messages
     assert sent[0] == ChatMessage(role="system", content="Be brief.")
     assert sent[1].role == "system"
@@ -200,7 +205,7 @@ async def test_compaction_stores_a_summary_after_the_reply_and_the_next_turn_sen
 
     # More turns: a later summary extends this one (covers from 1 on, further).
     for n in range(3):
-        await chat.complete(await chat.begin(f"later {n}: {BIG}", conversation_id=conversation_id))
+        await chat.complete(await chat.begin(said(f"later {n}: {BIG}", conversation_id=conversation_id)))
         await compactor.wait()
     chain = [r for r in await rows(admin, conversation_id) if r[3].get("kind") == "summary"]
     assert len(chain) >= 2
@@ -219,10 +224,10 @@ async def test_a_summary_never_delays_or_fails_the_reply(
     chat = service(store, provider, compactor)
     await store.create_conversation(conversation_id=conversation_id)
     for n in range(2):
-        await chat.complete(await chat.begin(f"{n}: {BIG}", conversation_id=conversation_id))
-    start = await chat.begin(f"2: {BIG}", conversation_id=conversation_id)
+        await chat.complete(await chat.begin(said(f"{n}: {BIG}", conversation_id=conversation_id)))
+    start = await chat.begin(said(f"2: {BIG}", conversation_id=conversation_id))
     assert start.compaction is not None
-    result = await chat.complete(start)
+    result = (await chat.complete(start)).result
     assert result.response.startswith("Offline echo")
     assert compactor.running == 1  # the summary is still in the model's hands: the reply did not wait
     with caplog.at_level(logging.WARNING, logger="app.llm.compaction"):
@@ -231,7 +236,7 @@ async def test_a_summary_never_delays_or_fails_the_reply(
     assert not [r for r in await rows(admin, conversation_id) if r[3].get("kind") == "summary"]
 
     # Still due: the next turn retries it, and this time it is stored.
-    await chat.complete(await chat.begin("and now?", conversation_id=conversation_id))
+    await chat.complete(await chat.begin(said("and now?", conversation_id=conversation_id)))
     await compactor.wait()
     assert len([r for r in await rows(admin, conversation_id) if r[3].get("kind") == "summary"]) == 1
 
@@ -244,10 +249,10 @@ async def test_the_task_set_is_bounded(store: ConversationManager, conversation_
     for cid in ids:
         await store.create_conversation(conversation_id=cid)
         for n in range(3):
-            await chat.complete(await chat.begin(f"{n}: {BIG}", conversation_id=cid))
+            await chat.complete(await chat.begin(said(f"{n}: {BIG}", conversation_id=cid)))
     assert compactor.running == 1  # the second conversation's summary was not started: still due
     await compactor.wait()
-    start = await chat.begin("again", conversation_id=ids[1])
+    start = await chat.begin(said("again", conversation_id=ids[1]))
     assert start.compaction is not None  # and the next turn asks for it again
 
 
@@ -256,7 +261,7 @@ async def test_concurrent_attempts_with_a_budget_store_one_reply(
 ) -> None:
     class Slow(Recording):
         async def complete(self, request: CompletionRequest) -> Completion:
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # a slow model, so that the two attempts overlap
             completion = await super().complete(request)
             return Completion(completion.content, usage=Usage(1, 1), model="slow")
 

@@ -9,10 +9,18 @@ import psycopg
 
 from app.config import LLMSettings
 from app.llm.provider import ProviderUnavailable
-from app.llm.service import TITLE_PROMPT, ChatService
 from app.llm.tools import ToolRegistry
 from app.store.manager import ConversationManager
+from app.turns import TITLE_PROMPT, Turn, TurnEngine
 from tests.llm.test_chat import Scripted, text
+from tests.llm.turns import chat as said
+
+
+async def _title(engine: TurnEngine, turn: Turn) -> None:
+    """Generate the title as a face does once the answer is out."""
+    task = engine.title(turn)
+    assert task is not None
+    await task()
 
 
 def settings(**values: Any) -> LLMSettings:
@@ -32,31 +40,31 @@ async def test_generated_title_replaces_the_first_line(
     store: ConversationManager, admin: psycopg.AsyncConnection[Any]
 ) -> None:
     provider = Scripted(text('  "Lisbon in three days."  '))
-    chat = ChatService(store, provider, ToolRegistry(), settings(CHAT_GENERATE_TITLES="true"))
-    start = await chat.begin("I want to walk around Lisbon for three days in May")
-    assert chat.wants_title(start)
+    chat = TurnEngine(store, provider, ToolRegistry(), settings(CHAT_GENERATE_TITLES="true"))
+    start = await chat.begin(said("I want to walk around Lisbon for three days in May"))
+    assert chat.title(start) is not None
     assert (
         await title_of(admin, start.conversation_id) == "I want to walk around Lisbon for three days in May"
     )
-    await chat.generate_title(start)
+    await _title(chat, start)
     assert await title_of(admin, start.conversation_id) == "Lisbon in three days"
     assert provider.requests[0].messages[0].content == TITLE_PROMPT
-    later = await chat.begin("and a day trip?", conversation_id=start.conversation_id)
-    assert not chat.wants_title(later)  # only a conversation's first turn
+    later = await chat.begin(said("and a day trip?", conversation_id=start.conversation_id))
+    assert chat.title(later) is None  # only a conversation's first turn
 
 
 async def test_no_title_when_off_offline_or_failing(
     store: ConversationManager, admin: psycopg.AsyncConnection[Any]
 ) -> None:
-    off = ChatService(store, Scripted(), ToolRegistry(), settings())
-    assert not off.wants_title(await off.begin("hello"))
-    offline = ChatService(
+    off = TurnEngine(store, Scripted(), ToolRegistry(), settings())
+    assert off.title(await off.begin(said("hello"))) is None
+    offline = TurnEngine(
         store, Scripted(), ToolRegistry(), LLMSettings.model_validate({"CHAT_GENERATE_TITLES": "true"})
     )
-    assert not offline.wants_title(await offline.begin("hello"))
-    failing = ChatService(
+    assert offline.title(await offline.begin(said("hello"))) is None
+    failing = TurnEngine(
         store, Scripted(ProviderUnavailable("down")), ToolRegistry(), settings(CHAT_GENERATE_TITLES="1")
     )
-    start = await failing.begin("keep this title")
-    await failing.generate_title(start)  # logs, raises nothing
+    start = await failing.begin(said("keep this title"))
+    await _title(failing, start)  # logs, raises nothing
     assert await title_of(admin, start.conversation_id) == "keep this title"

@@ -122,13 +122,13 @@ async def test_slow_tool_times_out() -> None:
     @registry.tool
     async def slow(args: dict[str, Any]) -> str:
         """Takes forever."""
-        await asyncio.sleep(10)
+        await asyncio.sleep(10)  # a tool that hangs: its timeout is under test
         return "never"
 
     @registry.tool(timeout=1.0)
     async def patient(args: dict[str, Any]) -> str:
         """Has its own timeout."""
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # slower than the registry's timeout, within its own
         return "done"
 
     result = await registry.run(ToolCall("x", "slow", {}))

@@ -3,50 +3,24 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-import uvicorn
-from litestar import Litestar
 from openai import AsyncOpenAI
 
 from app.server import create_app
 from tests.api.helpers import SERVICE, SERVICE_KEY, make_settings, mint, user_claims
+from tests.harness.servers import serve_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@contextlib.asynccontextmanager
-async def serve(app: Litestar) -> AsyncIterator[str]:
-    """`app` served by uvicorn on a free loopback port, until the block ends."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    async with httpx.AsyncClient() as probe:
-        for _ in range(200):
-            with contextlib.suppress(httpx.TransportError):
-                if (await probe.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
-                    break
-            await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @pytest.fixture(scope="session")
 async def base_url() -> AsyncIterator[str]:
     """The API (auth required, the offline model) for the session."""
-    async with serve(create_app(make_settings())) as url:
+    async with serve_app(create_app(make_settings())) as url:
         yield url
 
 

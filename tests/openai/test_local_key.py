@@ -1,4 +1,4 @@
-"""`make run` (API_AUTH=disabled, the Supabase CLI's local JWT secret): the README's Python
+"""`make run` (API_AUTH=disabled, the Supabase CLI's local JWT secret): docs/openai.md's Python
 snippet works with the documented api_key, and its conversation is listed natively."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from openai import AsyncOpenAI
 from app.config import LOCAL_JWT_SECRET, LOCAL_SERVICE_ROLE_KEY
 from app.server import create_app
 from tests.api.helpers import make_settings
-from tests.openai.conftest import serve
+from tests.harness.servers import serve_app
 
 
 async def test_readme_snippet_with_the_local_service_key() -> None:
@@ -19,7 +19,7 @@ async def test_readme_snippet_with_the_local_service_key() -> None:
         auth={"SUPABASE_JWT_SECRET": LOCAL_JWT_SECRET},
     )
     async with (
-        serve(create_app(settings)) as url,
+        serve_app(create_app(settings)) as url,
         AsyncOpenAI(base_url=f"{url}/v1", api_key=LOCAL_SERVICE_ROLE_KEY, max_retries=0) as client,
     ):
         conversation = await client.conversations.create(metadata={"app": "readme"})

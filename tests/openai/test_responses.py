@@ -16,7 +16,7 @@ from openai import AsyncOpenAI
 from app.config import LLMSettings
 from app.server import create_app
 from tests.api.helpers import SERVICE_KEY, make_settings
-from tests.openai.conftest import serve
+from tests.harness.servers import serve_app
 
 CALCULATOR = {
     "type": "function",
@@ -268,7 +268,7 @@ async def test_provider_failure_and_client_errors(sdk: Any) -> None:
         {"LLM_PROVIDER": "openai", "LLM_BASE_URL": "http://127.0.0.1:9/v1", "LLM_MAX_RETRIES": 0}
     )
     async with (
-        serve(create_app(make_settings(llm=llm))) as url,
+        serve_app(create_app(make_settings(llm=llm))) as url,
         AsyncOpenAI(base_url=f"{url}/v1", api_key=SERVICE_KEY, max_retries=0) as broken,
     ):
         with pytest.raises(openai.InternalServerError) as raised:
@@ -287,7 +287,7 @@ async def test_permission_and_size_errors(service: AsyncOpenAI) -> None:
     over API_MAX_BODY_BYTES is an APIStatusError with 413; both in OpenAI's error shape."""
     settings = make_settings(server={"API_AUTH": "disabled"})
     async with (
-        serve(create_app(settings)) as url,
+        serve_app(create_app(settings)) as url,
         AsyncOpenAI(
             base_url=f"{url}/v1",
             api_key=SERVICE_KEY,

@@ -16,7 +16,8 @@ from openai import AsyncOpenAI
 from app.config import LLMSettings
 from app.server import create_app
 from tests.api.helpers import SERVICE_KEY, make_settings
-from tests.openai.conftest import serve
+from tests.harness.servers import serve_app
+from tests.harness.sse import read_sse
 from tests.openai.test_responses import CALCULATOR
 
 
@@ -87,7 +88,7 @@ async def test_a_failing_model_ends_with_response_failed() -> None:
         {"LLM_PROVIDER": "openai", "LLM_BASE_URL": "http://127.0.0.1:9/v1", "LLM_MAX_RETRIES": 0}
     )
     async with (
-        serve(create_app(make_settings(llm=llm))) as url,
+        serve_app(create_app(make_settings(llm=llm))) as url,
         AsyncOpenAI(base_url=f"{url}/v1", api_key=SERVICE_KEY, max_retries=0) as broken,
     ):
         stream = await broken.responses.create(model="m", input="hi", stream=True)
@@ -111,6 +112,7 @@ async def test_v1_items_on_the_native_feed(service: AsyncOpenAI, base_url: str) 
     """What /v1 stores reaches the native SSE feed like any append."""
     conversation = await service.conversations.create()
     seen: list[dict[str, Any]] = []
+    subscribed = asyncio.Event()
 
     async def listen() -> None:
         async with (
@@ -121,17 +123,15 @@ async def test_v1_items_on_the_native_feed(service: AsyncOpenAI, base_url: str) 
                 headers={"Authorization": f"Bearer {SERVICE_KEY}", "Accept": "text/event-stream"},
             ) as feed,
         ):
-            event = None
-            async for line in feed.aiter_lines():
-                if line.startswith("event:"):
-                    event = line.split(":", 1)[1].strip()
-                elif line.startswith("data:") and event == "message":
-                    seen.append(json.loads(line.split(":", 1)[1]))
+            subscribed.set()  # the stream's headers come once the hub has positioned it
+            async for event in read_sse(feed):
+                if event.event == "message":
+                    seen.append(json.loads(event.data))
                     if len(seen) == 2:
                         return
 
     task = asyncio.create_task(listen())
-    await asyncio.sleep(0.5)
+    await asyncio.wait_for(subscribed.wait(), 10)
     response = await service.responses.create(model="m", input="live", conversation=conversation.id)
     try:
         await asyncio.wait_for(task, 10)

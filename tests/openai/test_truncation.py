@@ -16,10 +16,10 @@ import pytest
 from openai import AsyncOpenAI
 
 from app.config import LLMSettings
+from app.core import services_of
 from app.server import create_app
-from app.services import services_of
 from tests.api.helpers import SERVICE, SERVICE_KEY, make_settings, mint, user_claims
-from tests.openai.conftest import serve
+from tests.harness.servers import serve_app
 
 BIG = "word " * 60  # 75 tokens by the database's estimate
 HALF = "word " * 40  # 50
@@ -54,7 +54,7 @@ async def test_truncation_disabled_refuses_a_long_history(service: AsyncOpenAI) 
 async def small_budget() -> AsyncIterator[str]:
     """A server whose history budget is 180 tokens."""
     llm = LLMSettings.model_validate({"CHAT_TOKEN_BUDGET": 180})
-    async with serve(create_app(make_settings(llm=llm))) as url:
+    async with serve_app(create_app(make_settings(llm=llm))) as url:
         yield url
 
 
@@ -139,7 +139,7 @@ async def test_auto_gets_a_summary_of_what_it_leaves_out() -> None:
     app = create_app(make_settings(llm=LLMSettings.model_validate({"CHAT_TOKEN_BUDGET": 6000})))
     long = "word " * 2000  # 2,500 tokens; the compaction threshold is 4,000
     async with (
-        serve(app) as url,
+        serve_app(app) as url,
         AsyncOpenAI(base_url=f"{url}/v1", api_key=SERVICE_KEY, max_retries=0, timeout=20) as client,
         httpx.AsyncClient(base_url=url, headers=SERVICE, timeout=20) as native,
     ):
@@ -151,10 +151,8 @@ async def test_auto_gets_a_summary_of_what_it_leaves_out() -> None:
             response = await client.responses.create(
                 model="m", input=f"{n} {long}", conversation=cid, truncation="auto"
             )
-            for _ in range(200):  # the summary is made in the background, after the output
-                if services_of(app).running.compactor.running == 0:
-                    break
-                await asyncio.sleep(0.05)
+            # The summary is made in the background, after the output (in this event loop).
+            await asyncio.wait_for(services_of(app).running.compactor.wait(), 10)
             context = (await native.get(f"/conversations/{cid}/context")).json()
             if context["summary"] is not None:
                 break

@@ -1,4 +1,5 @@
-"""Fixtures for the realtime tests: a hub on the real local database (logical decoding feed)."""
+"""Fixtures for the realtime tests: a hub on the real local database (logical decoding feed),
+reading through the root conftest's store."""
 
 from __future__ import annotations
 
@@ -6,31 +7,9 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from psycopg_pool import AsyncConnectionPool
 
-from app.config import DatabaseSettings
-from app.db import create_pool
 from app.realtime import Backoff, Hub, PostgresFeed, StoreSource
 from app.store import ConversationManager
-from app.store.postgres import PostgresTransport
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
-    settings = DatabaseSettings.model_validate(
-        {"DATABASE_URL": database_url, "DB_POOL_MIN_SIZE": 1, "DB_POOL_MAX_SIZE": 8}
-    )
-    pool = create_pool(settings)
-    await pool.open(wait=True, timeout=10)
-    try:
-        yield pool
-    finally:
-        await pool.close()
-
-
-@pytest.fixture
-def store(pool: AsyncConnectionPool) -> ConversationManager:
-    return ConversationManager(PostgresTransport(pool))
 
 
 def make_hub(database_url: str, store: ConversationManager, **options: object) -> Hub:

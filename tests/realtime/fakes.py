@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from app.realtime.events import EndEvent, Event, FeedEvent, MessageEvent
 from app.realtime.hub import Hub
 from app.realtime.subscription import Subscription
 from app.store.errors import NotFoundError, UnavailableError
-from app.store.models import Message
+from app.store.models import Message, StreamWindow
 
 
 class FakeSource:
@@ -22,13 +22,21 @@ class FakeSource:
         self.page_size = page_size
         self.messages: dict[str, dict[int, Message]] = {}
         self.last: dict[str, int] = {}
+        # The row behind each id (ids are reused: create() after delete() is another row).
+        self.rows: dict[str, tuple[uuid.UUID, uuid.UUID | None, datetime]] = {}
         self.delay = 0.0
         self.fail_next = 0
         self.reads = 0
+        self.reading = asyncio.Event()  # set when a read begins: a test can act in the middle of it
+        self.hold: asyncio.Event | None = None  # while set to an unset event, reads wait for it
 
-    def create(self, cid: str) -> None:
+    def create(self, cid: str, owner: uuid.UUID | None = None) -> uuid.UUID:
+        """A new conversation row behind `cid` (owned by `owner`); returns its row id."""
         self.messages[cid] = {}
         self.last[cid] = 0
+        row = uuid.uuid4()
+        self.rows[cid] = (row, owner, datetime.now(UTC))
+        return row
 
     def append(self, cid: str, content: str | None = None) -> Message:
         seq = self.last[cid] + 1
@@ -41,6 +49,7 @@ class FakeSource:
             content=content or f"message {seq}",
             metadata={},
             created_at=datetime.now(UTC),
+            user_id=self.rows[cid][1],
         )
         self.messages[cid][seq] = message
         return message
@@ -48,29 +57,41 @@ class FakeSource:
     def clear(self, cid: str) -> None:
         self.messages[cid].clear()
 
-    def delete(self, cid: str) -> None:
+    def delete(self, cid: str) -> uuid.UUID:
+        """Removes the conversation; returns the row id it had."""
         self.messages.pop(cid, None)
         self.last.pop(cid, None)
+        return self.rows.pop(cid)[0]
 
-    async def _io(self, cid: str) -> None:
+    async def _read(self, cid: str, messages: Callable[[], list[Message]]) -> StreamWindow:
+        """A read sees the state as it starts (its snapshot), then takes `delay` (or waits for
+        `hold`): what changes meanwhile is the next read's."""
         self.reads += 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
         if self.fail_next:
             self.fail_next -= 1
             raise UnavailableError("database unavailable (injected)")
         if cid not in self.last:
             raise NotFoundError(f"conversation {cid} not found or expired", sqlstate="P0002")
+        row, owner, created = self.rows[cid]
+        snapshot = StreamWindow(row, owner, created, self.last[cid], messages())
+        self.reading.set()
+        if self.hold is not None:
+            await self.hold.wait()
+        if self.delay:
+            await asyncio.sleep(self.delay)  # a slow database: reads overlap what the test does
+        return snapshot
 
-    async def last_seq(self, conversation_id: str) -> int:
-        await self._io(conversation_id)
-        return self.last[conversation_id]
+    async def head(self, conversation_id: str) -> StreamWindow:
+        return await self._read(conversation_id, list)
 
-    async def window(self, conversation_id: str, after: int, upto: int) -> tuple[list[Message], int]:
+    async def window(self, conversation_id: str, after: int, upto: int) -> StreamWindow:
         assert 1 <= upto - after <= self.page_size, (after, upto)
-        await self._io(conversation_id)
-        stored = self.messages[conversation_id]
-        return [stored[s] for s in range(after + 1, upto + 1) if s in stored], self.last[conversation_id]
+
+        def stored() -> list[Message]:
+            kept = self.messages[conversation_id]
+            return [kept[s] for s in range(after + 1, upto + 1) if s in kept]
+
+        return await self._read(conversation_id, stored)
 
 
 def announce(hub: Hub, message: Message, *, with_message: bool = True) -> None:
@@ -89,20 +110,6 @@ async def take(sub: Subscription, n: int, within: float = 2.0) -> list[Event]:
             if isinstance(event, EndEvent):
                 break
     return events
-
-
-async def until(condition: Callable[[], object], within: float = 10.0, poll: float = 0.01) -> None:
-    """Waits for a condition on state the test does not own (counters of a feed, a server)."""
-    async with asyncio.timeout(within):
-        while not condition():  # noqa: ASYNC110 - polling someone else's state, no event to wait on
-            await asyncio.sleep(poll)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0, poll: float = 0.05) -> None:
-    """Like until(), for a condition that needs I/O to check (a query)."""
-    async with asyncio.timeout(within):
-        while not await check():  # noqa: ASYNC110 - polling the database, no event to wait on
-            await asyncio.sleep(poll)
 
 
 def seqs(events: list[Event]) -> list[int]:

@@ -25,7 +25,7 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from tests.realtime.fakes import until
+from tests.harness.waiting import until
 
 __all__ = ["FakeRealtime"]
 

@@ -64,7 +64,7 @@ async def test_replay_then_live_without_gap_or_duplicate(hub: Hub, source: FakeS
     sub = await hub.subscribe(CID, after_seq=2)
     for _ in range(5):
         announce(hub, source.append(CID))
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(0.005)  # spread over the replay: the interleaving under test
     assert seqs(await take(sub, 10)) == list(range(3, 13))
     assert sub.live
     announce(hub, source.append(CID))
@@ -75,14 +75,14 @@ async def test_messages_committed_during_subscribe_are_not_lost(hub: Hub, source
     """The window between reading the position and the first live event: a message stored
     but announced only after the position was read must still come exactly once."""
     source.delay = 0.02
+    source.reading.clear()
     pending = asyncio.create_task(hub.subscribe(CID, after_seq=0))
-    await asyncio.sleep(0.005)  # the topic is reading last_seq now
+    await asyncio.wait_for(source.reading.wait(), 1)  # the topic is reading last_seq now
     early = source.append(CID)  # committed during that read; its event comes later
-    await asyncio.sleep(0.03)
+    sub = await pending  # positioned: the announcements come after the position was read
     announce(hub, early)
     later = source.append(CID)
     announce(hub, later)
-    sub = await pending
     assert seqs(await take(sub, 2)) == [1, 2]
 
 
@@ -262,7 +262,7 @@ async def test_close_during_replay_stops_reading(hub: Hub, source: FakeSource) -
     await take(sub, 1)
     sub.close()
     reads = source.reads
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # time for reads that should not happen: the absence is under test
     assert source.reads == reads
     assert hub.stats().topics == 0
 
@@ -295,7 +295,7 @@ async def test_subscriber_limit(source: FakeSource) -> None:
 
 async def test_events_for_unwatched_conversations_cost_nothing(hub: Hub, source: FakeSource) -> None:
     hub.feed_event(FeedEvent("nobody-watches", 1, None))
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.01)  # time for a read that should not happen: the absence is under test
     assert source.reads == 0
     assert hub.stats().topics == 0
 

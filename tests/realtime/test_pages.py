@@ -23,7 +23,8 @@ def source() -> FakeSource:
 
 def _pages(source: FakeSource, after: int, upto: int, step: int = 3) -> Pages:
     async def read(a: int, b: int) -> tuple[list[Message], int]:
-        return await source.window(CID, a, b)
+        window = await source.window(CID, a, b)
+        return window.messages, window.last_seq
 
     return Pages(read, after, upto, step=step, backoff=Backoff(0.001, 0.002), what="test read")
 

@@ -16,7 +16,8 @@ import pytest
 from app.config import DatabaseSettings, RealtimeSettings, Settings
 from app.realtime import Backoff, Hub, PostgresFeed, StoreSource, create_feed
 from app.store import ConversationManager
-from tests.realtime.fakes import seqs, take, until
+from tests.harness.waiting import until
+from tests.realtime.fakes import seqs, take
 
 
 async def test_a_feed_through_a_pooler_logs_why_and_streams_still_move(
@@ -43,7 +44,7 @@ async def test_a_feed_through_a_pooler_logs_why_and_streams_still_move(
         assert seqs(await take(subscription, 3, within=5)) == [1, 2, 3]  # by polling
     finally:
         await hub.stop()
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # one turn of the loop (no wait): the feed's cancelled tasks finish here
 
 
 def test_the_pooler_setting_without_a_feed_url_is_an_error_at_start_up(

@@ -12,8 +12,9 @@ import pytest
 
 from app.realtime import EndEvent, FeedEvent, Hub, MessageEvent, PostgresFeed
 from app.store import ConversationManager, NotFoundError
+from tests.harness.waiting import eventually, until
 from tests.realtime.conftest import make_hub
-from tests.realtime.fakes import eventually, seqs, take, until
+from tests.realtime.fakes import seqs, take
 
 
 async def _slot_gone(admin: psycopg.AsyncConnection, slot: str | None) -> bool:
@@ -111,7 +112,7 @@ async def test_subscribers_joining_during_concurrent_appends_see_every_message_o
     subs = []
     for _ in range(6):  # join at different moments of the burst, all from the start
         subs.append(await hub.subscribe(conversation_id, after_seq=0))
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # spread over the burst: the interleaving under test
     await asyncio.gather(*writers)
     for sub in subs:
         assert seqs(await take(sub, total, within=10)) == list(range(1, total + 1))
@@ -150,9 +151,10 @@ async def test_slow_consumer_gets_overflow_and_resumes(
     sub = await hub.subscribe(conversation_id, queue_size=3)
     await store.add_message(conversation_id, "user", "first")
     assert seqs(await take(sub, 1)) == [1]
+    overflows = hub.overflows
     for i in range(6):  # the consumer does not read meanwhile
         await store.add_message(conversation_id, "user", f"burst {i}")
-    await asyncio.sleep(0.3)
+    await until(lambda: hub.overflows > overflows)  # the feed delivered past the queue's 3
     (end,) = await take(sub, 1)
     assert isinstance(end, EndEvent)
     assert (end.reason, end.last_seq) == ("overflow", 1)
@@ -263,3 +265,33 @@ async def test_the_hub_reports_the_feeds_lag(
     lag = hub.stats().feed_lag_seconds
     assert lag is not None
     assert 0 <= lag < 5
+
+
+async def test_deletions_reach_the_hub_in_commit_order_without_a_read(
+    database_url: str, store: ConversationManager, admin: psycopg.AsyncConnection
+) -> None:
+    """One statement deletes two watched conversations (as the hourly cleanup does): the feed
+    carries the database's one deletion message, and both streams end `gone` with no read;
+    then the first id is created again and its messages reach nobody of the old stream."""
+    hub = make_hub(database_url, store, check_interval=3600)  # no periodic re-reads
+    await hub.start()
+    try:
+        assert hub.feed is not None
+        assert await hub.feed.wait_connected(10)
+        ids = [f"rt-del-{uuid.uuid4()}" for _ in range(2)]
+        subs = []
+        for cid in ids:
+            await store.create_conversation(conversation_id=cid)
+            row = (await store.get_stream_window(cid)).row_id
+            subs.append(await hub.subscribe(cid, row=row))
+        reads = hub.catch_up_reads
+        await admin.execute("delete from public.ai_conversations where conversation_id = any(%s)", (ids,))
+        await store.create_conversation(conversation_id=ids[0])
+        await store.add_message(ids[0], "user", "of the next conversation")
+        for sub in subs:
+            (end,) = await take(sub, 1, within=5)
+            assert isinstance(end, EndEvent)
+            assert end.reason == "gone"
+        assert hub.catch_up_reads == reads
+    finally:
+        await hub.stop()

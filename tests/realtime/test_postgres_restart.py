@@ -18,8 +18,9 @@ import pytest
 from app.realtime import Hub, PostgresFeed
 from app.store import ConversationManager, StoreError
 from tests.conftest import check_local_stack, stack
+from tests.harness.waiting import until
 from tests.realtime.conftest import make_hub
-from tests.realtime.fakes import seqs, take, until
+from tests.realtime.fakes import seqs, take
 
 pytestmark = [pytest.mark.slow, pytest.mark.disruptive]
 
@@ -61,8 +62,8 @@ async def test_no_message_is_lost_across_a_postgres_restart(
                     appended.append(result.message.seq)
                     break
                 except StoreError:
-                    await asyncio.sleep(0.05)
-            await asyncio.sleep(0.03)
+                    await asyncio.sleep(0.05)  # a client retrying through the outage: under test
+            await asyncio.sleep(0.03)  # a steady load rather than a flood
 
     task = asyncio.create_task(appender())
     try:
@@ -72,7 +73,7 @@ async def test_no_message_is_lost_across_a_postgres_restart(
         sessions = feed.sessions
 
         await stack("down")
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # down for a moment: the outage is what is under test
         await stack("up")
 
         await until(lambda: feed.sessions > sessions, within=30)  # listening again

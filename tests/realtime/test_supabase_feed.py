@@ -15,7 +15,8 @@ import pytest
 from app.realtime import Backoff, FeedConfigError, Hub, MessageEvent, StoreSource, SupabaseFeed
 from app.realtime.supabase_feed import SERVICE_TOPIC, realtime_url
 from app.store import ConversationManager
-from tests.realtime.fakes import seqs, take, until
+from tests.harness.waiting import until
+from tests.realtime.fakes import seqs, take
 from tests.realtime.phoenix import FakeRealtime
 
 pytestmark = pytest.mark.filterwarnings("ignore:ConnectionClosed.*is deprecated:DeprecationWarning")
@@ -121,7 +122,7 @@ async def test_join_speaks_the_protocol(hub: Hub, realtime: FakeRealtime) -> Non
         "ref": None,
         "join_ref": None,
     }
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.2)  # time for a disturbance that should not come: its absence is under test
     assert _feed(hub).connected
     assert _feed(hub).sessions == 1
     # Nothing else is ever sent: no broadcast, no presence, no postgres_changes binding.
@@ -255,7 +256,7 @@ async def test_a_realtime_restart_is_survived(
     await realtime.stop()  # closes the sockets; reconnects are refused until it is back
     await until(lambda: not feed.connected, within=5)
     await store.add_message(conversation_id, "user", "while realtime was down")
-    await asyncio.sleep(0.5)  # a few refused reconnects with backoff
+    await asyncio.sleep(0.5)  # an outage long enough for a few refused reconnects: under test
     await realtime.start()
     await realtime.wait_joined()
     assert seqs(await take(sub, 1, within=10)) == [1]

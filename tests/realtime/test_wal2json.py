@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -54,6 +55,35 @@ def test_a_column_that_does_not_convert_keeps_the_position() -> None:
     assert decode_change(change(metadata="{not json")) == FeedEvent("c-1", 7, None)
 
 
+def test_the_message_keeps_its_owner() -> None:
+    owner = "0b9d1c7e-8d2f-4c67-9a51-1d3f0c2b7a11"
+    event = decode_change(change(user_id=owner))
+    assert isinstance(event, FeedEvent)
+    assert event.message is not None
+    assert event.message.user_id == UUID(owner)
+
+
+def test_a_deletion_message_names_the_rows() -> None:
+    rows = [
+        {"row_id": ID, "conversation_id": "c-1"},
+        {"row_id": ID.replace("3", "4"), "conversation_id": "c-2"},
+    ]
+    body = {
+        "action": "M",
+        "transactional": True,
+        "prefix": "ai_conversations.deleted",
+        "content": json.dumps(rows),
+    }
+    assert decode_change(json.dumps(body).encode()) == [
+        (UUID(ID), "c-1"),
+        (UUID(ID.replace("3", "4")), "c-2"),
+    ]
+    other = {**body, "prefix": "someone.else"}
+    assert decode_change(json.dumps(other).encode()) is None
+    with pytest.raises(msgspec.DecodeError):
+        decode_change(json.dumps({**body, "content": "[{}]"}).encode())
+
+
 def test_unwatched_conversations_are_skipped() -> None:
     assert decode_change(change(), lambda cid: False) is None
     assert decode_change(change(), lambda cid: cid == "c-1") is not None
@@ -71,6 +101,7 @@ def test_other_changes_are_ignored_and_unroutable_ones_rejected() -> None:
 def test_the_feed_turns_bad_changes_into_a_catch_up() -> None:
     events: list[FeedEvent] = []
     resumed: list[bool] = []
+    deleted: list[tuple[UUID, str | None]] = []
 
     class Sink:
         def feed_event(self, event: FeedEvent) -> None:
@@ -82,12 +113,21 @@ def test_the_feed_turns_bad_changes_into_a_catch_up() -> None:
         def watching(self, conversation_id: str) -> bool:
             return conversation_id != "nobody"
 
+        def feed_deleted(self, rows: Iterable[tuple[UUID, str | None]]) -> None:
+            deleted.extend(rows)
+
     feed = PostgresFeed("postgresql://unused")
     feed._sink = Sink()
     feed._handle(change())
     feed._handle(b"garbage")
     feed._handle(change(conversation_id=None))
     feed._handle(change(conversation_id="nobody"))  # not watched: not even decoded
+    feed._handle(
+        json.dumps(
+            {"action": "M", "prefix": "ai_conversations.deleted", "content": json.dumps([{"row_id": ID}])}
+        ).encode()
+    )
+    assert deleted == [(UUID(ID), None)]
     assert [(e.conversation_id, e.seq) for e in events] == [("c-1", 7)]
     assert resumed == [True, True]
     assert feed.bad_changes == 2

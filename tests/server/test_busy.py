@@ -17,7 +17,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.server.helpers import api_process
+from tests.harness.processes import api_process
 
 pytestmark = pytest.mark.slow
 
@@ -41,14 +41,14 @@ async def test_a_locked_conversation_does_not_starve_the_api(admin: psycopg.Asyn
             out = []
             for _ in range(20):
                 out.append(await timed(client.get(f"/conversations/{other}")))
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.1)  # spread over the lock's wait: what is under test
             return out
 
         async def healths() -> list[tuple[httpx.Response, float]]:
             out = []
             for _ in range(10):
                 out.append(await timed(client.get("/health")))
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # spread over the lock's wait: what is under test
             return out
 
         async with admin.transaction():

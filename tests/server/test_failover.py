@@ -20,7 +20,8 @@ import psycopg
 import pytest
 
 from tests.conftest import check_local_stack, stack
-from tests.server.helpers import ApiProcess, api_process
+from tests.harness.processes import ApiProcess, api_process
+from tests.harness.waiting import eventually, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.disruptive]
 
@@ -28,16 +29,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.disruptive]
 async def restart_postgres(database_url: str) -> float:
     """Stops and starts the stack's Postgres; returns when it accepts connections (the time)."""
     await stack("down")
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # down for a moment: the outage is what is under test
     await stack("up")
-    while True:
+
+    async def accepts() -> bool:
         try:
             conn = await psycopg.AsyncConnection.connect(database_url, connect_timeout=2)
         except psycopg.OperationalError:
-            await asyncio.sleep(0.05)
-            continue
+            return False
         await conn.close()
-        return time.perf_counter()
+        return True
+
+    await eventually(accepts, within=60)
+    return time.perf_counter()
 
 
 async def fill_the_pool(http: httpx.AsyncClient, cid: str) -> None:
@@ -115,12 +119,12 @@ async def test_a_restart_under_load_fails_no_request_after_recovery(
                 except httpx.HTTPError:
                     status = 599
                 results.append((started, time.perf_counter(), status, content))
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(0.005)  # a steady load rather than a flood: what the restart meets
 
         workers = [asyncio.create_task(load(w)) for w in range(16)]
-        await asyncio.sleep(1.0)
+        await until(lambda: sum(r[2] == 201 for r in results) >= 64)  # the load is flowing
         up = await restart_postgres(database_url)
-        await asyncio.sleep(3.0)  # load on a recovered database
+        await asyncio.sleep(3.0)  # load on a recovered database: the window under test
         stop.set()
         await asyncio.gather(*workers)
 

@@ -12,7 +12,8 @@ import uuid
 
 import pytest
 
-from tests.server.helpers import api_process, sse_events
+from tests.harness.processes import api_process
+from tests.harness.sse import read_sse
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +32,7 @@ async def test_two_instances_share_messages_streams_and_chat() -> None:
             async with b.stream("GET", f"/conversations/{cid}/events") as response:
                 assert response.status_code == 200
                 subscribed.set()
-                async for event, data, _ in sse_events(response):
+                async for event, data, _ in read_sse(response):
                     if event == "message":
                         received.append(json.loads(data))
                         if len(received) == 3:

@@ -20,7 +20,9 @@ import httpx
 import psycopg
 import pytest
 
-from tests.server.helpers import ApiProcess, api_process, sse_events
+from tests.harness.processes import ApiProcess, api_process
+from tests.harness.sse import read_sse
+from tests.harness.waiting import eventually, until
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +49,7 @@ class Client:
         async with http.stream("GET", f"/conversations/{self.conversation_id}/events", headers=headers) as r:
             assert r.status_code == 200, await r.aread()
             self.connected.set()
-            async for event, data, event_id in sse_events(r):
+            async for event, data, event_id in read_sse(r):
                 if event == "message":
                     assert event_id is not None
                     self.seqs.append(int(event_id))
@@ -75,7 +77,7 @@ async def appender(
             if response.status_code != 201:
                 return
             acknowledged.append(response.json()["seq"])
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # a steady load rather than a flood: what the server stops under
 
 
 async def test_sigterm_with_open_streams_and_load(admin: psycopg.AsyncConnection[Any]) -> None:
@@ -97,13 +99,22 @@ async def test_sigterm_with_open_streams_and_load(admin: psycopg.AsyncConnection
             await asyncio.wait_for(asyncio.gather(*(c.connected.wait() for c in clients)), 30)
             stop = asyncio.Event()
             load = [asyncio.create_task(appender(first, cid, acknowledged[cid], stop)) for cid in cids]
-            await asyncio.sleep(1.5)  # streams and appends flowing
+            await until(lambda: all(acknowledged.values()))  # streams and appends flowing
             assert all(acknowledged.values())
             words = " ".join(f"word{n}" for n in range(20))
             chat = asyncio.create_task(
                 http.post("/chat", json={"message": words, "conversation_id": cids[0]})
             )
-            await asyncio.sleep(0.3)
+
+            async def turn_begun() -> bool:  # its user message stored: the model is answering now
+                found = await admin.execute(
+                    "select 1 from public.ai_conversation_messages"
+                    " where conversation_id = %s and content = %s",
+                    (cids[0], words),
+                )
+                return await found.fetchone() is not None
+
+            await eventually(turn_begun)
 
             exit_seconds = await first.terminate(within=SHUTDOWN_TIMEOUT + 20)
             in_flight = await chat

@@ -1,5 +1,5 @@
 """Slow clients (slowloris) against the real server process: `python -m` uvicorn with
-app.server.uvicorn_options, on a free loopback port, with short deadlines.
+app.serving.uvicorn_options, on a free loopback port, with short deadlines.
 
 50 connections: some send nothing, some send their headers a byte at a time, some send
 complete headers and then their body a byte at a time. Every one must be closed soon after the
@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
 from tests.api.helpers import SERVICE_KEY
-from tests.conftest import DATABASE_URL
+from tests.harness.processes import api_process
 
 pytestmark = pytest.mark.slow
 
@@ -28,20 +26,15 @@ HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.5
 SLOW = 50
 TRICKLE = 0.2  # seconds between two bytes of a slow client
+# Run as `python -c SERVE --port N` (tests.harness.processes.ApiProcess adds the port).
 SERVE = (
-    "import os, uvicorn\n"
+    "import os, sys, uvicorn\n"
     "from app.config import get_settings\n"
-    "from app.server import uvicorn_options\n"
-    "options = uvicorn_options(get_settings())\n"
+    "from app.serving import uvicorn_options\n"
+    "options = uvicorn_options(get_settings(), port=int(sys.argv[-1]))\n"
     "options['http'] = os.environ.get('TEST_UVICORN_HTTP') or options['http']  # 'auto': uvicorn's own\n"
     "uvicorn.run(**options)\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def request(port: int, raw: bytes) -> bytes:
@@ -56,12 +49,7 @@ async def request(port: int, raw: bytes) -> bytes:
 
 @pytest.fixture
 async def server() -> AsyncIterator[int]:
-    port = free_port()
     env = {
-        **os.environ,
-        "DATABASE_URL": DATABASE_URL,
-        "API_HOST": "127.0.0.1",
-        "API_PORT": str(port),
         "API_AUTH": "required",
         "SUPABASE_SERVICE_ROLE_KEY": SERVICE_KEY,
         "API_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
@@ -69,30 +57,19 @@ async def server() -> AsyncIterator[int]:
         "REALTIME_FEED": "off",
         "DB_POOL_MIN_SIZE": "1",
         "DB_POOL_MAX_SIZE": "2",
-        "LOG_LEVEL": "warning",
+        "TEST_UVICORN_HTTP": os.environ.get("TEST_UVICORN_HTTP", ""),
     }
-    process = await asyncio.create_subprocess_exec(sys.executable, "-c", SERVE, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                answer = await request(port, b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
-                if answer.startswith(b"HTTP/1.1 200"):
-                    break
-            except OSError:
-                pass
-            assert process.returncode is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not start"
-            await asyncio.sleep(0.1)
-        yield port
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 10)
+    async with api_process(env, argv=("-c", SERVE)) as process:
+        yield process.port
 
 
-async def slow_client(port: int, kind: str, give_up: float) -> tuple[str, float | None, bytes]:
-    """Connect and misbehave; returns (kind, seconds until the server closed, what it sent)."""
+async def slow_client(
+    port: int, kind: str, give_up: float, connected: Callable[[], None]
+) -> tuple[str, float | None, bytes]:
+    """Connect (then call `connected`) and misbehave; returns (kind, seconds until the server
+    closed, what it sent)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    connected()
     started = time.monotonic()
     head = b"POST /conversations HTTP/1.1\r\nHost: localhost\r\n"
     if kind == "head":
@@ -130,8 +107,19 @@ async def slow_client(port: int, kind: str, give_up: float) -> tuple[str, float 
 
 async def test_slow_clients_are_closed_after_the_deadlines(server: int) -> None:
     kinds = ["idle", "head", "body"]
-    clients = [asyncio.create_task(slow_client(server, kinds[n % 3], give_up=10)) for n in range(SLOW)]
-    await asyncio.sleep(0.3)
+    connections: list[int] = []
+    all_connected = asyncio.Event()
+
+    def connected() -> None:
+        connections.append(1)
+        if len(connections) == SLOW:
+            all_connected.set()
+
+    clients = [
+        asyncio.create_task(slow_client(server, kinds[n % 3], give_up=10, connected=connected))
+        for n in range(SLOW)
+    ]
+    await asyncio.wait_for(all_connected.wait(), 10)
     # Meanwhile the server serves everyone else.
     health = await request(server, b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
     assert health.startswith(b"HTTP/1.1 200"), health

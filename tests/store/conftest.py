@@ -1,10 +1,10 @@
 """Fixtures of the store tests: both transports over the real local database.
 
-`store` is parametrized over the transports, so every contract test runs on the Postgres
-transport (a psycopg pool; in both its protocols, and through a real transaction pooler,
-pgbouncer, as behind Supabase's pooler) and on the PostgREST transport (supabase-py), whose
-HTTP requests a respx router answers by running them on the same database
-(postgrest_emulator.py).
+`transport` (under the root conftest's `store`) is parametrized over the transports, so every
+contract test runs on the Postgres transport (a psycopg pool; in both its protocols, and
+through a real transaction pooler, pgbouncer, as behind Supabase's pooler) and on the
+PostgREST transport (supabase-py), whose HTTP requests a respx router answers by running
+them on the same database (postgrest_emulator.py).
 
 The database is shared with other suites and other sessions: every test makes its own ids and
 never assumes empty tables.
@@ -25,11 +25,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.config import LOCAL_JWT_SECRET, DatabaseSettings, SupabaseSettings
 from app.db import create_pool
-from app.store import SERVICE, ConversationManager, Principal
+from app.store import ConversationManager, Principal
 from app.store.postgres import PostgresTransport
 from app.store.postgrest import PostgrestTransport
 from app.store.transport import Transport
-from tests.conftest import DATABASE_URL
 from tests.store.postgrest_emulator import PostgrestEmulator
 
 SUPABASE_URL = "http://supabase.test"
@@ -71,19 +70,6 @@ def supabase_settings(**overrides: str | None) -> SupabaseSettings:
 
 
 @pytest.fixture(scope="session")
-async def pool() -> AsyncIterator[AsyncConnectionPool]:
-    """The kind of pool the app uses (autocommit; prepared statements after 5 uses)."""
-    async with AsyncConnectionPool(
-        DATABASE_URL,
-        min_size=2,
-        max_size=8,
-        timeout=10,
-        kwargs={"autocommit": True, "prepare_threshold": 5, "application_name": "tests-store"},
-    ) as pool:
-        yield pool
-
-
-@pytest.fixture(scope="session")
 async def emulator(pool: AsyncConnectionPool) -> PostgrestEmulator:
     return PostgrestEmulator(pool, LOCAL_JWT_SECRET)
 
@@ -118,16 +104,11 @@ async def pooler_transport(pgbouncer_url: str) -> AsyncIterator[Transport]:
 
 @pytest.fixture(params=["postgres", "postgres-simple", "postgrest", "pgbouncer"])
 def transport(request: pytest.FixtureRequest, transports: dict[str, Transport]) -> Transport:
+    """Each transport in turn, under the root conftest's `store` (the service)."""
     if request.param == "pgbouncer":  # started only when a test asks for it
         pooled: Transport = request.getfixturevalue("pooler_transport")
         return pooled
     return transports[request.param]
-
-
-@pytest.fixture
-def store(transport: Transport) -> ConversationManager:
-    """The store acting as the service, on each transport in turn."""
-    return ConversationManager(transport, SERVICE)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from app.store import (
 )
 from app.store.models import (
     AppendResult,
-    ChatTurn,
+    BegunTurn,
     ClearResult,
     Context,
     ContextFit,
@@ -37,6 +37,7 @@ from app.store.models import (
     DeleteResult,
     ExportMessage,
     ExtendResult,
+    FinishedTurn,
     Message,
     NewMessage,
     Stats,
@@ -237,7 +238,7 @@ async def test_add_message_typed_and_ordered(store: ConversationManager) -> None
 
 async def test_add_message_slides_expiry(store: ConversationManager) -> None:
     conversation = await store.create_conversation(ttl_hours=1)
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.01)  # the clock moves on: a later write has a later time (under test)
     await store.add_message(conversation.conversation_id, "user", "hi")
     page = await store.get_conversation(conversation.conversation_id)
     assert page.expires_at > conversation.expires_at
@@ -269,37 +270,81 @@ async def test_get_messages_window_and_before(store: ConversationManager) -> Non
     assert await store.get_messages(cid, limit=5, before=1) == []
 
 
-async def test_begin_chat_turn_creates_appends_and_returns_history(store: ConversationManager) -> None:
-    turn = await store.begin_chat_turn(
-        "hello", metadata={"client": "t"}, conversation_metadata={"topic": "x"}
-    )
-    assert type(turn) is ChatTurn
+async def begin(
+    store: ConversationManager, content: str, *, metadata: Any = None, **options: Any
+) -> BegunTurn:
+    """A turn of one user message (what /chat begins)."""
+    return await store.begin_turn([NewMessage("user", content, metadata or {})], **options)
+
+
+async def test_begin_turn_creates_appends_and_returns_history(store: ConversationManager) -> None:
+    turn = await begin(store, "hello", metadata={"client": "t"}, conversation_metadata={"topic": "x"})
+    assert type(turn) is BegunTurn
     assert turn.created
     assert not turn.replayed
-    assert turn.message.seq == 1
-    assert turn.message.role == "user"
-    assert turn.history == [turn.message]
+    (message,) = turn.input
+    assert message.seq == 1
+    assert message.role == "user"
+    assert message.metadata == {"client": "t"}
+    assert turn.history == [message]
+    assert turn.turn is not None
+    assert (turn.turn.kind, turn.turn.state, turn.turn.last_seq) == ("chat", "in_progress", 1)
     cid = turn.conversation_id
+    assert cid is not None
     assert (await store.get_conversation(cid)).metadata == {"topic": "x"}
     await store.add_message(cid, "assistant", "hi there")
-    second = await store.begin_chat_turn("and again", conversation_id=cid, history_limit=2)
+    second = await begin(store, "and again", conversation_id=cid, history_limit=2)
     assert not second.created
     assert [m.content for m in second.history] == ["hi there", "and again"]
 
 
-async def test_begin_chat_turn_create_if_missing_and_replay(store: ConversationManager) -> None:
+async def test_begin_turn_create_if_missing_and_replay(store: ConversationManager) -> None:
     cid = new_id()
-    turn = await store.begin_chat_turn("hi", conversation_id=cid, create_if_missing=True, idempotency_key="i")
+    turn = await begin(store, "hi", conversation_id=cid, create_if_missing=True, idempotency_key="i")
     assert turn.created
     assert turn.conversation_id == cid
-    replay = await store.begin_chat_turn(
-        "hi", conversation_id=cid, create_if_missing=True, idempotency_key="i"
-    )
+    replay = await begin(store, "hi", conversation_id=cid, create_if_missing=True, idempotency_key="i")
     assert replay.replayed
     assert not replay.created
-    assert replay.message == turn.message
+    assert replay.input == turn.input
+    assert replay.turn is not None
+    assert turn.turn is not None
+    assert replay.turn.id == turn.turn.id  # the key names the turn
     with pytest.raises(NotFoundError):
-        await store.begin_chat_turn("hi", conversation_id=new_id())
+        await begin(store, "hi", conversation_id=new_id())
+
+
+async def test_finish_turn_stores_the_output_once(store: ConversationManager) -> None:
+    begun = await begin(store, "2+2?", idempotency_key="f")
+    assert begun.turn is not None
+    reply = NewMessage("assistant", "4.", {"model": "m"})
+    finished = await store.finish_turn(begun.turn.id, [reply], result={"model": "m"})
+    assert type(finished) is FinishedTurn
+    assert not finished.replayed
+    assert (finished.turn.state, finished.turn.result) == ("completed", {"model": "m"})
+    (stored,) = finished.messages
+    assert (stored.role, stored.content, stored.idempotency_key) == ("assistant", "4.", "f:assistant")
+    assert finished.turn.last_seq == stored.seq
+    again = await store.finish_turn(begun.turn.id, [NewMessage("assistant", "four")])
+    assert again.replayed
+    assert again.messages == [stored]
+    done = await begin(store, "2+2?", conversation_id=begun.conversation_id, idempotency_key="f")
+    assert done.reply == stored
+    with pytest.raises(NotFoundError):
+        await store.finish_turn(uuid.uuid4(), [reply])
+    with pytest.raises(InvalidInputError):
+        await store.finish_turn(begun.turn.id, [reply], state="done")  # type: ignore[arg-type]
+
+
+async def test_a_failed_turn_says_so_and_a_retry_resumes_it(store: ConversationManager) -> None:
+    begun = await begin(store, "hello", idempotency_key="r")
+    assert begun.turn is not None
+    failed = await store.finish_turn(begun.turn.id, state="failed", result={"error": {"code": "x"}})
+    assert (failed.turn.state, failed.messages) == ("failed", [])
+    retry = await begin(store, "hello", conversation_id=begun.conversation_id, idempotency_key="r")
+    assert retry.replayed
+    assert retry.turn is not None
+    assert (retry.turn.id, retry.turn.state) == (begun.turn.id, "in_progress")
 
 
 async def test_token_window_summary_and_context(store: ConversationManager) -> None:
@@ -307,7 +352,7 @@ async def test_token_window_summary_and_context(store: ConversationManager) -> N
     for i in range(1, 5):
         appended = await store.add_message(cid, "user" if i % 2 else "assistant", f"m{i}", {"tokens": 10})
         assert appended.message.tokens == 10
-    turn = await store.begin_chat_turn("abcd", conversation_id=cid, token_budget=20, history_limit=100)
+    turn = await begin(store, "abcd", conversation_id=cid, token_budget=20, history_limit=100)
     assert [m.seq for m in turn.history] == [4, 5]
     assert turn.context is not None
     assert (turn.context.tokens, turn.context.token_budget, turn.context.first_seq) == (11, 20, 4)
@@ -337,18 +382,19 @@ async def test_token_window_summary_and_context(store: ConversationManager) -> N
 async def test_the_turn_key_derives_results_and_reply_and_replays_return_them(
     store: ConversationManager,
 ) -> None:
-    turn = await store.begin_chat_turn("2+2?", idempotency_key="t")
+    turn = await begin(store, "2+2?", idempotency_key="t")
     cid = turn.conversation_id
+    assert cid is not None
     tool = await store.add_message(cid, "tool", "4", {"round": 1}, turn_key="t", tool_index=1)
     assert tool.message.idempotency_key == "t:tool:1"
-    resumed = await store.begin_chat_turn("2+2?", conversation_id=cid, idempotency_key="t")
+    resumed = await begin(store, "2+2?", conversation_id=cid, idempotency_key="t")
     assert resumed.replayed
     assert resumed.reply is None
     assert resumed.tool_results == [tool.message]
     reply = await store.add_message(cid, "assistant", "4.", turn_key="t")
     assert reply.message.idempotency_key == "t:assistant"
     assert (await store.add_message(cid, "assistant", "four", turn_key="t")).message == reply.message
-    done = await store.begin_chat_turn("2+2?", conversation_id=cid, idempotency_key="t")
+    done = await begin(store, "2+2?", conversation_id=cid, idempotency_key="t")
     assert done.reply == reply.message
     assert [m.seq for m in await store.get_messages(cid)] == [1, 2, 3]
     with pytest.raises(InvalidInputError):
@@ -580,7 +626,7 @@ async def test_limits_out_of_range(store: ConversationManager, limit: int) -> No
     for call in (
         store.get_messages(cid, limit=limit),
         store.get_user_conversations(uuid.uuid4(), limit=limit),
-        store.begin_chat_turn("x", conversation_id=cid, history_limit=limit),
+        begin(store, "x", conversation_id=cid, history_limit=limit),
     ):
         with pytest.raises(InvalidInputError):
             await call
@@ -610,7 +656,7 @@ async def test_user_owns_what_it_creates(as_user: UserStore) -> None:
     listed = await store.get_user_conversations()
     assert [c.conversation_id for c in listed.conversations] == [conversation.conversation_id]
     assert (await store.get_user_conversations(alice.user_id)).conversations == listed.conversations
-    turn = await store.begin_chat_turn("turn", conversation_id=conversation.conversation_id)
+    turn = await begin(store, "turn", conversation_id=conversation.conversation_id)
     assert [m.content for m in turn.history] == ["mine", "turn"]
     await store.extend_ttl(conversation.conversation_id, 1)
     assert (await store.export_conversation(conversation.conversation_id)).user_id == alice.user_id
@@ -631,8 +677,8 @@ async def test_user_never_sees_other_users_or_anonymous(
             alices.get_conversation(cid),
             alices.get_messages(cid),
             alices.add_message(cid, "user", "intrude"),
-            alices.begin_chat_turn("intrude", conversation_id=cid),
-            alices.begin_chat_turn("intrude", conversation_id=cid, token_budget=100),
+            begin(alices, "intrude", conversation_id=cid),
+            begin(alices, "intrude", conversation_id=cid, token_budget=100),
             alices.get_context(cid, 100),
             alices.get_summary_input(cid, 1, 1),
             alices.append_summary(cid, "intrude", 1, 1),
@@ -667,7 +713,7 @@ async def test_user_forbidden_operations(store: ConversationManager, as_user: Us
         alices.import_conversation({"conversation_id": new_id(), "user_id": str(alice.user_id)}),
         alices.create_conversation(bob.user_id),
         alices.get_user_conversations(bob.user_id),
-        alices.begin_chat_turn("x", user_id=bob.user_id),
+        begin(alices, "x", user_id=bob.user_id),
     ]
     for call in calls:
         with pytest.raises(ForbiddenError) as caught:
@@ -687,17 +733,31 @@ async def test_timestamps_are_recent(store: ConversationManager) -> None:
 
 
 # -- items (the /v1 API's store calls) -----------------------------------------------------
+async def respond(
+    store: ConversationManager,
+    cid: str | None,
+    inputs: list[NewMessage],
+    outputs: list[NewMessage],
+    **options: Any,
+) -> tuple[str, BegunTurn, FinishedTurn]:
+    """A /v1 response as the engine stores one: a turn of kind response, its input, its output."""
+    begun = await store.begin_turn(inputs, kind="response", conversation_id=cid, token_budget=1000, **options)
+    assert begun.turn is not None
+    finished = await store.finish_turn(begun.turn.id, outputs)
+    return f"resp_{begun.turn.id.hex}", begun, finished
+
+
 async def test_items_append_list_get_delete(store: ConversationManager) -> None:
     cid = (await store.create_conversation(conversation_id=new_id())).conversation_id
-    resp = f"resp_{uuid.uuid4().hex}"
-    stored = await store.append_messages(
-        cid,
-        [
-            NewMessage("user", "one", {"openai": {"type": "message", "response_id": resp}}, "msg_one"),
-            NewMessage("assistant", "two", {"openai": {"response_id": resp, "source": "output"}}),
-            NewMessage("user", "three"),
-        ],
-    )
+    resp, begun, finished = await respond(
+        store, cid, [NewMessage("user", "one", {"openai": {"type": "message"}}, "msg_one")],
+        [NewMessage("assistant", "two", {"openai": {"source": "output"}})],
+    )  # fmt: skip
+    stored = [
+        *begun.input,
+        *finished.messages,
+        *await store.append_messages(cid, [NewMessage("user", "three")]),
+    ]
     assert [m.seq for m in stored] == [1, 2, 3]
     assert stored[0].idempotency_key == "msg_one"
     page = await store.list_messages(cid, limit=2)
@@ -708,9 +768,12 @@ async def test_items_append_list_get_delete(store: ConversationManager) -> None:
     assert not rest.has_more
     assert (await store.get_message(cid, "msg_one")).content == "one"
     record = await store.get_response(resp)
-    assert [m.seq for m in record.messages] == [1, 2]
+    assert ([m.seq for m in record.input], [m.seq for m in record.output]) == ([1], [2])
+    assert (record.turn.kind, record.turn.state) == ("response", "completed")
     assert record.conversation.conversation_id == cid
     assert not record.latest
+    items = await store.list_response_items(resp)
+    assert ([m.seq for m in items.messages], items.has_more) == ([1], False)
     updated = await store.update_conversation(cid, {"metadata": {"topic": "t"}})
     assert updated.metadata == {"topic": "t"}
     after_delete = await store.delete_message(cid, "msg_one")
@@ -722,20 +785,33 @@ async def test_items_append_list_get_delete(store: ConversationManager) -> None:
         await store.get_response(resp)
 
 
+async def test_a_response_is_its_turns_messages_never_an_id_in_metadata(store: ConversationManager) -> None:
+    """Issue 22, item 9: a message elsewhere that carries a response's id in its metadata is
+    not that response's, and does not make one."""
+    resp, _, _ = await respond(store, None, [NewMessage("user", "q")], [NewMessage("assistant", "a")])
+    other = (await store.create_conversation()).conversation_id
+    forged = f"resp_{uuid.uuid4().hex}"
+    await store.append_messages(
+        other,
+        [
+            NewMessage("assistant", "not the answer", {"openai": {"response_id": resp, "source": "output"}}),
+            NewMessage("assistant", "no response", {"openai": {"response_id": forged, "source": "output"}}),
+        ],
+    )
+    record = await store.get_response(resp)
+    assert [m.content for m in record.output] == ["a"]
+    with pytest.raises(NotFoundError):
+        await store.get_response(forged)
+
+
 async def test_context_fits_and_a_forks_copies(store: ConversationManager, as_user: UserStore) -> None:
     """The /v1 additions: whether a history (up to a seq) and an input fit untruncated, and a
     response's messages being its own, never a fork's copies of them."""
     cid = (await store.create_conversation(conversation_id=new_id())).conversation_id
-    resp = f"resp_{uuid.uuid4().hex}"
-    tagged = {"openai": {"type": "message", "response_id": resp}}
-    await store.append_messages(
-        cid,
-        [
-            NewMessage("user", "q", {"tokens": 10, **tagged}),
-            NewMessage("assistant", "a", {"tokens": 10, **tagged}),
-            NewMessage("user", "later", {"tokens": 10}),
-        ],
+    resp, _, _ = await respond(
+        store, cid, [NewMessage("user", "q", {"tokens": 10})], [NewMessage("assistant", "a", {"tokens": 10})]
     )
+    await store.append_messages(cid, [NewMessage("user", "later", {"tokens": 10})])
     nxt = [NewMessage("user", "next", {"tokens": 5})]
     fit = await store.context_fits(cid, 35, 10, messages=nxt)
     assert type(fit) is ContextFit
@@ -754,7 +830,7 @@ async def test_context_fits_and_a_forks_copies(store: ConversationManager, as_us
     fork = await store.fork_conversation(cid, 2)
     record = await store.get_response(resp)
     assert record.conversation.conversation_id == cid
-    assert [m.seq for m in record.messages] == [1, 2]
+    assert [m.seq for m in [*record.input, *record.output]] == [1, 2]
     assert (await store.delete_response(resp)).deleted == 2
     assert (await store.get_conversation(fork.conversation_id)).message_count == 2
 
@@ -762,8 +838,8 @@ async def test_context_fits_and_a_forks_copies(store: ConversationManager, as_us
 async def test_items_of_another_user_are_not_found(as_user: UserStore) -> None:
     alice, bob = as_user(new_user()), as_user(new_user())
     cid = (await alice.create_conversation()).conversation_id
-    resp = f"resp_{uuid.uuid4().hex}"
-    await alice.append_messages(cid, [NewMessage("user", "mine", {"openai": {"response_id": resp}}, "msg_a")])
+    resp, begun, _ = await respond(alice, cid, [NewMessage("user", "mine", {}, "msg_a")], [])
+    assert begun.turn is not None
     for call in (
         bob.get_message(cid, "msg_a"),
         bob.delete_message(cid, "msg_a"),
@@ -772,9 +848,15 @@ async def test_items_of_another_user_are_not_found(as_user: UserStore) -> None:
         bob.update_conversation(cid, {}),
         bob.get_response(resp),
         bob.delete_response(resp),
+        bob.list_response_items(resp),
+        bob.finish_turn(begun.turn.id, [NewMessage("assistant", "forged")]),
+        bob.begin_turn(
+            [NewMessage("user", "x")], kind="response", previous_response_id=resp, token_budget=99
+        ),
     ):
         with pytest.raises(NotFoundError):
             await call
+    assert (await alice.get_response(resp)).output == []
 
 
 # -- organise and govern (issue 12) ---------------------------------------------------------

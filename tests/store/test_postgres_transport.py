@@ -34,7 +34,9 @@ from app.store import (
 from app.store.errors import StatementTimeoutError
 from app.store.factory import create_transport
 from app.store.postgres import PostgresTransport, Protocol
-from tests.store.conftest import DATABASE_URL, new_user
+from tests.conftest import DATABASE_URL
+from tests.harness.waiting import eventually
+from tests.store.conftest import new_user
 
 CONTEXT_SEEN = (
     b"select current_user::text, current_setting('request.jwt.claims'), current_setting('statement_timeout'),"
@@ -462,7 +464,12 @@ async def test_the_pool_never_hands_out_a_connection_the_server_closed(
         transport = PostgresTransport(pool)
         first = await backend_pid(pool)
         await admin.execute("select pg_terminate_backend(%s)", (first,))
-        await asyncio.sleep(0.1)  # the server's FATAL and FIN reach the idle socket
+
+        async def gone() -> bool:  # the backend sent its FATAL and exited
+            found = await admin.execute("select 1 from pg_stat_activity where pid = %s", (first,))
+            return await found.fetchone() is None
+
+        await eventually(gone, within=5)
         assert await transport.run(b"select pg_backend_pid()", [], SERVICE) != (first,)
 
 

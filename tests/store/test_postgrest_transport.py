@@ -148,7 +148,7 @@ async def test_concurrent_users_never_share_a_token(
     mismatches: list[str] = []
 
     async def answer(request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(0.001 * (hash(request.content) % 5))
+        await asyncio.sleep(0.001 * (hash(request.content) % 5))  # answers out of order: under test
         body = json.loads(request.content)
         caller = by_token.get(request.headers["authorization"].removeprefix("Bearer "))
         expected = SERVICE_KEY if body["p_conversation_id"] == "service" else None

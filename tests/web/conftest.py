@@ -21,7 +21,8 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Dialog, Page, Playwright, Route, async_playwright
 
 from app.auth.loopback import is_loopback
-from tests.web.server import ROOT, ApiProcess
+from tests.harness.processes import ApiProcess
+from tests.web.server import ROOT, web_api
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -71,18 +72,18 @@ async def browser(playwright: Playwright, chromium: Path) -> AsyncIterator[Brows
 
 
 @pytest.fixture(scope="session")
-def api() -> Iterator[ApiProcess]:
+async def api() -> AsyncIterator[ApiProcess]:
     """The API as `make run` serves it (API_AUTH=disabled), shared by the session."""
-    server = ApiProcess("web-shared")
-    server.start()
+    server = web_api("web-shared")
+    await server.start()
     yield server
-    server.stop()
+    await server.stop()
 
 
 @pytest.fixture
 async def http(api: ApiProcess) -> AsyncIterator[httpx.AsyncClient]:
     """Requests to the shared API from outside the browser (another client of the same store)."""
-    async with httpx.AsyncClient(base_url=api.url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=10) as client:
         yield client
 
 
@@ -136,4 +137,4 @@ async def new_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIte
 @pytest.fixture
 async def page(new_page: NewPage, api: ApiProcess) -> Page:
     """The client at `/` of the shared API."""
-    return await new_page(f"{api.url}/")
+    return await new_page(f"{api.base_url}/")

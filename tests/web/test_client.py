@@ -17,8 +17,9 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.api.helpers import SERVICE, mint, new_id, user_claims
+from tests.harness.processes import ApiProcess
 from tests.web.conftest import NewPage
-from tests.web.server import ApiProcess
+from tests.web.server import web_api
 
 pytestmark = pytest.mark.browser
 
@@ -100,7 +101,7 @@ async def test_a_message_streams_its_reply_then_shows_the_stored_one(page: Page)
 
 
 async def test_tool_calls_and_metadata_are_shown_folded(page: Page) -> None:
-    """Also takes the README's screenshot when WEB_SCREENSHOT names a file."""
+    """Also takes docs/web-client.md's screenshot when WEB_SCREENSHOT names a file."""
     await send(page, "What is 12*(3+4)?")
     reply = stored(page, "assistant")
     await expect(reply).to_have_count(1)
@@ -137,7 +138,7 @@ async def test_a_context_summary_is_shown_folded(
         ' \'{"kind": "summary", "covers": [1, 2], "model": "offline"}\')',
         (conversation_id,),
     )
-    page = await new_page(f"{api.url}/#/c/{conversation_id}")
+    page = await new_page(f"{api.base_url}/#/c/{conversation_id}")
     summary = messages(page, "system")
     covers = "Context summary of messages 1\u20132"  # an en dash
     await expect(summary.locator("details.summary summary")).to_have_text(covers)
@@ -148,8 +149,8 @@ async def test_a_second_browser_sees_messages_live(
     new_page: NewPage, api: ApiProcess, http: httpx.AsyncClient
 ) -> None:
     conversation_id = await create_conversation(http, ("user", "first"), ("assistant", "first answer"))
-    one = await new_page(f"{api.url}/#/c/{conversation_id}")
-    other = await new_page(f"{api.url}/#/c/{conversation_id}")
+    one = await new_page(f"{api.base_url}/#/c/{conversation_id}")
+    other = await new_page(f"{api.base_url}/#/c/{conversation_id}")
     for page in (one, other):
         await expect(messages(page)).to_have_count(2)
         await expect(page.locator("#live-status")).to_have_text("Live")
@@ -167,17 +168,17 @@ async def test_a_second_browser_sees_messages_live(
 async def test_after_an_api_restart_the_page_catches_up_once(
     new_page: NewPage, admin: psycopg.AsyncConnection[Any]
 ) -> None:
-    server = ApiProcess("web-restart")
-    await asyncio.to_thread(server.start)
+    server = web_api("web-restart")
+    await server.start()
     try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
             conversation_id = await create_conversation(http, ("user", "before the restart"))
-        page = await new_page(f"{server.url}/#/c/{conversation_id}")
+        page = await new_page(f"{server.base_url}/#/c/{conversation_id}")
         live = page.locator("#live-status")
         await expect(messages(page)).to_have_count(1)
         await expect(live).to_have_text("Live")
 
-        await asyncio.to_thread(server.stop)
+        await server.stop()
         await expect(live).to_have_text("Reconnecting…")
         # Written while no API runs: straight into the database, as another service would.
         await admin.execute(
@@ -185,35 +186,35 @@ async def test_after_an_api_restart_the_page_catches_up_once(
             " values (%s, 'assistant', 'written while the API was down')",
             (conversation_id,),
         )
-        await asyncio.to_thread(server.start)
+        await server.start()
 
         await expect(messages(page, text="written while the API was down")).to_have_count(1, timeout=40_000)
         await expect(live).to_have_text("Live")
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
             await append(http, conversation_id, "user", "after the restart")
         await expect(messages(page, text="after the restart")).to_have_count(1)
         assert await page.evaluate(SEQS) == ["1", "2", "3"]
     finally:
-        await asyncio.to_thread(server.stop)
+        await server.stop()
 
 
 @pytest.fixture(scope="module")
-def api_with_auth() -> Any:
-    server = ApiProcess("web-auth", auth="required")
-    server.start()
+async def api_with_auth() -> Any:
+    server = web_api("web-auth", auth="required")
+    await server.start()
     yield server
-    server.stop()
+    await server.stop()
 
 
 async def test_a_user_never_sees_another_users_conversation(
     new_page: NewPage, api_with_auth: ApiProcess
 ) -> None:
     alice, bob = uuid.uuid4(), uuid.uuid4()
-    async with httpx.AsyncClient(base_url=api_with_auth.url, timeout=10, headers=SERVICE) as http:
+    async with httpx.AsyncClient(base_url=api_with_auth.base_url, timeout=10, headers=SERVICE) as http:
         alices = await create_conversation(http, ("user", "alice's secret"), user_id=str(alice))
         bobs = await create_conversation(http, ("user", "bob's secret"), user_id=str(bob))
 
-    page = await new_page(f"{api_with_auth.url}/")
+    page = await new_page(f"{api_with_auth.base_url}/")
     await expect(page.locator("#sign-in")).to_be_visible()  # asks for a token, never a blank page
     await page.locator("#token").fill(mint(user_claims(alice, email="alice@example.com")))
     await page.locator("#token").press("Enter")
@@ -235,7 +236,7 @@ async def test_a_user_never_sees_another_users_conversation(
     assert await page.evaluate("() => sessionStorage.length") == 0
 
     # Bob, in another browser, sees his own only.
-    other = await new_page(f"{api_with_auth.url}/")
+    other = await new_page(f"{api_with_auth.base_url}/")
     await other.locator("#token").fill(mint(user_claims(bob)))
     await other.locator("#sign-in-form button[type=submit]").click()
     await expect(other.locator("#conversation-list button.conversation")).to_have_count(1)
@@ -243,7 +244,7 @@ async def test_a_user_never_sees_another_users_conversation(
 
 
 async def test_an_expired_token_is_said_in_words(new_page: NewPage, api_with_auth: ApiProcess) -> None:
-    page = await new_page(f"{api_with_auth.url}/")
+    page = await new_page(f"{api_with_auth.base_url}/")
     await page.locator("#token").fill(mint(user_claims(uuid.uuid4(), exp=1)))
     await page.locator("#token").press("Enter")
     await expect(page.locator("#banner")).to_contain_text("You are signed out")
@@ -254,7 +255,7 @@ async def test_export_downloads_the_conversation_as_json(
     new_page: NewPage, api: ApiProcess, http: httpx.AsyncClient
 ) -> None:
     conversation_id = await create_conversation(http, ("user", "export me"), ("assistant", "exported"))
-    page = await new_page(f"{api.url}/#/c/{conversation_id}")
+    page = await new_page(f"{api.base_url}/#/c/{conversation_id}")
     await expect(messages(page)).to_have_count(2)
     async with page.expect_download() as download_info:
         await page.locator("#action-export").click()
@@ -267,7 +268,7 @@ async def test_export_downloads_the_conversation_as_json(
 
 async def test_extend_clear_and_delete(new_page: NewPage, api: ApiProcess, http: httpx.AsyncClient) -> None:
     conversation_id = await create_conversation(http, ("user", "one"), ("assistant", "two"))
-    page = await new_page(f"{api.url}/#/c/{conversation_id}")
+    page = await new_page(f"{api.base_url}/#/c/{conversation_id}")
     await expect(messages(page)).to_have_count(2)
 
     await page.locator("#action-extend").click()
@@ -288,7 +289,7 @@ async def test_extend_clear_and_delete(new_page: NewPage, api: ApiProcess, http:
 
 
 async def test_failures_are_said_in_words(new_page: NewPage, api: ApiProcess) -> None:
-    page = await new_page(f"{api.url}/#/c/{new_id('web-missing')}")
+    page = await new_page(f"{api.base_url}/#/c/{new_id('web-missing')}")
     await expect(page.locator("#banner")).to_contain_text("This conversation is not available")
     await expect(page.locator("#composer-input")).to_be_disabled()
 
@@ -296,7 +297,7 @@ async def test_failures_are_said_in_words(new_page: NewPage, api: ApiProcess) ->
         return "/conversations?" in url
 
     await page.route(listing, lambda route: route.abort("connectionrefused"))
-    await page.goto(f"{api.url}/")
+    await page.goto(f"{api.base_url}/")
     await expect(page.locator("#banner")).to_contain_text("Cannot reach the API")
     await page.unroute(listing)
     await page.locator("#retry").click()
@@ -305,22 +306,22 @@ async def test_failures_are_said_in_words(new_page: NewPage, api: ApiProcess) ->
 
 
 async def test_a_model_that_is_down_is_said_in_words(new_page: NewPage) -> None:
-    server = ApiProcess(
+    server = web_api(
         "web-model-down",
         LLM_PROVIDER="openai",
         LLM_BASE_URL="http://127.0.0.1:9/v1",  # the discard port: nothing listens
         LLM_MAX_RETRIES="0",
     )
-    await asyncio.to_thread(server.start)
+    await server.start()
     try:
-        page = await new_page(f"{server.url}/")
+        page = await new_page(f"{server.base_url}/")
         await send(page, "is anyone there?")
         await expect(page.locator("#banner")).to_contain_text("The model is unavailable right now")
         # The user's message was stored and stays; no reply was.
         await expect(messages(page, "user", "is anyone there?")).to_have_count(1)
         await expect(messages(page, "assistant")).to_have_count(0)
     finally:
-        await asyncio.to_thread(server.stop)
+        await server.stop()
 
 
 async def test_usable_by_keyboard(page: Page) -> None:
@@ -350,7 +351,7 @@ async def test_usable_by_keyboard(page: Page) -> None:
 
 async def test_readable_at_phone_width(new_page: NewPage, api: ApiProcess, http: httpx.AsyncClient) -> None:
     conversation_id = await create_conversation(http, ("user", "a long line " * 30), ("assistant", "ok"))
-    page = await new_page(f"{api.url}/#/c/{conversation_id}", viewport={"width": 390, "height": 844})
+    page = await new_page(f"{api.base_url}/#/c/{conversation_id}", viewport={"width": 390, "height": 844})
     await expect(messages(page)).to_have_count(2)
     assert await page.evaluate("() => document.documentElement.scrollWidth") <= 390
     for control in ("#new-conversation", "#composer-input", "#send", "#action-delete"):
@@ -361,7 +362,7 @@ async def test_the_docs_page_works_without_the_internet(new_page: NewPage, api: 
     outside: list[str] = []
     page = await new_page()
     page.on("requestfailed", lambda request: outside.append(request.url))
-    await page.goto(f"{api.url}/schema/swagger")
+    await page.goto(f"{api.base_url}/schema/swagger")
     operations = page.locator(".opblock")
     await expect(operations.first).to_be_visible()
     assert await operations.count() >= 10

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.harness.processes import ApiProcess
 from tests.web.conftest import NewPage
-from tests.web.server import ApiProcess
 from tests.web.test_client import SEQS, create_conversation, messages, stored
 
 pytestmark = pytest.mark.browser
@@ -24,7 +24,7 @@ async def test_search_finds_a_message(new_page: NewPage, api: ApiProcess, http: 
     conversation_id = await create_conversation(
         http, ("user", "something else"), ("assistant", f"the {word} sings at dawn")
     )
-    page = await new_page(f"{api.url}/")
+    page = await new_page(f"{api.base_url}/")
     await page.locator("#search-input").fill(word)
     await page.locator("#search-input").press("Enter")
     hit = page.locator("#search-results button.conversation")
@@ -32,7 +32,7 @@ async def test_search_finds_a_message(new_page: NewPage, api: ApiProcess, http: 
     await expect(hit.locator("mark")).to_have_text(word)
     await expect(page.locator("#conversation-list")).to_be_hidden()
     await hit.click()
-    await expect(page).to_have_url(f"{api.url}/#/c/{conversation_id}")
+    await expect(page).to_have_url(f"{api.base_url}/#/c/{conversation_id}")
     await expect(messages(page, "assistant", word)).to_have_count(1)
 
     await page.locator("#search-input").fill("nothingmatchesthis" + uuid.uuid4().hex)
@@ -47,7 +47,7 @@ async def test_archive_hides_and_rename_and_pin(
     new_page: NewPage, api: ApiProcess, http: httpx.AsyncClient
 ) -> None:
     conversation_id = await create_conversation(http, ("user", "plan a trip"))
-    page = await new_page(f"{api.url}/#/c/{conversation_id}")
+    page = await new_page(f"{api.base_url}/#/c/{conversation_id}")
     listed = page.locator("#conversation-list button.conversation", has_text=conversation_id)
     await expect(listed).to_have_count(1)
     await expect(listed.locator(".label")).to_have_text("plan a trip")  # the title the database gave it
@@ -88,11 +88,11 @@ async def test_edit_and_regenerate_forks(new_page: NewPage, api: ApiProcess, htt
         ("user", "second question"),
         ("assistant", "second answer"),
     )
-    page = await new_page(f"{api.url}/#/c/{original}")
+    page = await new_page(f"{api.base_url}/#/c/{original}")
     await expect(messages(page)).to_have_count(4)
     await messages(page, "user", "second question").get_by_role("button", name="Edit this message").click()
 
-    await expect(page).not_to_have_url(f"{api.url}/#/c/{original}")
+    await expect(page).not_to_have_url(f"{api.base_url}/#/c/{original}")
     await expect(messages(page)).to_have_count(2)  # the fork: what came before the edited message
     composer = page.locator("#composer-input")
     await expect(composer).to_have_value("second question")
@@ -106,7 +106,7 @@ async def test_edit_and_regenerate_forks(new_page: NewPage, api: ApiProcess, htt
 
     fork = await page.evaluate("() => location.hash")
     await messages(page, "assistant", "first answer").get_by_role("button", name="A new conversation").click()
-    await expect(page).not_to_have_url(f"{api.url}/{fork}")
+    await expect(page).not_to_have_url(f"{api.base_url}/{fork}")
     await expect(messages(page)).to_have_count(2)
     await expect(messages(page, "assistant").locator(".text")).to_have_text("first answer")
 
@@ -115,7 +115,7 @@ async def test_thumbs_up_and_down(
     new_page: NewPage, api: ApiProcess, http: httpx.AsyncClient, admin: psycopg.AsyncConnection[Any]
 ) -> None:
     conversation_id = await create_conversation(http, ("user", "hi"), ("assistant", "hello"))
-    page: Page = await new_page(f"{api.url}/#/c/{conversation_id}")
+    page: Page = await new_page(f"{api.base_url}/#/c/{conversation_id}")
     reply = messages(page, "assistant")
     up, down = reply.get_by_role("button", name="Good answer"), reply.get_by_role("button", name="Bad answer")
 

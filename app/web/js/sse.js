@@ -98,7 +98,9 @@ export class LiveFeed {
         this.onState("live");
         const end = await this.consume(response.body, this.controller);
         if (end === "gone") return this.finish("gone");
-        reconnectAtOnce = end === "overflow"; // nothing is lost: resume where we were
+        // Nothing is lost: resume where we were (after `expired`, with the session's token now:
+        // a refreshed one goes on, an expired one ends in a 401).
+        reconnectAtOnce = end === "overflow" || end === "expired";
       } catch (error) {
         if (this.stopped) return;
         if ([401, 403, 404].includes(error?.status)) return this.finish(error);
@@ -123,7 +125,7 @@ export class LiveFeed {
         feed();
         if (item.type === "retry") this.retryMs = item.retry;
         if (item.type !== "event") continue;
-        if (item.event !== "message") return item.event; // overflow | gone | shutdown
+        if (item.event !== "message") return item.event; // overflow | gone | shutdown | expired
         const message = JSON.parse(item.data);
         const seq = Number(item.id ?? message.seq);
         if (!(seq > this.lastSeq)) continue; // seen already

@@ -1,0 +1,97 @@
+-- Who may execute what: the one list of EXECUTE grants.
+--
+-- Functions are closed by default (00_extensions_and_schemas.sql): a function needs an entry here
+-- to be callable by the API roles, and each entry first revokes everything, then grants what is
+-- listed. Not listed, so closed: the trigger functions (firing a trigger checks no privilege on
+-- its function), private.prune_cron_history() and private.cleanup_expired_conversations_job()
+-- (pg_cron runs them as postgres).
+do $$
+declare
+  v_grant record;
+begin
+  for v_grant in
+    select g.fn::regprocedure as fn, g.roles
+      from (values
+        -- the store: one RPC per operation, for users (under RLS) and the service
+        ('public.create_conversation(text, uuid, jsonb, integer)', 'authenticated, service_role'),
+        ('public.append_message(text, text, text, jsonb, text, text, integer)', 'authenticated, service_role'),
+        ('public.append_messages(text, jsonb)', 'authenticated, service_role'),
+        ('public.begin_chat_turn(text, text, uuid, jsonb, text, integer, jsonb, boolean, integer)', 'authenticated, service_role'),
+        ('public.get_messages(text, integer, bigint)', 'authenticated, service_role'),
+        ('public.get_conversation(text, integer, bigint)', 'authenticated, service_role'),
+        ('public.get_message(text, text)', 'authenticated, service_role'),
+        ('public.list_messages(text, integer, text, text)', 'authenticated, service_role'),
+        ('public.list_conversations(uuid, integer, text, boolean, boolean, text[], jsonb)', 'authenticated, service_role'),
+        ('public.update_conversation(text, jsonb)', 'authenticated, service_role'),
+        ('public.extend_conversation(text, integer)', 'authenticated, service_role'),
+        ('public.clear_conversation(text)', 'authenticated, service_role'),
+        ('public.delete_conversation(text)', 'authenticated, service_role'),
+        ('public.delete_message(text, text)', 'authenticated, service_role'),
+        ('public.export_conversation(text)', 'authenticated, service_role'),
+        ('public.export_conversation_page(text, bigint, integer, integer)', 'authenticated, service_role'),
+        ('public.get_context(text, integer, integer)', 'authenticated, service_role'),
+        ('public.context_fits(text, integer, integer, bigint, jsonb)', 'authenticated, service_role'),
+        ('public.get_summary_input(text, bigint, bigint)', 'authenticated, service_role'),
+        ('public.append_summary(text, text, bigint, bigint, text, integer)', 'authenticated, service_role'),
+        ('public.get_response(text)', 'authenticated, service_role'),
+        ('public.delete_response(text)', 'authenticated, service_role'),
+        ('public.search_messages(text, uuid, integer, text)', 'authenticated, service_role'),
+        ('public.fork_conversation(text, bigint, text, text)', 'authenticated, service_role'),
+        ('public.set_message_feedback(text, bigint, integer, text)', 'authenticated, service_role'),
+        ('public.delete_message_feedback(text, bigint)', 'authenticated, service_role'),
+        ('public.get_usage(uuid, date, date, text[])', 'authenticated, service_role'),
+        ('public.begin_turn(jsonb, text, text, boolean, uuid, jsonb, text, integer, integer, boolean, boolean, text, jsonb, uuid)', 'authenticated, service_role'),
+        ('public.finish_turn(uuid, jsonb, text, jsonb)', 'authenticated, service_role'),
+        ('public.list_response_items(text, integer, text, text)', 'authenticated, service_role'),
+        -- admin: the service only
+        ('public.conversation_stats()', 'service_role'),
+        ('public.cleanup_expired_conversations(integer)', 'service_role'),
+        ('public.import_conversation(jsonb)', 'service_role'),
+        ('public.erase_user_data(uuid, integer)', 'service_role'),
+        ('public.list_erasures(uuid, integer)', 'service_role'),
+        ('private.delete_expired_batch(integer)', 'service_role'),
+        ('private.erase_user(uuid, text, integer)', 'service_role'),
+        ('private.roll_up_usage()', 'service_role'),
+        -- private helpers the store functions, policies, checks and triggers call as the caller
+        ('private.settings()', 'service_role, authenticated'),
+        ('private.not_found(text)', 'authenticated, service_role'),
+        ('private.invalid_limit(text, integer, integer)', 'authenticated, service_role'),
+        ('private.check_limit(text, integer, integer, integer)', 'authenticated, service_role'),
+        ('private.is_owner(uuid, uuid)', 'authenticated, service_role'),
+        ('private.is_own_live(uuid, timestamp with time zone, uuid)', 'authenticated, service_role'),
+        ('private.scope_user(uuid, text)', 'authenticated, service_role'),
+        ('private.timestamp_in_range(timestamp with time zone)', 'authenticated, service_role'),
+        ('private.metadata_fits(jsonb, integer)', 'authenticated, service_role'),
+        ('private.metadata_too_large(jsonb, integer)', 'authenticated, service_role'),
+        ('private.tags_are_valid(text[])', 'authenticated, service_role'),
+        ('private.json_concat(json, json)', 'authenticated, service_role'),
+        ('private.estimate_tokens(text)', 'authenticated, service_role'),
+        ('private.reported_tokens(text, jsonb)', 'authenticated, service_role'),
+        ('private.message_tokens(text, text, jsonb)', 'authenticated, service_role'),
+        ('private.is_summary(text, jsonb)', 'authenticated, service_role'),
+        ('private.conversation_json(public.ai_conversations)', 'authenticated, service_role'),
+        ('private.live_conversation(text)', 'authenticated, service_role'),
+        ('private.purge_expired_conversation(text)', 'authenticated, service_role'),
+        ('private.export_json(public.ai_conversations)', 'authenticated, service_role'),
+        ('private.export_message_json(public.ai_conversation_messages)', 'authenticated, service_role'),
+        ('private.context_window(text, bigint, integer, integer)', 'authenticated, service_role'),
+        ('private.turn_key(text, text)', 'authenticated, service_role'),
+        ('private.item_not_found(text, text)', 'authenticated, service_role'),
+        ('private.item_uuid(text)', 'authenticated, service_role'),
+        ('private.title_from_content(text)', 'authenticated, service_role'),
+        ('private.search_hits(text, text, uuid, real, uuid, integer)', 'authenticated, service_role'),
+        ('private.copy_messages_for_fork(text, text, bigint)', 'authenticated, service_role'),
+        ('private.usage_tokens(jsonb, text)', 'authenticated, service_role'),
+        ('private.held_until()', 'authenticated, service_role'),
+        ('private.turn_uuid(text)', 'authenticated, service_role'),
+        ('private.turn_json(public.ai_turns)', 'authenticated, service_role'),
+        ('private.turn_not_found(text)', 'authenticated, service_role'),
+        ('private.check_messages(jsonb, text)', 'authenticated, service_role'),
+        ('private.check_turn_object(jsonb, text)', 'authenticated, service_role')
+      ) g(fn, roles)
+  loop
+    execute format('revoke all on function %s from public, anon, authenticated, service_role', v_grant.fn);
+    execute format('grant execute on function %s to %s', v_grant.fn, v_grant.roles);
+  end loop;
+end
+$$;
