@@ -200,7 +200,7 @@ select results_eq(
   $$ select p.proname::text collate "default" from pg_proc p
       where p.pronamespace = 'private'::regnamespace and p.prosecdef order by 1 $$,
   $$ values ('after_conversations_change'), ('after_messages_delete'), ('before_message_insert'),
-            ('broadcast_deleted_conversations'), ('broadcast_deleted_messages'), ('broadcast_message'),
+            ('broadcast_deleted_conversations'), ('broadcast_deleted_messages'), ('broadcast_messages'),
             ('copy_messages_for_fork'), ('delete_feedback_of_deleted_messages'), ('erase_deleted_auth_user'),
             ('forbid_held_messages_delete'), ('mark_conversation_rated'), ('purge_expired_conversation'), ('rebuild_search_index'), ('recount_totals'), ('search_hits') $$,
   'the only security definer functions are the private helpers that write counters, purge expired rows, copy a fork''s seqs or broadcast changes'

@@ -2,7 +2,7 @@
 --
 -- A new message goes to its conversation's private topic ai_conversations:<row id> and to the
 -- service topic ai_conversations:service as event "message", its payload the message as the API
--- returns it plus conversation_row; deletions go out as "messages_deleted" or "cleared"; a
+-- returns it plus row_id (the row, as the store's readers name it); deletions go out as "messages_deleted" or "cleared"; a
 -- deleted or cleaned-up conversation as "conversation_deleted" (reason "deleted" or "expired").
 -- Every row is private and of extension broadcast. A replayed idempotency key sends nothing; a
 -- message above broadcast_max_bytes goes without content and metadata ("partial"); the
@@ -12,7 +12,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(25);
+select plan(27);
 
 -- Setup (as postgres): A's conversation, with the settings as a Supabase project has them --------
 -- A = 7f1e0000-0000-4000-8000-00000000000a
@@ -51,7 +51,7 @@ select results_eq(
 select is(
   (select payload from pg_temp.sent_since() where topic = 'ai_conversations:' || :'a_row'),
   (select (public.get_messages('pgtap-bc-a')::jsonb -> 0) - 'tokens_before'
-          || jsonb_build_object('conversation_row', :'a_row'::uuid)),
+          || jsonb_build_object('row_id', :'a_row'::uuid)),
   'its payload is the message as the API returns it, with the conversation''s row id'
 );
 select is(
@@ -62,7 +62,7 @@ select is(
 select is(
   (select payload ->> 'id' from pg_temp.sent_since() limit 1),
   (select m.id::text from public.ai_conversation_messages m where m.conversation_id = 'pgtap-bc-a' and m.seq = 1),
-  'the payload''s id is the message''s (realtime.send keeps it)'
+  'the payload''s id is the message''s (as realtime.send keeps it)'
 );
 select is(
   private.topic_conversation_row('ai_conversations:' || :'a_row'), :'a_row'::uuid,
@@ -74,6 +74,27 @@ select public.append_message('pgtap-bc-a', 'user', 'hello broadcast', '{"client"
   is not null as setup \gset
 select is_empty($$ select 1 from pg_temp.sent_since() $$, 'a replayed idempotency key sends nothing');
 
+-- One statement, several messages: one row per message and topic, in seq order -----------------
+select public.append_messages('pgtap-bc-a', '[{"role": "user", "content": "batch one"},
+                                             {"role": "assistant", "content": "batch two"}]')
+  is not null as setup \gset
+select results_eq(
+  $$ select topic, (payload ->> 'seq')::bigint, payload ->> 'content' from pg_temp.sent_since()
+      order by topic, (payload ->> 'seq')::bigint $$,
+  format($$ values (%1$L, 2::bigint, 'batch one'), (%1$L, 3::bigint, 'batch two'),
+                   ('ai_conversations:service', 2::bigint, 'batch one'), ('ai_conversations:service', 3::bigint, 'batch two') $$,
+         'ai_conversations:' || :'a_row'),
+  'a statement that appends two messages broadcasts each to both topics'
+);
+select is(
+  (select array_agg((m.payload ->> 'seq')::bigint order by m.ctid) from realtime.messages m
+    where m.topic = 'ai_conversations:service' and m.payload ->> 'conversation_id' = 'pgtap-bc-a'
+      and not exists (select 1 from sent s where s.id = m.id)),
+  array[2, 3]::bigint[],
+  'written in seq order (the order Realtime reads them from the WAL)'
+);
+select pg_temp.step();
+
 -- Large messages -----------------------------------------------------------------------------------
 update public.ai_conversation_settings set broadcast_max_bytes = 1000;
 select public.append_message('pgtap-bc-a', 'assistant', repeat('long ', 400), '{"model": "m"}') is not null as setup \gset
@@ -81,8 +102,8 @@ select is(
   (select payload from pg_temp.sent_since() where topic = 'ai_conversations:' || :'a_row'),
   (select jsonb_build_object('id', m.id, 'conversation_id', m.conversation_id, 'seq', m.seq, 'role', m.role,
                              'created_at', m.created_at, 'idempotency_key', m.idempotency_key, 'tokens', m.tokens,
-                             'user_id', m.user_id, 'conversation_row', :'a_row'::uuid, 'partial', true)
-     from public.ai_conversation_messages m where m.conversation_id = 'pgtap-bc-a' and m.seq = 2),
+                             'user_id', m.user_id, 'row_id', :'a_row'::uuid, 'partial', true)
+     from public.ai_conversation_messages m where m.conversation_id = 'pgtap-bc-a' and m.seq = 4),
   'a message above broadcast_max_bytes goes without content and metadata, marked partial'
 );
 update public.ai_conversation_settings set broadcast_max_bytes = 200000;
@@ -96,8 +117,8 @@ select results_eq(
   $$ select topic, event, payload - 'id' from pg_temp.sent_since() order by topic $$,
   format($$ values (%1$L, 'messages_deleted', %2$L::jsonb), ('ai_conversations:service', 'messages_deleted', %2$L::jsonb) $$,
          'ai_conversations:' || :'a_row',
-         jsonb_build_object('conversation_row', :'a_row'::uuid, 'conversation_id', 'pgtap-bc-a', 'deleted', 1,
-                            'first_seq', 1, 'last_seq', 1, 'remaining', 1)),
+         jsonb_build_object('row_id', :'a_row'::uuid, 'conversation_id', 'pgtap-bc-a', 'deleted', 1,
+                            'first_seq', 1, 'last_seq', 1, 'remaining', 3)),
   'deleting one message tells both topics which seqs went and how many remain'
 );
 select pg_temp.step();
@@ -111,8 +132,8 @@ select results_eq(
   $$ select topic, event, payload - 'id' from pg_temp.sent_since() order by topic $$,
   format($$ values (%1$L, 'cleared', %2$L::jsonb), ('ai_conversations:service', 'cleared', %2$L::jsonb) $$,
          'ai_conversations:' || :'a_row',
-         jsonb_build_object('conversation_row', :'a_row'::uuid, 'conversation_id', 'pgtap-bc-a', 'deleted', 2,
-                            'first_seq', 2, 'last_seq', 3, 'remaining', 0)),
+         jsonb_build_object('row_id', :'a_row'::uuid, 'conversation_id', 'pgtap-bc-a', 'deleted', 4,
+                            'first_seq', 2, 'last_seq', 5, 'remaining', 0)),
   'a clear is "cleared": every message went'
 );
 select pg_temp.step();
@@ -126,7 +147,7 @@ select results_eq(
   $$ select topic, event, payload - 'id' from pg_temp.sent_since() order by topic $$,
   format($$ values (%1$L, 'conversation_deleted', %2$L::jsonb), ('ai_conversations:service', 'conversation_deleted', %2$L::jsonb) $$,
          'ai_conversations:' || :'a_row',
-         jsonb_build_object('conversation_row', :'a_row'::uuid, 'conversation_id', 'pgtap-bc-a', 'reason', 'deleted')),
+         jsonb_build_object('row_id', :'a_row'::uuid, 'conversation_id', 'pgtap-bc-a', 'reason', 'deleted')),
   'deleting a conversation sends "conversation_deleted" (reason deleted), and nothing for its messages'
 );
 select pg_temp.step();
@@ -142,7 +163,7 @@ select results_eq(
   $$ select topic, event, payload - 'id' from pg_temp.sent_since() order by topic $$,
   format($$ values (%1$L, 'conversation_deleted', %2$L::jsonb), ('ai_conversations:service', 'conversation_deleted', %2$L::jsonb) $$,
          'ai_conversations:' || :'old_row',
-         jsonb_build_object('conversation_row', :'old_row'::uuid, 'conversation_id', 'pgtap-bc-old', 'reason', 'expired')),
+         jsonb_build_object('row_id', :'old_row'::uuid, 'conversation_id', 'pgtap-bc-old', 'reason', 'expired')),
   'an expired conversation the cleanup removes sends "conversation_deleted" with reason expired'
 );
 select pg_temp.step();
@@ -204,7 +225,7 @@ end
 $$;
 set local client_min_messages = error;  -- realtime.send's warnings, expected here
 select lives_ok($$ select public.append_message('pgtap-bc-np', 'user', 'no partition') $$,
-                'an append succeeds when realtime.messages cannot take the broadcast (realtime.send warns)');
+                'an append succeeds when realtime.messages cannot take the broadcast (a warning, as realtime.send gives)');
 reset client_min_messages;
 select is((select message_count from public.ai_conversations where conversation_id = 'pgtap-bc-np'), 1,
           'and the message is stored');
@@ -212,7 +233,7 @@ select is((select message_count from public.ai_conversations where conversation_
 -- Who may run what -------------------------------------------------------------------------------------
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p
-      where p.oid in ('private.broadcast_message()'::regprocedure, 'private.broadcast_deleted_messages()'::regprocedure,
+      where p.oid in ('private.broadcast_messages()'::regprocedure, 'private.broadcast_deleted_messages()'::regprocedure,
                       'private.broadcast_deleted_conversations()'::regprocedure, 'private.service_topic()'::regprocedure)
         and (has_function_privilege('anon', p.oid, 'execute') or has_function_privilege('authenticated', p.oid, 'execute')
              or has_function_privilege('service_role', p.oid, 'execute')) $$,
@@ -221,9 +242,10 @@ select is_empty(
 select is(
   (select count(*)::integer from pg_trigger t
     where t.tgrelid in ('public.ai_conversations'::regclass, 'public.ai_conversation_messages'::regclass)
-      and t.tgname like 'broadcast\_%' and not t.tgisinternal),
+      and t.tgname like 'broadcast\_%' and not t.tgisinternal
+      and (t.tgtype & 1) = 0),
   3,
-  'three triggers of their own send: after insert and after delete on messages, after delete on conversations'
+  'three statement triggers of their own send: after insert and after delete on messages, after delete on conversations'
 );
 select is(
   (select starts_with(private.conversation_topic(gen_random_uuid()), 'ai_conversations:')
