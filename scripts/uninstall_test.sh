@@ -3,9 +3,9 @@
 #
 #   scripts/uninstall_test.sh
 #
-# On a throwaway cluster (UNINSTALL_PORT, default STACK_PORT + 100; the dev database is never
-# touched) it (a) builds a Supabase project database holding a host application, deployed the
-# way a project deploys: its own migration through `supabase migration up` (a schema, tables,
+# On a throwaway cluster (scripts/lib/throwaway.sh; UNINSTALL_PORT, default STACK_PORT + 100; the
+# dev database is never touched) it (a) builds a Supabase project database holding a host
+# application, deployed the way a project deploys: its own migration through `supabase migration up` (a schema, tables,
 # functions, policies, a trigger on auth.users, a pg_cron job, a publication entry, a policy on
 # realtime.messages, a role setting, and Supabase's "default privileges for new entities"
 # on); snapshots it; (b) installs the store as a project would: its migrations copied next to
@@ -18,35 +18,13 @@
 # whatever happens.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PORT="${UNINSTALL_PORT:-$(( ${STACK_PORT:-54322} + 100 ))}"
-NAME="uninstall-test"
-URL="postgresql://postgres:postgres@127.0.0.1:${PORT}/postgres"
-CLI="${ROOT}/node_modules/.bin/supabase"
+LOG_TAG="uninstall"
+[[ -n "${UNINSTALL_PORT:-}" ]] && THROWAWAY_PORT="${UNINSTALL_PORT}"
+# shellcheck source=scripts/lib/throwaway.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/throwaway.sh"
 
-log() { printf '\033[1;34m[uninstall]\033[0m %s\n' "$*" >&2; }
-die() { printf '\033[1;31m[uninstall]\033[0m %s\n' "$*" >&2; exit 1; }
-
-[[ -x "${CLI}" ]] || die "Supabase CLI missing: run 'make deps'"
-if (exec 3<>"/dev/tcp/127.0.0.1/${PORT}") 2>/dev/null; then
-  die "port ${PORT} is already in use; set UNINSTALL_PORT to a free one"
-fi
-
-WORK="$(mktemp -d)"
-PROJECT="${WORK}/project"  # the host application's project: its own stack.sh ROOT
-stack() { STACK_PORT="${PORT}" STACK_NAME="${NAME}" "${PROJECT}/scripts/stack.sh" "$@"; }
-cleanup() {
-  local rc=$? dir
-  if dir="$(stack datadir 2>/dev/null)"; then
-    stack down >/dev/null 2>&1 || true
-    rm -rf "${dir}"
-  fi
-  rm -rf "${WORK}"
-  if [[ ${rc} -eq 0 ]]; then log "install/uninstall test passed"; else log "install/uninstall test FAILED"; fi
-  exit "${rc}"
-}
-trap cleanup EXIT
-
+URL="${THROWAWAY_URL}"
+WORK="${THROWAWAY_WORK}"
 q() { psql "${URL}" -qAtX -v ON_ERROR_STOP=1 "$@"; }
 migrate() {
   (cd "${PROJECT}" && "${CLI}" migration "$@" --db-url "${URL}?sslmode=disable" >>"${WORK}/cli.log" 2>&1) \
@@ -54,11 +32,7 @@ migrate() {
 }
 
 # --- (a) the host application, deployed with its own migration -------------------------------------
-mkdir -p "${PROJECT}/scripts" "${PROJECT}/supabase/migrations" "${PROJECT}/supabase/platform" "${PROJECT}/.local"
-cp "${ROOT}/scripts/stack.sh" "${PROJECT}/scripts/"
-cp "${ROOT}/supabase/config.toml" "${PROJECT}/supabase/"
-cp "${ROOT}/supabase/platform/bootstrap.sql" "${PROJECT}/supabase/platform/"
-ln -s "${ROOT}/node_modules" "${PROJECT}/node_modules"
+PROJECT="$(new_build project)"  # the host application's project: its own stack.sh ROOT
 cat > "${PROJECT}/supabase/migrations/20250101000000_host_app.sql" <<'SQL'
 -- An application that had the project before the conversation store came.
 create extension if not exists pg_cron with schema pg_catalog;
@@ -99,8 +73,8 @@ create policy "signed-in users receive rooms" on realtime.messages for select to
 select cron.schedule('app-nightly-report', '0 2 * * *', 'select public.note_count()');
 alter role authenticated set idle_in_transaction_session_timeout = '60s';
 SQL
-log "building a project database with a host application (port ${PORT})"
-stack reset >/dev/null
+log "building a project database with a host application (port ${THROWAWAY_PORT})"
+build "${PROJECT}"
 
 # What must come back: the schema (privileges and default privileges included), and the
 # catalogs a dump does not show (cron jobs, role settings) or shows in an order of its own.
@@ -131,11 +105,14 @@ cp "${ROOT}/supabase/migrations/"*.sql "${PROJECT}/supabase/migrations/"
 log "installing the store: ${#store_migrations[@]} migrations with supabase migration up"
 migrate up
 failed=0
-# The store works next to the host...
+# The store works next to the host (broadcasting, as on Supabase)...
 q >/dev/null <<'SQL'
+update public.ai_conversation_settings set broadcast_conversations = true, broadcast_service = true;
 select public.create_conversation('uninstall-test', null, '{"from": "the uninstall test"}');
 select public.append_message('uninstall-test', 'user', 'hello');
 select public.clear_conversation('uninstall-test');
+select public.append_message('uninstall-test', 'user', 'again');
+select public.delete_conversation('uninstall-test');
 SQL
 # ...and the host's next migration still gets the project's default privileges.
 same="$(q <<'SQL'
