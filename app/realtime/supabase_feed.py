@@ -1,14 +1,24 @@
 """The Supabase feed: Broadcast from the database, on the private topic of the service.
 
 The database sends every change of every conversation to the private Realtime topic
-`ai_conversations:service` (migration 20261209300100_broadcast.sql): event `message` carries
-the message as the API returns it, plus `conversation_row`, the conversation's row id; above
-the project's `broadcast_max_bytes` it comes without content and metadata, marked `partial`,
-and the hub reads it from the database. Deletions go out as `messages_deleted`, `cleared` and
-`conversation_deleted` on the same topic; the hub learns about those by re-reading the
-conversations it watches. This feed joins the topic as a private channel with the service key:
-Realtime authorises the join as service_role, which bypasses the RLS policies of
-realtime.messages (no user ever reads this topic).
+`ai_conversations:service` (migration 20261209300100_broadcast.sql; docs/realtime-broadcast.md).
+Every payload names the conversation (`conversation_id`) and its row (`row_id`, as the
+store's readers name it). What each event becomes for the hub:
+
+- `message`: the message as the API returns it, its owner (`user_id`) included, so the hub
+  publishes it without a read (`FeedEvent` with the `Message`); above the project's
+  `broadcast_max_bytes` it comes without content and metadata, marked `partial`, and the hub
+  reads it from the database (`FeedEvent` without one);
+- `conversation_deleted` (deleted, or removed after its expiry): `feed_deleted([(row_id,
+  conversation_id)])`, so a stream of that row ends (`gone`) at once, in commit order with the
+  messages, before a later conversation of the same id stores anything;
+- `cleared` and `messages_deleted`: `feed_changed(conversation_id)`, the topic reads again;
+- anything that cannot be routed (no conversation id, no seq, no row id): `feed_resumed()`,
+  every topic reads again, since the database has whatever it said.
+
+This feed joins the topic as a private channel with the service key: Realtime authorises the
+join as service_role, which bypasses the RLS policies of realtime.messages (no user ever reads
+this topic).
 
 realtime-py's AsyncRealtimeClient runs on our event loop and calls our callbacks from its
 reader task, so they only translate the payload and hand it to the hub (no I/O, no await).
@@ -29,7 +39,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 import msgspec
 from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
@@ -42,13 +54,22 @@ from app.realtime.events import FeedEvent
 from app.realtime.feed import SupervisedFeed
 from app.store.models import Message
 
-__all__ = ["MESSAGE_EVENT", "SERVICE_TOPIC", "SupabaseFeed", "realtime_url"]
+__all__ = [
+    "CHANGED_EVENTS",
+    "DELETED_EVENT",
+    "MESSAGE_EVENT",
+    "SERVICE_TOPIC",
+    "SupabaseFeed",
+    "realtime_url",
+]
 
 log = logging.getLogger("app.realtime")
 
 SERVICE_TOPIC = "ai_conversations:service"
 """The topic the database broadcasts every change to (private.service_topic() in SQL)."""
 MESSAGE_EVENT = "message"
+DELETED_EVENT = "conversation_deleted"
+CHANGED_EVENTS = ("cleared", "messages_deleted")
 
 # A private channel that receives Broadcast only: no presence, no echo of our own sends (we send
 # none), and the system message that says broadcasts from the database flow.
@@ -95,7 +116,7 @@ class SupabaseFeed(SupervisedFeed):
         self.timeout = timeout
         self.heartbeat_interval = heartbeat_interval
         self.watchdog_interval = watchdog_interval
-        self.unroutable = 0  # message events without conversation_id and seq (caught up instead)
+        self.unroutable = 0  # events without conversation_id and seq or row_id (caught up instead)
 
     async def _session(self) -> None:
         client = AsyncRealtimeClient(
@@ -121,7 +142,10 @@ class SupabaseFeed(SupervisedFeed):
                 self._sink.feed_resumed()
 
         channel = client.channel(self.topic, _CHANNEL)
-        channel.on_broadcast(MESSAGE_EVENT, self._on_message)
+        channel.on_broadcast(MESSAGE_EVENT, self._callback(self._emit_message))
+        channel.on_broadcast(DELETED_EVENT, self._callback(self._emit_conversation_deleted))
+        for event in CHANGED_EVENTS:
+            channel.on_broadcast(event, self._callback(self._emit_changed))
         channel.on_system(on_system)
         try:
             await client.connect()
@@ -140,23 +164,30 @@ class SupabaseFeed(SupervisedFeed):
                 await client.close()
         raise ConnectionError(failure[0] if failure else "realtime session ended")
 
-    def _on_message(self, broadcast: BroadcastPayload) -> None:
-        """realtime-py's callback: never raise into its reader task."""
-        try:
-            self._emit_message(broadcast.get("payload"))
-        except Exception:
-            log.exception("could not handle a Realtime broadcast")
+    def _callback(self, emit: Callable[[dict[str, Any]], None]) -> Callable[[BroadcastPayload], None]:
+        """realtime-py's callback for one event: never raises into its reader task."""
 
-    def _emit_message(self, payload: Any) -> None:
-        payload = payload if isinstance(payload, dict) else {}
+        def on_broadcast(broadcast: BroadcastPayload) -> None:
+            try:
+                payload = broadcast.get("payload")
+                emit(payload if isinstance(payload, dict) else {})
+            except Exception:
+                log.exception("could not handle a Realtime broadcast")
+
+        return on_broadcast
+
+    def _unroutable(self, event: str, payload: dict[str, Any]) -> None:
+        """Not an event we can route: whatever it said, the database has it. Catch up."""
+        self.unroutable += 1
+        log.warning("Realtime %s event without what routes it: %.200r", event, payload)
+        if self._sink is not None:
+            self._sink.feed_resumed()
+
+    def _emit_message(self, payload: dict[str, Any]) -> None:
         conversation_id = payload.get("conversation_id")
         seq = payload.get("seq")
         if not isinstance(conversation_id, str) or not isinstance(seq, int) or isinstance(seq, bool):
-            # Not a message we can route: whatever it said, the database has it. Catch up.
-            self.unroutable += 1
-            log.warning("Realtime message event without conversation_id/seq: %.200r", payload)
-            if self._sink is not None:
-                self._sink.feed_resumed()
+            self._unroutable(MESSAGE_EVENT, payload)
             return
         if not self._watched(conversation_id):
             return
@@ -165,3 +196,20 @@ class SupabaseFeed(SupervisedFeed):
             with contextlib.suppress(msgspec.ValidationError):
                 message = msgspec.convert(payload, Message, strict=False)
         self._emit(FeedEvent(conversation_id, seq, message))
+
+    def _emit_conversation_deleted(self, payload: dict[str, Any]) -> None:
+        conversation_id = payload.get("conversation_id")
+        try:
+            row_id = UUID(payload["row_id"])
+        except (KeyError, TypeError, ValueError):
+            self._unroutable(DELETED_EVENT, payload)
+            return
+        self._emit_deleted([(row_id, conversation_id if isinstance(conversation_id, str) else None)])
+
+    def _emit_changed(self, payload: dict[str, Any]) -> None:
+        conversation_id = payload.get("conversation_id")
+        if not isinstance(conversation_id, str):
+            self._unroutable("deletion", payload)
+            return
+        if self._sink is not None and self._watched(conversation_id):
+            self._sink.feed_changed(conversation_id)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import psycopg
 import pytest
 
-from app.realtime import Backoff, FeedConfigError, Hub, MessageEvent, StoreSource, SupabaseFeed
+from app.realtime import Backoff, EndEvent, FeedConfigError, Hub, MessageEvent, StoreSource, SupabaseFeed
 from app.realtime.supabase_feed import SERVICE_TOPIC, realtime_url
 from app.store import ConversationManager
 from tests.harness.waiting import until
@@ -62,6 +62,24 @@ async def relay(realtime: FakeRealtime, admin: psycopg.AsyncConnection[Any], mes
     assert row is not None, f"the database broadcast nothing for message {message_id}"
     topic, event, payload, row_id = row
     return await realtime.broadcast(topic, event, payload, row_id)
+
+
+async def relay_event(
+    realtime: FakeRealtime, admin: psycopg.AsyncConnection[Any], event: str, conversation_id: str
+) -> dict[str, Any]:
+    """The same for the last event of one kind about a conversation; returns its payload."""
+    row = await (
+        await admin.execute(
+            "select payload, id::text from realtime.messages"
+            " where topic = %s and event = %s and payload ->> 'conversation_id' = %s"
+            " order by inserted_at desc limit 1",
+            (SERVICE_TOPIC, event, conversation_id),
+        )
+    ).fetchone()
+    assert row is not None, f"the database broadcast no {event} for {conversation_id}"
+    payload, row_id = row
+    assert await realtime.broadcast(SERVICE_TOPIC, event, payload, row_id) == 1
+    return dict(payload)
 
 
 @pytest.fixture
@@ -176,27 +194,95 @@ async def test_a_message_event_that_cannot_be_routed_means_a_catch_up(
     assert _feed(hub).unroutable == 1
 
 
-async def test_only_message_events_are_taken_for_messages(
+async def test_a_deleted_conversation_ends_its_stream_without_a_read(
     hub: Hub,
     realtime: FakeRealtime,
     store: ConversationManager,
     conversation_id: str,
     broadcast_settings: Any,
 ) -> None:
-    """A clear's event carries conversation_id and a seq-like last_seq: it is no message."""
+    """conversation_deleted names the row: the hub ends the stream bound to it at once."""
     sub = await hub.subscribe(conversation_id)
-    await store.add_message(conversation_id, "user", "hello")
-    await store.clear_conversation(conversation_id)
+    appended = await store.add_message(conversation_id, "user", "hello")
+    await relay(realtime, broadcast_settings, str(appended.message.id))
+    assert seqs(await take(sub, 1)) == [1]
     row = await (
         await broadcast_settings.execute(
-            "select event, payload, id::text from realtime.messages"
-            " where topic = %s and event = 'cleared' and payload ->> 'conversation_id' = %s",
-            (SERVICE_TOPIC, conversation_id),
+            "select id::text from public.ai_conversations where conversation_id = %s", (conversation_id,)
         )
     ).fetchone()
-    assert row is not None, "the clear was broadcast"
-    assert await realtime.broadcast(SERVICE_TOPIC, *row) == 1
+    assert row is not None
+    await store.delete_conversation(conversation_id)
+    reads = hub.catch_up_reads
+    payload = await relay_event(realtime, broadcast_settings, "conversation_deleted", conversation_id)
+    assert payload == {"row_id": row[0], "conversation_id": conversation_id, "reason": "deleted"}
+    (end,) = await take(sub, 1)
+    assert isinstance(end, EndEvent)
+    assert (end.reason, end.last_seq) == ("gone", 1)
+    assert hub.catch_up_reads == reads
+    assert _feed(hub).unroutable == 0
+
+
+async def test_an_expired_conversation_the_cleanup_removes_ends_its_stream(
+    hub: Hub,
+    realtime: FakeRealtime,
+    store: ConversationManager,
+    conversation_id: str,
+    broadcast_settings: Any,
+) -> None:
+    sub = await hub.subscribe(conversation_id)
+    await broadcast_settings.execute(
+        "update public.ai_conversations set expires_at = now() - interval '1 second'"
+        " where conversation_id = %s",
+        (conversation_id,),
+    )
+    await broadcast_settings.execute("select public.cleanup_expired_conversations()")
+    reads = hub.catch_up_reads
+    payload = await relay_event(realtime, broadcast_settings, "conversation_deleted", conversation_id)
+    assert payload["reason"] == "expired"
+    (end,) = await take(sub, 1)
+    assert isinstance(end, EndEvent)
+    assert end.reason == "gone"
+    assert hub.catch_up_reads == reads
+
+
+async def test_a_deletion_event_without_its_row_means_a_catch_up(
+    hub: Hub, realtime: FakeRealtime, store: ConversationManager, conversation_id: str
+) -> None:
+    """Without row_id the hub cannot tell which stream it ends: every topic reads again, and
+    the one whose conversation is gone ends."""
+    sub = await hub.subscribe(conversation_id)
+    await store.delete_conversation(conversation_id)
+    no_row = {"conversation_id": conversation_id}
+    await realtime.broadcast(SERVICE_TOPIC, "conversation_deleted", no_row, "row-1")
+    (end,) = await take(sub, 1)
+    assert isinstance(end, EndEvent)
+    assert end.reason == "gone"
+    assert _feed(hub).unroutable == 1
+
+
+async def test_a_clear_makes_the_topic_read_again_and_the_stream_goes_on(
+    hub: Hub,
+    realtime: FakeRealtime,
+    store: ConversationManager,
+    conversation_id: str,
+    broadcast_settings: Any,
+) -> None:
+    """A clear's event carries conversation_id and a seq-like last_seq: it is no message, but
+    the topic reads the conversation again (and finds the row it is bound to)."""
+    sub = await hub.subscribe(conversation_id)
+    appended = await store.add_message(conversation_id, "user", "hello")
+    await relay(realtime, broadcast_settings, str(appended.message.id))
+    assert seqs(await take(sub, 1)) == [1]
+    await store.clear_conversation(conversation_id)
+    reads = hub.catch_up_reads
+    payload = await relay_event(realtime, broadcast_settings, "cleared", conversation_id)
+    assert (payload["deleted"], payload["last_seq"], payload["remaining"]) == (1, 1, 0)
+    await until(lambda: hub.catch_up_reads > reads)
     assert await sub.get(timeout=0.2) is None
+    after = await store.add_message(conversation_id, "user", "after the clear")
+    await relay(realtime, broadcast_settings, str(after.message.id))
+    assert seqs(await take(sub, 1)) == [2]
     assert _feed(hub).unroutable == 0
 
 
