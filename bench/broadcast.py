@@ -4,14 +4,15 @@ pgbench ``select public.append_message(...)`` at 16 clients over 1,000 conversat
 users, alternating in the same session (two rounds) between:
 
 - off: ``broadcast_conversations`` and ``broadcast_service`` false (no row in realtime.messages);
-- conversation topics: one ``realtime.send`` per message, to ``ai_conversations:<row>``;
-- on (the default): that and the service topic the API's Supabase feed listens on (two rows);
+- conversation topics: one row per message, to ``ai_conversations:<row>``;
+- on (the default): that and the service topic the API's Supabase feed listens on (two rows,
+  written by the statement trigger's one insert);
 - on + a user topic: a third row per message to ``ai_conversations:user:<uid>`` (what a
-  sidebar's "conversation changed" topic costs; a trigger created here, in this throwaway
-  database only, dropped afterwards);
-- the same two rows written by one insert in the trigger instead of two calls of
-  ``realtime.send`` (a trigger created here only), to show what realtime.send's per-call work
-  costs (a function call, a subtransaction and a ``SET LOCAL`` per row);
+  sidebar's "conversation changed" topic would cost), in the same one insert (a copy of the
+  trigger with the third topic, created in this throwaway database only, dropped afterwards);
+- realtime.send per row and topic: the same two rows written the way Supabase's guide writes
+  them (a row trigger calling ``realtime.send`` twice: a function call, a dynamic ``SET LOCAL``
+  and a subtransaction per row), the design this replaced, created here only;
 - postgres_changes, polled: broadcast off, and what Realtime's Postgres Changes does in the
   database instead: a wal2json slot read with ``pg_logical_slot_get_changes()`` every 100 ms
   (its default poll interval), without Realtime's per-subscriber RLS check, so a lower bound.
@@ -31,7 +32,6 @@ issue's): appends with broadcast on >= 0.9 of appends with it off, held against 
 from __future__ import annotations
 
 import contextlib
-import os
 import statistics
 import tempfile
 import threading
@@ -40,9 +40,11 @@ from pathlib import Path
 
 import psycopg
 
-from bench import data, pgbench
+from bench import data, pgbench, proc
+from bench.api import Api
 from bench.config import Config
-from bench.http import Api, Load, Wrk
+from bench.http import Wrk
+from bench.load import Load, combine
 from bench.pgbench import Run
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, verdict_line
 
@@ -55,28 +57,45 @@ SLOT = "bench_broadcast"
 
 _SETTINGS = "update public.ai_conversation_settings set broadcast_conversations = {}, broadcast_service = {}"
 _EMPTY = "truncate realtime.messages"
+_TRIGGER = "alter table public.ai_conversation_messages {} trigger {}"
+
+# The alternatives, in this throwaway database only. A user topic: the store's statement trigger
+# with a third topic in its one insert.
 _USER_TOPIC = """
 create function private.bench_user_topic() returns trigger language plpgsql security definer
 set search_path = '' as $$
 begin
-  if new.user_id is not null then
-    perform realtime.send(
-      jsonb_build_object('conversation_id', new.conversation_id, 'last_seq', new.seq,
-                         'updated_at', new.created_at),
-      'conversation_changed', 'ai_conversations:user:' || new.user_id::text, true);
-  end if;
+  begin
+    insert into realtime.messages (topic, extension, payload, event, private)
+    select t.topic, 'broadcast', m.payload, 'message', true
+      from (select n.conversation_id, n.seq, n.user_id, c.id as row_id, jsonb_build_object(
+                     'row_id', c.id, 'id', n.id, 'conversation_id', n.conversation_id, 'seq', n.seq,
+                     'role', n.role, 'content', n.content, 'metadata', n.metadata,
+                     'created_at', n.created_at, 'idempotency_key', n.idempotency_key,
+                     'tokens', n.tokens, 'user_id', n.user_id) as payload
+              from new_rows n
+              join public.ai_conversations c on c.conversation_id = n.conversation_id) m
+     cross join lateral (select private.conversation_topic(m.row_id)
+                         union all
+                         select private.service_topic()
+                         union all
+                         select 'ai_conversations:user:' || m.user_id::text
+                          where m.user_id is not null) t(topic)
+     order by m.conversation_id, m.seq;
+  exception when others then
+    raise warning 'WarnSendingBroadcastMessage: %', sqlerrm;
+  end;
   return null;
 end
 $$;
 create trigger bench_user_topic after insert on public.ai_conversation_messages
-  for each row execute function private.bench_user_topic();
+  referencing new table as new_rows
+  for each statement execute function private.bench_user_topic();
 alter table public.ai_conversation_messages disable trigger bench_user_topic;
 """
-# The alternative to realtime.send, measured here only: the same two rows (what realtime.send
-# writes: id, payload with the id, event, topic, private, extension), in one insert under one
-# exception block, without a function call, a subtransaction and a SET LOCAL per row.
-_INLINE = """
-create function private.bench_inline() returns trigger language plpgsql security definer
+# The design this replaced: a row trigger calling realtime.send once per topic.
+_SEND_PER_ROW = """
+create function private.bench_send_per_row() returns trigger language plpgsql security definer
 set search_path = '' as $$
 declare
   v_row uuid;
@@ -84,31 +103,24 @@ declare
 begin
   select c.id into v_row from public.ai_conversations c where c.conversation_id = new.conversation_id;
   v_payload := jsonb_build_object(
-    'conversation_row', v_row, 'id', new.id, 'conversation_id', new.conversation_id, 'seq', new.seq,
+    'row_id', v_row, 'id', new.id, 'conversation_id', new.conversation_id, 'seq', new.seq,
     'role', new.role, 'content', new.content, 'metadata', new.metadata, 'created_at', new.created_at,
     'idempotency_key', new.idempotency_key, 'tokens', new.tokens, 'user_id', new.user_id);
-  begin
-    insert into realtime.messages (payload, event, topic, private, extension)
-    values (v_payload, 'message', 'ai_conversations:' || v_row, true, 'broadcast'),
-           (v_payload, 'message', 'ai_conversations:service', true, 'broadcast');
-  exception when others then
-    raise warning 'WarnSendingBroadcastMessage: %', sqlerrm;
-  end;
+  perform realtime.send(v_payload, 'message', private.conversation_topic(v_row), true);
+  perform realtime.send(v_payload, 'message', private.service_topic(), true);
   return null;
 end
 $$;
-create trigger bench_inline after insert on public.ai_conversation_messages
-  for each row execute function private.bench_inline();
-alter table public.ai_conversation_messages disable trigger bench_inline;
+create trigger bench_send_per_row after insert on public.ai_conversation_messages
+  for each row execute function private.bench_send_per_row();
+alter table public.ai_conversation_messages disable trigger bench_send_per_row;
 """
-_DROP_USER_TOPIC = """
+_DROP_ALTERNATIVES = """
 drop trigger if exists bench_user_topic on public.ai_conversation_messages;
 drop function if exists private.bench_user_topic();
-drop trigger if exists bench_inline on public.ai_conversation_messages;
-drop function if exists private.bench_inline();
+drop trigger if exists bench_send_per_row on public.ai_conversation_messages;
+drop function if exists private.bench_send_per_row();
 """
-_INLINE_TRIGGER = "alter table public.ai_conversation_messages {} trigger bench_inline"
-_USER_TRIGGER = "alter table public.ai_conversation_messages {} trigger bench_user_topic"
 _CHANGES = """
 select count(*) from pg_logical_slot_get_changes(%s, null, null,
   'format-version', '2', 'include-timestamp', '1', 'include-transaction', 'false',
@@ -126,26 +138,25 @@ class Mode:
     polled: bool = False
 
 
+def _instead(trigger: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A bench trigger in place of the store's (its settings off: the store's sends nothing)."""
+    return (_SETTINGS.format("false", "false"), _TRIGGER.format("enable", trigger)), (
+        _TRIGGER.format("disable", trigger),
+    )
+
+
 OFF = Mode("off", (_SETTINGS.format("false", "false"),))
 CONVERSATION = Mode("conversation topics (1 row / message)", (_SETTINGS.format("true", "false"),))
 ON = Mode("on: + service topic (2 rows, the default)", (_SETTINGS.format("true", "true"),))
-USER = Mode(
-    "on + user topic (3 rows)",
-    (_SETTINGS.format("true", "true"), _USER_TRIGGER.format("enable")),
-    (_USER_TRIGGER.format("disable"),),
-)
-INLINE = Mode(
-    "2 rows in one insert, not realtime.send",
-    (_SETTINGS.format("false", "false"), _INLINE_TRIGGER.format("enable")),
-    (_INLINE_TRIGGER.format("disable"),),
-)
+USER = Mode("on + user topic (3 rows)", *_instead("bench_user_topic"))
+SEND = Mode("2 rows by realtime.send per row and topic", *_instead("bench_send_per_row"))
 POLLED = Mode(
     "postgres_changes, polled (broadcast off)",
     (_SETTINGS.format("false", "false"), f"select pg_create_logical_replication_slot('{SLOT}', 'wal2json')"),
     (f"select pg_drop_replication_slot('{SLOT}')",),
     polled=True,
 )
-MODES = (OFF, CONVERSATION, ON, USER, INLINE, POLLED)
+MODES = (OFF, CONVERSATION, ON, USER, SEND, POLLED)
 
 
 class SlotPoller:
@@ -218,31 +229,26 @@ $$;
 """
 CPU_APPENDS = 2_000
 CPU_ROUNDS = 3
-
-
-def _backend_cpu(pid: int) -> float:
-    """User + system CPU seconds of one server process (the bench cluster runs on this machine)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+CPU_MODES = (OFF, CONVERSATION, ON, USER, SEND)
 
 
 def _measure_cpu(url: str, group: data.Group) -> dict[Mode, float]:
     """Microseconds of the backend's CPU per append (median of the rounds), per mode."""
-    modes = (OFF, CONVERSATION, ON, USER, INLINE)
-    samples: dict[Mode, list[float]] = {mode: [] for mode in modes}
+    samples: dict[Mode, list[float]] = {mode: [] for mode in CPU_MODES}
     call = f"call private.bench_append_loop({group.first}, {group.count}, %s)"
     for _ in range(CPU_ROUNDS):
-        for mode in modes:
+        for mode in CPU_MODES:
             _execute(url, _EMPTY, *mode.before)
             try:
                 with psycopg.connect(url, autocommit=True) as conn:
                     conn.execute("set synchronous_commit = off")  # CPU, not the WAL flush, is measured
                     row = conn.execute("select pg_backend_pid()").fetchone()
                     assert row is not None
+                    backend = int(row[0])
                     conn.execute(call % 100)  # warm: plans, caches
-                    before = _backend_cpu(int(row[0]))
+                    before = proc.process_cpu(backend)
                     conn.execute(call % CPU_APPENDS)
-                    samples[mode].append((_backend_cpu(int(row[0])) - before) / CPU_APPENDS * 1e6)
+                    samples[mode].append((proc.process_cpu(backend) - before) / CPU_APPENDS * 1e6)
             finally:
                 _execute(url, *mode.after)
     return {mode: statistics.median(values) for mode, values in samples.items()}
@@ -263,21 +269,11 @@ def _measure_http(url: str, config: Config, group: data.Group) -> dict[Mode, Loa
                     runs.append(wrk.run(api.base, "append", config.duration / rounds))
         finally:
             api.stop()
-    return {mode: _combine(runs) for mode, runs in loads.items()}
-
-
-def _combine(loads: list[Load]) -> Load:
-    errors = sum(x.errors for x in loads)
+    combined = {mode: combine(runs) for mode, runs in loads.items()}
+    errors = sum(load.errors for load in combined.values())
     if errors:
         raise RuntimeError(f"{errors} HTTP appends failed")
-    return Load(
-        requests=sum(x.requests for x in loads),
-        seconds=sum(x.seconds for x in loads),
-        non_2xx=0,
-        socket_errors=0,
-        p50_ms=float("nan"),
-        p99_ms=float("nan"),
-    )
+    return combined
 
 
 def _rows_per_message(url: str) -> float:
@@ -300,7 +296,7 @@ def run(url: str, config: Config) -> list[Outcome]:
         f"{CONVERSATIONS:,} conversations of {min(CONVERSATIONS, data.USERS):,} users; -M prepared; "
         f"alternating runs, realtime.messages emptied before each"
     )
-    _execute(url, _USER_TOPIC, _INLINE)
+    _execute(url, _USER_TOPIC, _SEND_PER_ROW)
     try:
         measured = _measure(url, config, group, clients)
         # The default configuration once more, briefly, to check it writes what it says.
@@ -322,7 +318,7 @@ def run(url: str, config: Config) -> list[Outcome]:
     finally:
         _execute(
             url,
-            _DROP_USER_TOPIC,
+            _DROP_ALTERNATIVES,
             "drop procedure if exists private.bench_append_loop(integer, integer, integer)",
             *ON.before,
         )
@@ -352,9 +348,9 @@ def run(url: str, config: Config) -> list[Outcome]:
             goal=None,
         ),
         Outcome(
-            name="B 2 rows inline, not realtime.send / off",
-            figures=f"{fmt_rate(measured[INLINE].tps)} vs {fmt_rate(off)}",
-            value=measured[INLINE].tps / off,
+            name="B realtime.send per row and topic / off",
+            figures=f"{fmt_rate(measured[SEND].tps)} vs {fmt_rate(off)}",
+            value=measured[SEND].tps / off,
             goal=None,
         ),
         Outcome(
@@ -373,6 +369,14 @@ def run(url: str, config: Config) -> list[Outcome]:
             name="B CPU per append off / on (database)",
             figures=f"{cpu[OFF]:.0f} vs {cpu[ON]:.0f} us; one topic {cpu[CONVERSATION]:.0f} us",
             value=cpu[OFF] / cpu[ON],
+            goal=None,
+        )
+    )
+    outcomes.append(
+        Outcome(
+            name="B CPU per append off / realtime.send per row",
+            figures=f"{cpu[OFF]:.0f} vs {cpu[SEND]:.0f} us",
+            value=cpu[OFF] / cpu[SEND],
             goal=None,
         )
     )
