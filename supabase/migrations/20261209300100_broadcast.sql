@@ -28,9 +28,24 @@
 -- realtime.messages per statement, however many rows it changed).
 
 -- Settings -------------------------------------------------------------------------------------
+-- On where a Realtime server delivers the rows (Supabase, hosted or `supabase start`: Realtime
+-- keeps its own migrations in realtime.schema_migrations); off where none does (the local
+-- stack's bootstrap gives Realtime's schema, not its server): the rows would cost each append a
+-- quarter more database time (benchmark B), for nobody. The settings row takes that value as
+-- the columns are added, not by an update: its updated_at keeps saying when someone last
+-- changed the settings. The columns' defaults are on, as on Supabase.
+do $$
+begin
+  execute format(
+    'alter table public.ai_conversation_settings
+       add column broadcast_conversations boolean not null default %1$L,
+       add column broadcast_service boolean not null default %1$L',
+    to_regclass('realtime.schema_migrations') is not null);
+end
+$$;
 alter table public.ai_conversation_settings
-  add column broadcast_conversations boolean not null default true,
-  add column broadcast_service boolean not null default true,
+  alter column broadcast_conversations set default true,
+  alter column broadcast_service set default true,
   add column broadcast_max_bytes integer not null default 200000
     constraint ai_conversation_settings_broadcast_max_bytes_range
     check (broadcast_max_bytes between 1000 and 3000000);
@@ -43,13 +58,6 @@ comment on column public.ai_conversation_settings.broadcast_max_bytes is
   'Realtime drops payloads above the project''s limit (256 KB on the free plan).';
 grant update (broadcast_conversations, broadcast_service, broadcast_max_bytes)
   on public.ai_conversation_settings to service_role;
--- On where a Realtime server delivers the rows (Supabase, hosted or `supabase start`: Realtime
--- keeps its own migrations in realtime.schema_migrations); off where none does (the local
--- stack's bootstrap gives Realtime's schema, not its server): the rows would cost each append a
--- quarter to a third more database time (benchmark B), for nobody.
-update public.ai_conversation_settings
-   set broadcast_conversations = false, broadcast_service = false
- where to_regclass('realtime.schema_migrations') is null;
 
 -- Topics ---------------------------------------------------------------------------------------
 create function private.conversation_topic(p_conversation_row uuid)
