@@ -227,7 +227,6 @@ $$;
 comment on function private.announce_conversations_deleted() is
   'Tells logical decoding clients (the API''s live feed) which conversation rows a statement deleted: '
   'one transactional message, prefix ai_conversations.deleted, a JSON array of {row_id, conversation_id}.';
-revoke all on function private.announce_conversations_deleted() from public;
 
 create trigger announce_conversations_deleted after delete on public.ai_conversations
   referencing old table as old_rows
