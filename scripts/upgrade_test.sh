@@ -14,7 +14,7 @@
 # the columns the release has (counts and checksums), and what the upgrade backfills or repairs
 # is what the current rules would have written, (iii) the pgTAP suite passes on it, (iv) its
 # default privileges are the platform's (the second release changed them for every later
-# function, 20261209300000 gives them back). Exits non-zero on any mismatch; every cluster is
+# function, 20261209410000 gives them back). Exits non-zero on any mismatch; every cluster is
 # stopped and removed whatever happens.
 set -euo pipefail
 

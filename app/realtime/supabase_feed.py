@@ -1,7 +1,7 @@
 """The Supabase feed: Broadcast from the database, on the private topic of the service.
 
 The database sends every change of every conversation to the private Realtime topic
-`ai_conversations:service` (migration 20261209300100_broadcast.sql; docs/realtime-broadcast.md).
+`ai_conversations:service` (migration 20261209410100_broadcast.sql; docs/realtime-broadcast.md).
 Every payload names the conversation (`conversation_id`) and its row (`row_id`, as the
 store's readers name it). What each event becomes for the hub:
 

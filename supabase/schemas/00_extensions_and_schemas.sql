@@ -17,4 +17,4 @@ grant usage on schema private to service_role, authenticated;
 -- No default privileges: they would reach every function the host application creates later
 -- (migrations run as postgres, in any schema), and its RPCs would fail until granted. Every
 -- function of the store gets its privileges by name instead, in 90_function_privileges.sql;
--- 20261209300000_default_privileges_restored.sql gave back what the second release changed.
+-- 20261209410000_default_privileges_restored.sql gave back what the second release changed.

@@ -21,7 +21,7 @@ create table public.ai_conversation_settings (
     check (compaction_threshold_tokens between 0 and 100000000),
   search_config regconfig not null default 'simple',
   -- Broadcast from the database (66_broadcast.sql): which topics each change goes to, and the
-  -- largest payload sent whole. The migration 20261209300100_broadcast.sql gives the settings
+  -- largest payload sent whole. The migration 20261209410100_broadcast.sql gives the settings
   -- row both topics off where no Realtime server reads realtime.messages (the local stack).
   broadcast_conversations boolean not null default true,
   broadcast_service boolean not null default true,

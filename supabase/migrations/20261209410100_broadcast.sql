@@ -304,7 +304,7 @@ create trigger broadcast_deleted_conversations after delete on public.ai_convers
   for each statement execute function private.broadcast_deleted_conversations();
 
 -- Execute privileges, one list (new functions are executable by PUBLIC by default again, see
--- 20261209300000): each entry revokes everything, then grants what it lists.
+-- 20261209410000): each entry revokes everything, then grants what it lists.
 do $$
 declare
   v_grant record;
