@@ -26,7 +26,7 @@
 -- message, as for any conversation without one.
 --
 -- How: rows keep a given seq when copied into the conversation named in private.copying_into
--- (the append trigger, 20261209200100), and touch_conversation keeps an updated_at set while the
+-- (the append trigger, 20261209420100), and touch_conversation keeps an updated_at set while the
 -- import names its conversation there (redefined below; otherwise as in 20261204100600).
 
 -- The export shape --------------------------------------------------------------------------------

@@ -34,7 +34,7 @@
 -- engine's outputs). A client key of one of those shapes gets the same first-write-wins replay.
 
 -- Also: the setting that lets rows keep a given seq is renamed from private.fork_copy to
--- private.copying_into, since an import keeps its messages' seqs too (20261209200300); the fork's
+-- private.copying_into, since an import keeps its messages' seqs too (20261209420300); the fork's
 -- copy step is redefined here with the new name only.
 --
 -- This is the one definition of private.before_message_insert() in this release; the rest of its
