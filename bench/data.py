@@ -139,10 +139,10 @@ class Layout:
 
 
 def truncate(url: str) -> None:
-    """Empties the conversations, their messages and their turns (the truncate triggers reset
-    the totals)."""
+    """Empties both tables, and the turns that reference conversations (the truncate triggers
+    reset the totals)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("truncate public.ai_turns, public.ai_conversation_messages, public.ai_conversations")
+        conn.execute("truncate public.ai_conversation_messages, public.ai_turns, public.ai_conversations")
 
 
 def _insert(url: str, groups: Sequence[Group]) -> None:

@@ -8,12 +8,18 @@ lock_timeout, and a burst of them empties the pool for every other conversation.
 nothing. When a call finds the conversation locked (BusyError, after lock_timeout), the calls
 queued behind it at that moment fail with the same error at once instead of each waiting for
 the lock again: the conversation is busy for all of them.
+
+A lane is keyed by whoever calls and the conversation (PostgresTransport.lane_key), not by the
+id alone: before the database has said whether a caller may touch a conversation, that caller
+must not take a slot of the owner's lane, nor fail with the owner's BusyError. A user naming
+another's conversation id queues only behind its own calls (and gets its 404 at once).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Hashable
 from types import TracebackType
 
 from app.store.errors import BusyError
@@ -35,7 +41,7 @@ class _Slot:
 
     __slots__ = ("key", "lane", "lanes")
 
-    def __init__(self, lanes: Lanes, key: str) -> None:
+    def __init__(self, lanes: Lanes, key: Hashable) -> None:
         self.lanes = lanes
         self.key = key
         self.lane: _Lane | None = None
@@ -85,19 +91,19 @@ class Lanes:
         if width < 1:
             raise ValueError("width must be at least 1")
         self.width = width
-        self._lanes: dict[str, _Lane] = {}
+        self._lanes: dict[Hashable, _Lane] = {}
 
     @property
     def queued(self) -> int:
         """Calls waiting for their lane, across keys."""
         return sum(len(lane.waiters) for lane in self._lanes.values())
 
-    def lane(self, key: str) -> _Slot:
+    def lane(self, key: Hashable) -> _Slot:
         """`async with lanes.lane(key):` runs the block in `key`'s lane; raises BusyError when a
         call ahead found it locked."""
         return _Slot(self, key)
 
-    def _release(self, key: str, lane: _Lane) -> None:
+    def _release(self, key: Hashable, lane: _Lane) -> None:
         while lane.waiters:
             waiter = lane.waiters.popleft()
             if not waiter.done():
@@ -106,6 +112,6 @@ class Lanes:
         lane.running -= 1
         self._forget(key, lane)
 
-    def _forget(self, key: str, lane: _Lane) -> None:
+    def _forget(self, key: Hashable, lane: _Lane) -> None:
         if lane.running == 0 and not lane.waiters and self._lanes.get(key) is lane:
             del self._lanes[key]

@@ -349,7 +349,7 @@ class PostgresTransport:
             params[i] = Jsonb(params[i])
         conversation_id = args.get("p_conversation_id")
         if isinstance(conversation_id, str):
-            async with self.lanes.lane(conversation_id):
+            async with self.lanes.lane(self.lane_key(principal, conversation_id)):
                 result = await self._attempts(stmt, params, principal, retry)
         else:
             result = await self._attempts(stmt, params, principal, retry)
@@ -357,6 +357,13 @@ class PostgresTransport:
         if value is None:
             raise StoreError(f"{function} returned nothing")
         return value
+
+    @staticmethod
+    def lane_key(principal: Principal, conversation_id: str) -> tuple[str | None, str]:
+        """The lane of a call: the caller's (a user's `sub`, or the service's none) in that
+        conversation. Keyed by the caller too, since the lane is taken before the database
+        checks that the caller may touch the conversation (app.store.lanes)."""
+        return (principal.claims.get("sub"), conversation_id)
 
     async def run(
         self, stmt: bytes, params: list[Any], principal: Principal, *, retry: bool = False
