@@ -39,6 +39,7 @@ from app.controllers.health import HealthController
 from app.controllers.messages import MessageController
 from app.controllers.metrics import MetricsController
 from app.controllers.search import SearchController
+from app.controllers.turns import TurnController
 from app.controllers.usage import UsageController
 from app.crosssite import CrossSiteMiddleware
 from app.dependencies import provide_settings, provide_store
@@ -142,6 +143,7 @@ class ApplicationCore(InitPluginProtocol):
                 AdminController,
                 ErasureController,
                 ChatController,
+                TurnController,
                 EventsController,
                 MetricsController,
                 Router(
