@@ -49,7 +49,7 @@ from app.store import ConversationManager, Principal
 from app.store.models import TurnView
 from app.turns import StreamEvent, TurnFailed, TurnRunner, TurnStreams
 
-__all__ = ["TurnController", "follow", "sse_of", "stop"]
+__all__ = ["TurnController", "follow", "sse_of"]
 
 _encoder = msgspec.json.Encoder()
 
@@ -111,7 +111,8 @@ async def follow(
                         last,
                         TurnFailed(
                             error="expired",
-                            message="the token the stream was opened with has expired; resume with a fresh one",
+                            message="the token the stream was opened with has expired; "
+                            "resume with a fresh one",
                             status=401,
                         ),
                     )
@@ -244,23 +245,8 @@ class TurnController(Controller):
         self,
         store: NamedDependency[ConversationManager],
         runner: NamedDependency[TurnRunner],
-        streams: NamedDependency[TurnStreams],
         settings: NamedDependency[Settings],
         turn_id: TurnIdPath,
     ) -> Response[TurnView]:
-        view = await stop(store, runner, streams, turn_id, settings.turns.stop_wait_seconds)
+        view = await runner.stop(store, turn_id, settings.turns.stop_wait_seconds)
         return Response(view, status_code=HTTP_200_OK if view.turn.finished else HTTP_202_ACCEPTED)
-
-
-async def stop(
-    store: ConversationManager, runner: TurnRunner, streams: TurnStreams, turn_id: UUID | str, wait: float
-) -> TurnView:
-    """Asks the turn to stop (as the caller: 404 when not theirs), reaches it here at once, waits
-    up to `wait` seconds for it to end; the turn as it is then."""
-    record = await store.stop_turn(turn_id)
-    runner.stop_local(record.id)
-    view = await store.get_turn(record.id, after_event=0)
-    if not view.turn.finished and wait > 0:
-        await streams.wait_end(view, wait)
-        view = await store.get_turn(record.id)
-    return view

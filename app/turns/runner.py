@@ -45,6 +45,7 @@ from uuid import UUID
 from app.llm.provider import ProviderError
 from app.store.errors import StoreError
 from app.store.manager import ConversationManager
+from app.store.models import TurnView
 from app.turns.engine import Turn, TurnControl, TurnEngine
 from app.turns.events import TERMINAL, StreamEvent, TurnCompleted, TurnFailed, TurnStarted
 from app.turns.log import TurnLog
@@ -135,7 +136,7 @@ class Journal:
                 self.lost()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class RunningTurn:
     """A turn this process runs: its log, its control, its task and, once over, its last event."""
 
@@ -228,6 +229,18 @@ class TurnRunner:
             self._anonymous.add(running)
         running.task = asyncio.create_task(self._run(engine, running, stream), name=f"turn-{turn_id}")
         return running
+
+    async def stop(self, store: ConversationManager, turn_id: UUID | str, wait: float) -> TurnView:
+        """Asks the turn to stop as `store`'s principal (NotFoundError when not theirs), reaches it
+        at once when it runs here (elsewhere, through the feed), and waits up to `wait` seconds
+        for it to end; the turn as it is then."""
+        record = await store.stop_turn(turn_id)
+        self.stop_local(record.id)
+        view = await store.get_turn(record.id, after_event=0)
+        if not view.turn.finished and wait > 0:
+            await self.streams.wait_end(view, wait)
+            view = await store.get_turn(record.id)
+        return view
 
     def stop_local(self, turn_id: UUID) -> bool:
         """Stops the turn if it runs here (True)."""
