@@ -69,8 +69,11 @@ class TurnLog:
             while index < len(self.entries):
                 seq, event = self.entries[index]
                 index += 1
+                terminal = isinstance(event, TERMINAL)
+                if after is not None and seq <= after and not terminal:
+                    continue  # appended after the read began, at or before its position
                 yield seq, event
-                if isinstance(event, TERMINAL):
+                if terminal:
                     return
             if self.ended:  # positioned beyond the end: the end still
                 yield self.entries[-1]
