@@ -69,7 +69,9 @@ def main() -> None:
     for batch in (1, 5, 25):
         for design in ("table", "message", "notify"):
             wal, rate = measure(url, design, batch)
-            print(f"batch {batch:>3} tokens  {design:<8} WAL {wal / 1024:8.1f} KiB/reply  {rate:8.0f} batches/s")
+            print(
+                f"batch {batch:>3} tokens  {design:<8} WAL {wal / 1024:8.1f} KiB/reply  {rate:8.0f} batches/s"
+            )
 
 
 if __name__ == "__main__":

@@ -175,7 +175,7 @@ class TurnRunner:
         self._anonymous: set[RunningTurn] = set()  # turns that store nothing (no id)
         self._lease_task: asyncio.Task[None] | None = None
         self._accepting = True
-        streams.runner = self
+        streams.stop_local = self.stop_local
 
     # -- lifespan --------------------------------------------------------------------------------
     def start(self) -> None:

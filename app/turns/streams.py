@@ -30,7 +30,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
 from uuid import UUID
 
 from app.realtime.events import TurnEventsRow
@@ -40,9 +39,6 @@ from app.store.models import TurnView
 from app.turns.events import StreamEvent, TurnFailed
 from app.turns.log import TurnLog
 from app.turns.stored import END_TYPES, decode_event, ended, started
-
-if TYPE_CHECKING:
-    from app.turns.runner import TurnRunner
 
 __all__ = ["RemoteTurn", "TurnStreams"]
 
@@ -183,7 +179,8 @@ class TurnStreams:
         self.page_size = page_size
         self.local: dict[UUID, TurnLog] = {}
         self.remote: dict[UUID, RemoteTurn] = {}
-        self.runner: TurnRunner | None = None
+        # The runner's stop (app.turns.runner), for the stops the feed carries.
+        self.stop_local: Callable[[UUID], bool] | None = None
 
     # -- reading ---------------------------------------------------------------------------------
     async def read(self, view: TurnView, after: int | None = None) -> AsyncIterator[tuple[int, StreamEvent]]:
@@ -241,8 +238,8 @@ class TurnStreams:
             remote.on_row(row)
 
     def feed_turn_stop(self, turn_id: UUID) -> None:
-        if self.runner is not None:
-            self.runner.stop_local(turn_id)
+        if self.stop_local is not None:
+            self.stop_local(turn_id)
 
     def feed_resumed(self) -> None:
         for remote in list(self.remote.values()):

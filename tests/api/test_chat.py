@@ -6,7 +6,6 @@ The OpenAI-compatible provider's request and failure classes are in test_chat_pr
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -711,7 +710,9 @@ def roles(rows: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
     return [role for role, _, _ in rows]
 
 
-async def test_a_client_leaving_mid_stream_gets_its_reply_stored_whole(slow_server: str, admin: Admin) -> None:
+async def test_a_client_leaving_mid_stream_gets_its_reply_stored_whole(
+    slow_server: str, admin: Admin
+) -> None:
     """Issue 19: a disconnect never cancels generation. The client leaves after the first delta;
     the turn runs on, its reply is stored, and the stream resumed after the last event it saw
     gives the rest: the pieces joined are the stored reply."""
@@ -726,12 +727,15 @@ async def test_a_client_leaving_mid_stream_gets_its_reply_stored_whole(slow_serv
             first = await read_until(events, "delta")
         # The connection is closed here, with most of the answer still to come.
         begun = json.loads(start.data)
-        assert start.id == "0" and first.id is not None
+        assert start.id == "0"
+        assert first.id is not None
         async with http.stream(
             "GET", f"/turns/{begun['turn_id']}/events", headers={**SERVICE, "Last-Event-ID": first.id}
         ) as resumed:
             rest = [event async for event in read_sse(resumed)]
-        assert [int(e.id or -1) for e in rest] == list(range(int(first.id) + 1, int(first.id) + 1 + len(rest)))
+        assert [int(e.id or -1) for e in rest] == list(
+            range(int(first.id) + 1, int(first.id) + 1 + len(rest))
+        )
         assert rest[-1].event == "done"
         text = json.loads(first.data)["text"] + "".join(json.loads(e.data)["text"] for e in rest[:-1])
         done = json.loads(rest[-1].data)
@@ -740,7 +744,9 @@ async def test_a_client_leaving_mid_stream_gets_its_reply_stored_whole(slow_serv
         # The same turn retried (same key, in the conversation it started) answers the stored
         # reply, and stores the user message once.
         retry = await http.post(
-            "/chat", json={**body, "conversation_id": begun["conversation_id"], "stream": False}, headers=SERVICE
+            "/chat",
+            json={**body, "conversation_id": begun["conversation_id"], "stream": False},
+            headers=SERVICE,
         )
         assert retry.status_code == 200, retry.text
         assert retry.json()["user_message_id"] == begun["user_message_id"]

@@ -38,9 +38,13 @@ async def http(server: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def started(http: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> tuple[dict[str, Any], SseEvent]:
+async def started(
+    http: httpx.AsyncClient, headers: dict[str, str], **body: Any
+) -> tuple[dict[str, Any], SseEvent]:
     """Starts a streamed turn, reads its start and first delta, and leaves."""
-    async with http.stream("POST", "/chat", json={"message": SLOW, "stream": True, **body}, headers=headers) as r:
+    async with http.stream(
+        "POST", "/chat", json={"message": SLOW, "stream": True, **body}, headers=headers
+    ) as r:
         assert r.status_code == 200, await r.aread()
         events = read_sse(r)
         start = json.loads((await read_until(events, "start")).data)
@@ -48,17 +52,22 @@ async def started(http: httpx.AsyncClient, headers: dict[str, str], **body: Any)
     return start, delta
 
 
-async def events_of(http: httpx.AsyncClient, turn_id: str, headers: dict[str, str], **extra: str) -> list[SseEvent]:
+async def events_of(
+    http: httpx.AsyncClient, turn_id: str, headers: dict[str, str], **extra: str
+) -> list[SseEvent]:
     async with http.stream("GET", f"/turns/{turn_id}/events", headers={**headers, **extra}) as r:
         assert r.status_code == 200, await r.aread()
         return [e async for e in read_sse(r)]
 
 
-async def test_the_whole_stream_from_the_start_is_the_stored_reply(http: httpx.AsyncClient, admin: Admin) -> None:
+async def test_the_whole_stream_from_the_start_is_the_stored_reply(
+    http: httpx.AsyncClient, admin: Admin
+) -> None:
     start, _ = await started(http, SERVICE)
     events = await events_of(http, start["turn_id"], SERVICE)
     assert [e.id for e in events] == [str(n) for n in range(len(events))]
-    assert events[0].event == "start" and events[-1].event == "done"
+    assert events[0].event == "start"
+    assert events[-1].event == "done"
     text = "".join(json.loads(e.data)["text"] for e in events if e.event == "delta")
     assert text == json.loads(events[-1].data)["response"]
     rows = await stored(admin, start["conversation_id"])
@@ -69,8 +78,10 @@ async def test_the_whole_stream_from_the_start_is_the_stored_reply(http: httpx.A
     assert [m["content"] for m in turn["output"]] == [text]
 
 
-async def test_stop_stores_what_was_generated_and_ends_every_stream(http: httpx.AsyncClient, admin: Admin) -> None:
-    start, first = await started(http, SERVICE)
+async def test_stop_stores_what_was_generated_and_ends_every_stream(
+    http: httpx.AsyncClient, admin: Admin
+) -> None:
+    start, _first = await started(http, SERVICE)
     turn_id = start["turn_id"]
     async with http.stream("GET", f"/turns/{turn_id}/events", headers=SERVICE) as reader:
         events = read_sse(reader)
@@ -87,13 +98,16 @@ async def test_stop_stores_what_was_generated_and_ends_every_stream(http: httpx.
     # What was generated is stored, and is what the stream carried.
     whole = await events_of(http, turn_id, SERVICE)
     text = "".join(json.loads(e.data)["text"] for e in whole if e.event == "delta")
-    assert text and text == result["response"] and not text.endswith("conversation.")  # a part
+    assert text
+    assert text == result["response"]
+    assert not text.endswith("conversation.")
     rows = await stored(admin, start["conversation_id"])
     assert [(r[0], r[1]) for r in rows][1:] == [("assistant", text)]
     assert rows[1][2]["finish_reason"] == "stopped"
     # Idempotent: stopping again answers the stopped turn.
     again = await http.post(f"/turns/{turn_id}/stop", headers=SERVICE)
-    assert again.status_code == 200 and again.json()["turn"]["state"] == "stopped"
+    assert again.status_code == 200
+    assert again.json()["turn"]["state"] == "stopped"
     assert again.json()["turn"]["event_seq"] == body["turn"]["event_seq"]
 
 
@@ -141,11 +155,13 @@ async def test_users_see_and_stop_only_their_own_turns(http: httpx.AsyncClient, 
     assert events[-1].event == "done"
     # Alice stops her own (finished) turn: answered as it is.
     mine = await http.post(f"/turns/{turn_id}/stop", headers=as_user(alice))
-    assert mine.status_code == 200 and mine.json()["turn"]["state"] == "completed"
+    assert mine.status_code == 200
+    assert mine.json()["turn"]["state"] == "completed"
     async with admin.cursor() as cur:
         await cur.execute("select count(*) from public.ai_turn_events where turn_id = %s", (turn_id,))
         row = await cur.fetchone()
-    assert row is not None and row[0] > 1  # the stream is in the database
+    assert row is not None
+    assert row[0] > 1
 
 
 async def test_a_bad_last_event_id_is_422(http: httpx.AsyncClient) -> None:

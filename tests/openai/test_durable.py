@@ -38,7 +38,8 @@ def client(url: str, key: str = SERVICE_KEY) -> AsyncOpenAI:
 async def test_background_is_polled_to_completion(slow_url: str) -> None:
     sdk = client(slow_url)
     created = await sdk.responses.create(model="any", input=SLOW, background=True)
-    assert created.status == "in_progress" and created.background is True
+    assert created.status == "in_progress"
+    assert created.background is True
     # Poll as the SDK's users do; the stream of the same response says when it is done.
     stream = await sdk.responses.retrieve(created.id, stream=True)
     async for _ in stream:
@@ -77,11 +78,14 @@ async def test_cancel_stores_what_was_generated(slow_url: str) -> None:
     await stream.close()
     cancelled = await sdk.responses.cancel(created.id)
     assert cancelled.status == "cancelled"
-    assert cancelled.output_text and not cancelled.output_text.endswith("conversation.")
+    assert cancelled.output_text
+    assert not cancelled.output_text.endswith("conversation.")
     again = await sdk.responses.cancel(created.id)  # idempotent
-    assert again.status == "cancelled" and again.output_text == cancelled.output_text
+    assert again.status == "cancelled"
+    assert again.output_text == cancelled.output_text
     whole = [e async for e in await sdk.responses.retrieve(created.id, stream=True)]
-    assert whole[-1].type == "response.incomplete" and whole[-1].response.status == "cancelled"
+    assert whole[-1].type == "response.incomplete"
+    assert whole[-1].response.status == "cancelled"
     assert "".join(e.delta for e in whole if e.type == "response.output_text.delta") == cancelled.output_text
 
 
@@ -116,7 +120,8 @@ async def test_compact_a_stored_response_and_read_it_back(slow_url: str) -> None
     assert stored[0].type == "compaction"
     assert stored[0].encrypted_content == item.encrypted_content  # type: ignore[union-attr]
     summary = read_summary(item.encrypted_content)  # type: ignore[union-attr]
-    assert summary is not None and "Ada" in summary
+    assert summary is not None
+    assert "Ada" in summary
 
 
 async def test_the_agents_sdk_compaction_session_works_end_to_end(slow_url: str, tmp_path: Any) -> None:

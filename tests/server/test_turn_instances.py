@@ -47,7 +47,9 @@ async def _events(http: httpx.AsyncClient, turn_id: str, after: str | None = Non
         return [event async for event in read_sse(response)]
 
 
-async def test_a_stream_is_served_and_stopped_by_the_other_instance(admin: psycopg.AsyncConnection[Any]) -> None:
+async def test_a_stream_is_served_and_stopped_by_the_other_instance(
+    admin: psycopg.AsyncConnection[Any],
+) -> None:
     async with api_process(SLOW) as a, api_process(SLOW) as b, a.client() as on_a, b.client() as on_b:
         start, seen = await _start(on_a)
         turn_id = start["turn_id"]
@@ -60,7 +62,9 @@ async def test_a_stream_is_served_and_stopped_by_the_other_instance(admin: psyco
         assert text == json.loads(rest[-1].data)["response"]
         # The whole stream on B from the start is the same.
         whole = await _events(on_b, turn_id)
-        assert [(e.id, e.event, e.data) for e in whole[1:]] == [(e.id, e.event, e.data) for e in (seen + rest)[1:]]
+        assert [(e.id, e.event, e.data) for e in whole[1:]] == [
+            (e.id, e.event, e.data) for e in (seen + rest)[1:]
+        ]
 
         # A stop asked on B reaches the turn running on A.
         start, seen = await _start(on_a)
@@ -101,7 +105,8 @@ async def test_sigkill_of_the_generating_instance_fails_the_turn_within_the_leas
         assert waited < 2 + 5  # the lease, plus a read and the feed's delivery (generous on 2 cores)
         row = await (
             await admin.execute(
-                "select state, result -> 'error' ->> 'code' from public.ai_turns where id = %s", (start["turn_id"],)
+                "select state, result -> 'error' ->> 'code' from public.ai_turns where id = %s",
+                (start["turn_id"],),
             )
         ).fetchone()
         assert row == ("failed", "turn_abandoned")
