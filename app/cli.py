@@ -2,7 +2,7 @@
 
 The commands are click commands that the `ConversationsCLI` plugin adds to Litestar's own
 CLI group, at the top level, next to Litestar's `run`, `routes` and `schema`. Every command
-but `serve` is one or more store calls as the service, over the transport the configuration
+but `serve` and `token` is one or more store calls as the service, over the transport the configuration
 selects (a Supabase project, or DATABASE_URL). JSON goes to stdout; messages and progress
 bars to stderr.
 """
@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import sys
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,6 +27,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from app.auth import check_auth_mode
+from app.auth.local_tokens import (
+    MAX_TTL_SECONDS,
+    is_local_secret,
+    issuer_for,
+    mint_user_token,
+    user_token_claims,
+)
+from app.backup import BackupError, backup, restore
 from app.config import get_settings
 from app.core import services_of
 from app.serving import run_server
@@ -40,13 +51,13 @@ _json = msgspec.json.Encoder()
 
 class ConversationsCLI(CLIPluginProtocol):
     """Adds the operator commands to the Litestar CLI (`serve`, `stats`, `cleanup`, `extend`,
-    `export`, `import`). It touches nothing but the CLI group: the app it is registered on
-    serves exactly as without it."""
+    `export`, `import`, `token`, `backup`, `restore`). It touches nothing but the CLI group: the
+    app it is registered on serves exactly as without it."""
 
     __slots__ = ()
 
     def on_cli_init(self, cli: click.Group) -> None:
-        for command in (serve, stats, cleanup, extend, export, import_):
+        for command in (serve, stats, cleanup, extend, export, import_, token, backup_, restore_):
             cli.add_command(command)
 
 
@@ -215,3 +226,82 @@ async def import_(store: ConversationManager, file: str) -> int:
             progress.advance(task)
     err.print(f"imported {imported}, already present {skipped}, failed {failed}")
     return 1 if failed else 0
+
+
+@click.command("backup")
+@click.option("-o", "--output", required=True, help="the archive to write (pg_dump's custom format)")
+def backup_(output: str) -> None:
+    """Back up every row of the store, and the migration history, from DATABASE_URL in one
+    snapshot (pg_dump). Restore it with `restore`."""
+    try:
+        backup(get_settings().db.url, Path(output))
+    except BackupError as exc:
+        err.print(f"[red]{exc}")
+        raise click.exceptions.Exit(1) from exc
+    _print_json({"file": output, "bytes": Path(output).stat().st_size})
+
+
+@click.command("restore")
+@click.argument("file")
+@click.option("--replace", is_flag=True, help="overwrite the conversations the database holds")
+def restore_(file: str, replace: bool) -> None:
+    """Restore a backup into DATABASE_URL, built from the same migrations: every row exactly as
+    backed up, no trigger run, pg_cron untouched. Connect as a superuser (Supabase: postgres)."""
+    try:
+        restored = restore(get_settings().db.url, Path(file), replace=replace)
+    except BackupError as exc:
+        err.print(f"[red]{exc}")
+        raise click.exceptions.Exit(1) from exc
+    _print_json({"migration": restored.migration, "rows": restored.rows})
+
+
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    """Seconds, or a number with a unit: `90`, `90s`, `30m`, `12h`, `7d`."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", value)
+    if match is None:
+        raise click.BadParameter(f"{value!r} is not a duration such as 3600, 30m, 12h or 7d")
+    return int(match[1]) * _DURATION_UNITS[match[2]]
+
+
+@click.command()
+@click.option(
+    "--user", "user_id", type=click.UUID, required=True, help="the user's id (auth.users.id): the `sub`"
+)
+@click.option(
+    "--ttl",
+    default="1h",
+    callback=_duration,
+    show_default=True,
+    help=f"lifetime: seconds, or 30m, 12h, 7d (at most {MAX_TTL_SECONDS // 86400} days)",
+)
+@click.option("--email", default=None, help="the `email` claim (the web client shows it)")
+@click.option("--force", is_flag=True, help="sign with a SUPABASE_JWT_SECRET that is not the local default")
+def token(user_id: uuid.UUID, ttl: int, email: str | None, force: bool) -> None:
+    """Mint a user's access token, as Supabase Auth issues one (HS256, SUPABASE_JWT_SECRET).
+
+    For trying the API and the web client as a user on the local stack. Refused unless the
+    secret is the Supabase CLI's public local one, or --force is given: with a project's own
+    secret, the token is a real credential of that user. The token goes to stdout alone.
+    """
+    settings = get_settings()
+    if not settings.auth.jwt_secret:
+        err.print("[red]SUPABASE_JWT_SECRET is empty: there is nothing to sign the token with.")
+        raise click.exceptions.Exit(2)
+    if not (is_local_secret(settings) or force):
+        err.print(
+            "[red]Refused: SUPABASE_JWT_SECRET is not the Supabase CLI's local default, so a token "
+            "signed with it is a real credential of this user on that project. Users sign in "
+            "through Supabase Auth; pass --force if you mean to mint one anyway."
+        )
+        raise click.exceptions.Exit(2)
+    try:
+        claims = user_token_claims(user_id, ttl_seconds=ttl, issuer=issuer_for(settings), email=email)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ttl") from exc
+    sys.stdout.write(mint_user_token(settings.auth.jwt_secret, claims) + "\n")
+    until = datetime.fromtimestamp(claims["exp"], UTC).isoformat(timespec="seconds")
+    secret = "the local default secret" if is_local_secret(settings) else "SUPABASE_JWT_SECRET (forced)"
+    err.print(f"an access token of user {user_id}, valid until {until}, signed with {secret}")

@@ -3,7 +3,7 @@
 `create_app()` (app.server) builds `Litestar(plugins=[ApplicationCore(settings)])`; this
 plugin adds the routes, the dependencies, the authentication middleware, the exception
 handlers, the OpenAPI description (with its docs UI served from local assets, so it works
-offline), the web client at `/` and the lifespan that opens the services.
+offline), the web client at `/` (app.webclient) and the lifespan that opens the services.
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
-from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware, DefineMiddleware
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPluginProtocol
 from litestar.static_files import create_static_files_router
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from app import __version__
@@ -41,66 +39,29 @@ from app.controllers.metrics import MetricsController
 from app.controllers.search import SearchController
 from app.controllers.turns import TurnController
 from app.controllers.usage import UsageController
+from app.controllers.web_config import WebConfigController
 from app.crosssite import CrossSiteMiddleware
 from app.dependencies import provide_settings, provide_store
+from app.dto import JSONRequest
 from app.errors import create_exception_handlers
 from app.llm import ToolRegistry, create_tools
 from app.observability import MetricsMiddleware, RequestIdMiddleware, send_request_id
 from app.openai_api import create_openai_router
 from app.services import Services
 from app.store import SERVICE
+from app.webclient import web_client_routers
 
-__all__ = ["PUBLIC_PATHS", "WEB_DIR", "ApplicationCore", "services_of"]
+__all__ = ["PUBLIC_PATHS", "ApplicationCore", "services_of"]
 
-# Reachable without a token: liveness, metrics (no user data: see MetricsController) and the
-# API's own description (its UI's assets included). The web client's files are public too,
-# through their router's opt.
-PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema"]
+# Reachable without a token: liveness, metrics (no user data: see MetricsController), the
+# API's own description (its UI's assets included) and what the web client needs before its
+# user signs in (WebConfigController). The web client's files are public too, through their
+# routers' opt.
+PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema", "^/web/config$"]
 # What a browser page of an API_CORS_ORIGINS origin may send ('*' would not cover Authorization).
 CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID", "X-Request-ID"]
-# The web client: plain HTML, CSS and ES modules, no build step.
-WEB_DIR = Path(__file__).parent / "web"
 # Swagger UI's build, from the swagger-ui-bundle-v2 wheel: the docs page loads nothing from a CDN.
 SWAGGER_ASSETS = "/schema/assets"
-# The page talks to its own origin only: no inline script, no third-party anything.
-_WEB_HEADERS = [
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
-        b"form-action 'self'; frame-ancestors 'none'",
-    ),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-]
-
-
-class _WebHeaders(ASGIMiddleware):
-    """Adds the page's security headers to every answer of the web client's router."""
-
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *_WEB_HEADERS]
-            await send(message)
-
-        await next_app(scope, receive, send_with_headers)
-
-
-def _web_router() -> Router:
-    """`/` and the client's files. Revalidated on every load (`no-cache`), so a deploy shows
-    at once; public, since the page itself asks for the token."""
-    return create_static_files_router(
-        "/",
-        directories=[WEB_DIR],
-        html_mode=True,
-        name="web",
-        cache_control=CacheControlHeader(no_cache=True),
-        opt={"exclude_from_auth": True},
-        middleware=[_WebHeaders()],
-        include_in_schema=False,
-    )
 
 
 def _docs_ui() -> SwaggerRenderPlugin:
@@ -159,7 +120,8 @@ class ApplicationCore(InitPluginProtocol):
                     cache_control=CacheControlHeader(max_age=86_400),
                     include_in_schema=False,
                 ),
-                _web_router(),
+                WebConfigController,
+                *web_client_routers(settings),
             ]
         )
         app_config.dependencies.update(
@@ -196,6 +158,7 @@ class ApplicationCore(InitPluginProtocol):
             )
         )
         app_config.exception_handlers.update(handlers)
+        app_config.request_class = JSONRequest
         app_config.lifespan.append(services.lifespan)
         app_config.openapi_config = OpenAPIConfig(
             title="AI conversation store",

@@ -32,7 +32,20 @@ from pathlib import Path
 
 import psycopg
 
-from bench import append, cleanup, counters, data, export, http, organise, pgbench, read, scale, stats
+from bench import (
+    append,
+    broadcast,
+    cleanup,
+    counters,
+    data,
+    export,
+    http,
+    organise,
+    pgbench,
+    read,
+    scale,
+    stats,
+)
 from bench.cluster import ROOT, BenchCluster
 from bench.config import Config
 from bench.pgbench import Run
@@ -284,6 +297,8 @@ def main() -> int:
             db = run_db(url, config, drifts) if config.selected("db") else []
             if config.selected("organise"):
                 db += _guarded("O organise", organise.SEARCH_GOAL, lambda: organise.run(url, config))
+            if config.selected("broadcast"):
+                db += _guarded("B broadcast", broadcast.GOAL, lambda: broadcast.run(url, config))
             served = run_http(url, config, drifts) if config.selected("http") else []
             # The counters' check covers both: it goes with the database's outcomes.
             outcomes += db + ([counters.outcome(drifts)] if drifts else []) + served

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local Supabase database stack without Docker.
 #
-#   scripts/stack.sh deps     install what is missing (OS packages, Python env, Supabase CLI)
+#   scripts/stack.sh deps     install what is missing (OS packages, Python env, npm packages)
 #   scripts/stack.sh up       start the local cluster (unless DATABASE_URL points elsewhere),
 #                             bootstrap the platform objects, apply migrations
 #   scripts/stack.sh down     stop the local cluster
@@ -72,8 +72,11 @@ deps() {
     "${ROOT}/.tools/bin/pip" install -q "uv==${UV_VERSION}"
   fi
   (cd "${ROOT}" && UV_PYTHON_DOWNLOADS=never .tools/bin/uv sync --frozen --quiet)
-  if [[ ! -x "${ROOT}/node_modules/.bin/supabase" || ! -f "${ROOT}/node_modules/openai/package.json" ]]; then
-    log "installing the pinned Supabase CLI and the openai JS SDK (npm ci)"
+  # npm records what it installed in node_modules/.package-lock.json: install again whenever
+  # package-lock.json is newer (a pull that bumped a pin), not only when node_modules is absent.
+  if [[ ! -x "${ROOT}/node_modules/.bin/supabase" || ! -f "${ROOT}/node_modules/.package-lock.json" \
+        || "${ROOT}/package-lock.json" -nt "${ROOT}/node_modules/.package-lock.json" ]]; then
+    log "installing the pinned npm packages: the Supabase CLI, the openai JS SDK, the web client's libraries (npm ci)"
     (cd "${ROOT}" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.controllers.health import HealthStatus, PoolStatus
+from app.controllers.web_config import WebConfig
 from app.llm import Usage as ModelUsage
 from app.schemas import (
     AppendMessageIn,
@@ -31,6 +32,7 @@ from app.store.models import (
     ConversationList,
     ConversationPage,
     Erasure,
+    ExportFeedback,
     ExportMessage,
     ExtendResult,
     Feedback,
@@ -49,6 +51,7 @@ from app.store.models import (
     UsageRow,
 )
 from app.turns import ChatResult, SentContext, ToolCallRecord
+from app.webclient import SupabaseAuthConfig
 
 __all__ = ["NATIVE_EXAMPLES"]
 
@@ -173,6 +176,13 @@ USAGE_ROW: dict[str, Any] = {
 }
 EXPORT_FIELDS = ("id", "seq", "role", "content", "metadata", "idempotency_key", "created_at")
 EXPORT_MESSAGE: dict[str, Any] = {key: QUESTION[key] for key in EXPORT_FIELDS}
+EXPORT_FEEDBACK: dict[str, Any] = {
+    "user_id": USER_ID,
+    "rating": 1,
+    "comment": "useful",
+    "created_at": "2026-12-07T09:13:52.101022Z",
+    "updated_at": "2026-12-07T09:13:52.101022Z",
+}
 SENT_CONTEXT: dict[str, Any] = {
     "seqs": [1],
     "summary_seq": None,
@@ -240,6 +250,7 @@ NATIVE_EXAMPLES: dict[type, Any] = {
         "active_conversations": 1247,
         "ttl_hours": 24,
     },
+    ExportFeedback: EXPORT_FEEDBACK,
     ExportMessage: EXPORT_MESSAGE,
     ConversationExport: {
         "conversation_id": CONVERSATION_ID,
@@ -249,7 +260,13 @@ NATIVE_EXAMPLES: dict[type, Any] = {
         "expires_at": CONVERSATION["expires_at"],
         "ttl_hours": 24,
         "metadata": {"channel": "web"},
-        "messages": [EXPORT_MESSAGE],
+        "title": "How is line 999?",
+        "tags": ["support"],
+        "pinned": False,
+        "archived": False,
+        "legal_hold": False,
+        "last_seq": 1,
+        "messages": [{**EXPORT_MESSAGE, "feedback": [EXPORT_FEEDBACK]}],
     },
     LeftOut: LEFT_OUT,
     Compaction: COMPACTION,
@@ -297,6 +314,11 @@ NATIVE_EXAMPLES: dict[type, Any] = {
         "latency_ms": 1.8,
         "detail": None,
         "pool": {"size": 2, "available": 2, "waiting": 0, "max": 16},
+    },
+    SupabaseAuthConfig: {"url": "https://abcdefghijklmnop.supabase.co", "anon_key": "sb_publishable_example"},
+    WebConfig: {
+        "supabase": {"url": "https://abcdefghijklmnop.supabase.co", "anon_key": "sb_publishable_example"},
+        "local_tokens": False,
     },
     ErrorBody: {
         "error": "not_found",

@@ -22,6 +22,7 @@ __all__ = [
     "ConversationPage",
     "DeleteResult",
     "Erasure",
+    "ExportFeedback",
     "ExportMessage",
     "ExportPage",
     "ExtendResult",
@@ -52,6 +53,7 @@ __all__ = [
     "TurnView",
     "Usage",
     "UsageRow",
+    "WindowChoice",
 ]
 
 Role = Literal["user", "assistant", "system", "tool"]
@@ -256,19 +258,25 @@ class Compaction(msgspec.Struct, frozen=True):
     tokens: int = 0
 
 
-class Context(msgspec.Struct, frozen=True):
-    """A token-budgeted window: the summary and the messages sent (first_seq..last_seq, oldest
-    first), their tokens (the summary's included), what was left out, whether to compact."""
+class WindowChoice(msgspec.Struct, frozen=True, kw_only=True):
+    """How a token-budgeted window was chosen, without its messages: the summary sent, the seqs
+    sent (first_seq..last_seq), their tokens (the summary's included), what was left out,
+    whether to compact. A turn reads it so (its history holds the messages: decoded once)."""
 
     token_budget: int
     tokens: int
-    messages: list[Message] = msgspec.field(default_factory=list)
     summary: Message | None = None
     first_seq: int | None = None
     last_seq: int | None = None
     left_out: LeftOut | None = None
     compaction: Compaction = msgspec.field(default_factory=Compaction)
     conversation_id: str | None = None
+
+
+class Context(WindowChoice, frozen=True, kw_only=True):
+    """A token-budgeted window: how it was chosen, and the messages sent, oldest first."""
+
+    messages: list[Message] = msgspec.field(default_factory=list)
 
 
 class ContextFit(msgspec.Struct, frozen=True):
@@ -373,7 +381,7 @@ class BegunTurn(msgspec.Struct, frozen=True):
     input: list[Message]
     history: list[Message]
     forked_from: ForkedFrom | None = None
-    context: Context | None = None
+    context: WindowChoice | None = None
     reply: Message | None = None
     tool_results: list[Message] = msgspec.field(default_factory=list)
     running: bool = False
@@ -439,6 +447,16 @@ class Stats(msgspec.Struct, frozen=True):
     ttl_hours: int
 
 
+class ExportFeedback(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A rating of an exported message (the ratings its exporter may read)."""
+
+    rating: int
+    user_id: UUID | None = None
+    comment: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
 class ExportMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     role: Role
     content: str
@@ -447,10 +465,16 @@ class ExportMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seq: int | None = None
     id: UUID | None = None
     idempotency_key: str | None = None
+    feedback: list[ExportFeedback] | None = None
 
 
 class ConversationExport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The export shape: what export_conversation() writes and import_conversation() reads."""
+    """The export shape: what export_conversation() writes and import_conversation() reads.
+
+    Every field but the id is optional: an export of an earlier release (without title, tags,
+    pinned, archived, legal_hold, last_seq, feedback) imports too. A title left out stays out of
+    the document sent to import_conversation() (UNSET), so the first user message gives one
+    there, while a title sent as null stays null."""
 
     conversation_id: str
     messages: list[ExportMessage] = msgspec.field(default_factory=list)
@@ -460,6 +484,12 @@ class ConversationExport(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     expires_at: datetime | None = None
     user_id: UUID | None = None
     ttl_hours: int | None = None
+    title: str | msgspec.UnsetType | None = msgspec.UNSET
+    tags: list[str] | None = None
+    pinned: bool | None = None
+    archived: bool | None = None
+    legal_hold: bool | None = None
+    last_seq: int | None = None
 
 
 class ExportPage(msgspec.Struct, frozen=True):

@@ -62,7 +62,7 @@ from app.llm.provider import (
 from app.llm.tools import ToolRegistry
 from app.store.errors import InvalidInputError, StoreError
 from app.store.manager import ConversationManager
-from app.store.models import BegunTurn, Compaction, Context, Message, NewMessage, TurnRecord
+from app.store.models import BegunTurn, Compaction, Context, Message, NewMessage, TurnRecord, WindowChoice
 from app.turns.events import (
     ChatResult,
     SentContext,
@@ -125,7 +125,7 @@ class Turn:
         return self.history[-1] if not self.request.store else self.begun.input[-1]
 
     @property
-    def context(self) -> Context | None:
+    def context(self) -> WindowChoice | None:
         return self.begun.context
 
     @property

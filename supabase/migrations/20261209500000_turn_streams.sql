@@ -151,7 +151,6 @@ comment on function private.turn_stream_transition() is
   'Keeps a turn''s stream whole: when the turn ends (completed, stopped, failed), appends the stream''s '
   'last event (done, stopped or error) after the batches written and records its seq (event_seq); when '
   'a retry runs it again, its stream starts over.';
-revoke all on function private.turn_stream_transition() from public;
 
 create trigger turn_stream_transition before update of state on public.ai_turns
   for each row execute function private.turn_stream_transition();
@@ -609,7 +608,8 @@ comment on function public.begin_turn(jsonb, text, text, boolean, uuid, jsonb, t
 -- Every minute: fail the turns whose instance died, prune the streams past their retention ----------
 select cron.schedule('maintain-turn-streams', '* * * * *', 'select private.maintain_turn_streams()');
 
--- Privileges (closed by default, see 20261201100300_function_privileges.sql) ----------------------
+-- Privileges, each function's explicitly: PUBLIC executes new functions by default
+-- (20261209410000_default_privileges_restored.sql); an entry without roles is its owner's only.
 do $$
 declare
   v_grant record;
@@ -623,11 +623,17 @@ begin
         ('public.stop_turn(text)', 'authenticated, service_role'),
         ('public.get_turn(text, integer, integer)', 'authenticated, service_role'),
         ('private.turn_lease()', 'authenticated, service_role'),
-        ('private.turn_is_running(public.ai_turns)', 'authenticated, service_role')
+        ('private.turn_is_running(public.ai_turns)', 'authenticated, service_role'),
+        -- pg_cron's job and the trigger
+        ('private.maintain_turn_streams()', null),
+        ('private.prune_turn_events()', null),
+        ('private.turn_stream_transition()', null)
       ) g(fn, roles)
   loop
     execute format('revoke all on function %s from public, anon, authenticated, service_role', v_grant.fn);
-    execute format('grant execute on function %s to %s', v_grant.fn, v_grant.roles);
+    if v_grant.roles is not null then
+      execute format('grant execute on function %s to %s', v_grant.fn, v_grant.roles);
+    end if;
   end loop;
 end
 $$;

@@ -115,7 +115,6 @@ comment on function private.turn_stream_transition() is
   'Keeps a turn''s stream whole: when the turn ends (completed, stopped, failed), appends the stream''s '
   'last event (done, stopped or error) after the batches written and records its seq (event_seq); when '
   'a retry runs it again, its stream starts over.';
-revoke all on function private.turn_stream_transition() from public;
 
 create trigger turn_stream_transition before update of state on public.ai_turns
   for each row execute function private.turn_stream_transition();

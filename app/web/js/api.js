@@ -69,14 +69,14 @@ export function describe(error) {
 const path = (id) => `/conversations/${encodeURIComponent(id)}`;
 
 export class Api {
-  /** `token()` gives the bearer token to send, or null (API_AUTH=disabled). */
+  /** `token()` resolves to the bearer token to send, or null (API_AUTH=disabled). */
   constructor(token) {
     this.token = token;
   }
 
   async request(method, url, { body, headers = {}, signal, accept = "application/json" } = {}) {
     const sent = { Accept: accept, ...headers };
-    const token = this.token();
+    const token = await this.token();
     if (token) sent.Authorization = `Bearer ${token}`;
     if (body !== undefined) sent["Content-Type"] = "application/json";
     let response;
@@ -169,6 +169,11 @@ export class Api {
       signal,
       accept: "text/event-stream",
     });
+  }
+
+  /** How this server signs users in: {supabase: {url, anon_key} | null, local_tokens}. */
+  webConfig() {
+    return this.json("GET", "/web/config");
   }
 
   /** The OpenAPI document: which routes this server has (see features.js). */

@@ -8,6 +8,7 @@
 // feed is first.
 
 import { ApiError, describe } from "./api.js";
+import { ReplyView } from "./reply.js";
 import { LiveFeed, readEvents } from "./sse.js";
 import { fillMessage, formatTime, h, messageView, plural } from "./views.js";
 
@@ -54,6 +55,14 @@ export class ConversationView {
     });
     ui.pin.addEventListener("click", () => this.organise({ pinned: !this.conversation?.pinned }));
     ui.archive.addEventListener("click", () => this.organise({ archived: !this.conversation?.archived }));
+    for (const button of ui.suggestions.querySelectorAll("button")) {
+      button.addEventListener("click", () => {
+        ui.input.value = button.textContent;
+        ui.input.focus();
+      });
+    }
+    this.loading = false;
+    this.stopTurn = null; // a function that stops the turn being written, once the API has one
     this.ratings = new Map(); // message id -> the caller's rating (1, -1, or null: none)
     this.prefill = null; // text to put in the composer once the next conversation is open
   }
@@ -72,6 +81,7 @@ export class ConversationView {
     this.feed = null;
     this.id = null;
     this.busy = false;
+    this.ui.stop.hidden = true;
     this.elements.clear();
     this.rows.clear();
     this.contexts.clear();
@@ -80,8 +90,10 @@ export class ConversationView {
     this.olderCursor = null;
     this.ui.messages.replaceChildren();
     this.ui.older.hidden = true;
+    this.loading = false;
     this.setLive(null);
     this.setNotice("");
+    this.showEmpty();
   }
 
   startNew() {
@@ -109,18 +121,25 @@ export class ConversationView {
     this.ui.info.textContent = "Loading…";
     this.setActions(false);
     this.setComposer(false);
+    this.loading = true;
+    this.showEmpty();
     let page;
     try {
       page = await this.api.getConversation(id);
     } catch (error) {
-      if (generation === this.generation) this.failed(error);
+      if (generation === this.generation) {
+        this.loading = false;
+        this.failed(error);
+      }
       return;
     }
     if (generation !== this.generation) return;
+    this.loading = false;
     this.showInfo(page);
     for (const message of page.messages) this.upsert(message);
     this.olderCursor = page.next_cursor ?? null;
     this.ui.older.hidden = this.olderCursor === null;
+    this.showEmpty();
     this.setActions(true);
     this.setComposer(true);
     this.takePrefill();
@@ -165,6 +184,7 @@ export class ConversationView {
       this.elements.set(message.id, element);
     }
     this.place(element, message.seq);
+    this.showEmpty();
     if (follow) this.scrollToEnd(nearEnd);
   }
 
@@ -207,24 +227,21 @@ export class ConversationView {
 
   async send(text) {
     if (this.busy || !text.trim()) return;
-    this.busy = true;
     this.setNotice("");
     this.events.showError("");
     const generation = this.generation;
     const conversationId = this.id;
     const nearEnd = this.nearEnd();
     const mine = messageView({ role: "user", content: text, metadata: {} }, { pending: true });
-    const reply = messageView({ role: "assistant", content: "…", metadata: {} }, { pending: true });
-    reply.setAttribute("aria-busy", "true");
-    this.ui.messages.append(mine, reply);
+    const reply = new ReplyView();
+    this.ui.messages.append(mine, reply.element);
+    this.setBusy(true);
     this.scrollToEnd(nearEnd);
-    this.ui.send.disabled = true;
     this.ui.input.value = "";
     let started = false;
     let done = false;
     try {
       const response = await this.api.chatStream({ message: text, conversationId, idempotencyKey: newKey() });
-      let written = "";
       for await (const item of readEvents(response.body)) {
         // Another conversation was opened meanwhile: let the turn finish, show nothing of it.
         if (item.type !== "event" || generation !== this.generation) continue;
@@ -234,10 +251,9 @@ export class ConversationView {
           if (!conversationId) this.adopt(data.conversation_id);
           this.bind(mine, data.user_message_id);
         } else if (item.event === "tool") {
-          this.toolResult(data, reply);
+          this.toolResult(data, reply.element);
         } else if (item.event === "delta") {
-          written += data.text;
-          fillMessage(reply, { role: "assistant", content: written, metadata: {} }, { pending: true });
+          reply.write(data.text);
           this.scrollToEnd(this.nearEnd());
         } else if (item.event === "done") {
           done = true;
@@ -248,11 +264,10 @@ export class ConversationView {
             tool_calls: data.tool_calls,
           };
           if (data.context) this.contexts.set(data.message_id, data.context);
-          fillMessage(reply, { role: "assistant", content: data.response, metadata }, { pending: true, context: data.context });
-          this.bind(reply, data.message_id);
+          reply.finish({ content: data.response, metadata, context: data.context });
+          this.bind(reply.element, data.message_id);
           const row = this.rows.get(data.message_id);
           if (row) this.upsert(row); // the feed was first: show the context on the stored one
-
         } else if (item.event === "error") {
           throw ApiError.fromStreamError(data);
         }
@@ -267,14 +282,23 @@ export class ConversationView {
       }
       this.failed(error);
     } finally {
-      reply.removeAttribute("aria-busy");
+      reply.settle();
       if (generation === this.generation) {
-        this.busy = false;
-        this.ui.send.disabled = false;
+        this.setBusy(false);
         this.refreshInfo();
       }
       if (this.id) this.events.onChanged(this.id);
     }
+  }
+
+  /** A turn is being written: Send waits; Stop is offered where a turn can be stopped. */
+  setBusy(busy) {
+    this.busy = busy;
+    this.ui.send.disabled = busy || this.ui.input.disabled;
+    // No route stops a turn yet (the durable-replies engine brings one and sets `stopTurn`);
+    // until then no Stop button is shown, since leaving the page does not stop a turn either.
+    this.ui.stop.hidden = !(busy && this.stopTurn);
+    this.showEmpty();
   }
 
   toolResult(data, reply) {
@@ -414,6 +438,7 @@ export class ConversationView {
       this.ui.messages.replaceChildren();
       this.ui.older.hidden = true;
       this.olderCursor = null;
+      this.showEmpty();
       this.setNotice(`Cleared ${plural(result.cleared, "message")}.`);
       this.refreshInfo();
       this.events.onChanged(this.id);
@@ -465,6 +490,7 @@ export class ConversationView {
     this.conversation = conversation;
     this.events.onShown(conversation);
     this.ui.title.textContent = conversation.title || conversation.conversation_id;
+    this.ui.title.title = this.ui.title.textContent; // in full, where one line cuts it
     this.ui.pin.textContent = conversation.pinned ? "Unpin" : "Pin";
     this.ui.pin.setAttribute("aria-pressed", String(Boolean(conversation.pinned)));
     this.ui.archive.textContent = conversation.archived ? "Unarchive" : "Archive";
@@ -485,8 +511,24 @@ export class ConversationView {
       this.ui.messages.replaceChildren(h("p", { class: "gone" }, text));
       this.elements.clear();
       this.rows.clear();
+      this.showEmpty();
     }
     this.events.showError(text);
+  }
+
+  /** With nothing to show, the pane says what to do: how to start (a new conversation), or
+   * that this one has no messages yet. */
+  showEmpty() {
+    const empty = !this.loading && this.ui.messages.childElementCount === 0;
+    this.ui.empty.hidden = !empty;
+    if (!empty) return;
+    const fresh = this.id === null;
+    this.ui.emptyTitle.textContent = fresh ? "Start a conversation" : "No messages yet";
+    this.ui.emptyText.textContent = fresh
+      ? "Write a message below: Enter sends it, Shift+Enter starts a new line. The reply appears as " +
+        "the model writes it, formatted: lists, tables, and code with a Copy button."
+      : "This conversation is empty (it was cleared, or created without messages). Write the first message below.";
+    this.ui.suggestions.hidden = !fresh;
   }
 
   setNotice(text) {

@@ -1,17 +1,11 @@
-// DOM builders: a message with its metadata, a sidebar entry. Content is always set as text,
-// never as HTML: messages come from users, models and tools.
+// DOM builders: a message with its metadata, a sidebar entry. Content is set as text, never as
+// HTML: messages come from users, models and tools. A reply's markdown is the one exception that
+// is formatted, and it goes through markdown.js (sanitised, as a DocumentFragment).
 
-export function h(tag, attributes = {}, ...children) {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") element.className = value;
-    else if (name === "dataset") Object.assign(element.dataset, value);
-    else element.setAttribute(name, value === true ? "" : value);
-  }
-  element.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
-  return element;
-}
+import { h } from "./dom.js";
+import { markdownView } from "./markdown.js";
+
+export { h };
 
 const ROLE_LABELS = { user: "You", assistant: "Assistant", system: "System", tool: "Tool" };
 
@@ -82,6 +76,8 @@ function body(message) {
       h("p", { class: "text" }, message.content),
     );
   }
+  // A reply is formatted; what a person typed is shown as typed.
+  if (message.role === "assistant") return markdownView(message.content, { class: "text" });
   return h("p", { class: "text" }, message.content);
 }
 
@@ -124,9 +120,20 @@ export function conversationLabel(conversation) {
   return conversation.title || conversation.last_message?.content || conversation.conversation_id;
 }
 
-/** A search snippet: its <mark> highlights as elements, everything else as text. */
+/** The text of HTML text: the five entities a search snippet escapes (&amp; last). */
+export function unescapeHtml(text) {
+  return text
+    .replaceAll("&lt;", "<")
+    .replaceAll("&gt;", ">")
+    .replaceAll("&quot;", '"')
+    .replaceAll("&#39;", "'")
+    .replaceAll("&amp;", "&");
+}
+
+/** A search snippet (HTML whose only tags are <mark> and </mark>, the rest escaped): its
+ * highlights as elements, everything else as text nodes, never parsed as HTML. */
 export function snippetView(snippet) {
-  const parts = snippet.split(/<mark>|<\/mark>/);
+  const parts = snippet.split(/<mark>|<\/mark>/).map(unescapeHtml);
   return h("span", { class: "snippet" }, parts.map((part, i) => (i % 2 ? h("mark", {}, part) : part)));
 }
 
