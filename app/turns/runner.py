@@ -16,8 +16,9 @@ What the runner adds to the engine:
   TURN_STREAM=memory nothing is written: a stream is then readable only here while it runs;
   elsewhere, its start and (once it is stored) its reply.
 * the lease: every running turn's lease is renewed in one call (renew_turn_leases) every third of
-  turn_lease_seconds, while turns run here (an idle process makes no call); the answer names the turns whose stop was asked for elsewhere and those that
-  are not running any more (failed by their lease meanwhile), which are stopped here.
+  turn_lease_seconds, while turns run here (an idle process makes no call); the answer names the
+  turns whose stop was asked for elsewhere and those that are not running any more (failed by
+  their lease meanwhile), which are stopped here.
 * stop: `stop_local` sets the turn's TurnControl.stop; the engine ends the model call, stores what
   was generated and finishes the turn as stopped. A stop asked on another instance reaches this
   one through the live feed (public.stop_turn's logical message) or, without a feed, the next
