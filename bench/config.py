@@ -13,13 +13,14 @@ index's cost to appends, search and usage latency for one user, the listing filt
 and a user topic, against Postgres Changes' polling),
 ``http`` (7: the API against pgbench, its memory), ``export`` (E: the API's memory while
 exporting a 200 MB conversation), ``chat`` (``POST /chat`` turns), ``openai`` (the /v1 API
-through the openai SDK against the native append and ``/chat``), ``layers`` (L: the API's CPU
-per request with each of its layers off, in-process: ``bench.layers``), ``realtime`` (delivery
-latency, the feed's cost to appends; on a cluster of its own), ``transport`` (the Postgres
-transport's variants in-process; not run by default). Default:
-``db,organise,broadcast,http,export,chat,openai,layers,realtime``. ``BENCH_PROFILE=1``
-profiles the API (py-spy) during every HTTP workload held against a goal (benchmark 7, chat,
-openai) even when it meets it, ``0`` never; unset: when it misses one.
+through the openai SDK against the native append and ``/chat``), ``durable`` (D: replies that
+outlive their connection: streamed turns with durable replies against memory only, delivery to
+another instance, resume, WAL per reply), ``layers`` (L: the API's CPU per request with each of
+its layers off, in-process: ``bench.layers``), ``realtime`` (delivery latency, the feed's cost to
+appends; on a cluster of its own), ``transport`` (the Postgres transport's variants in-process;
+not run by default). Default: ``db,organise,broadcast,http,export,chat,openai,durable,layers,realtime``.
+``BENCH_PROFILE=1`` profiles the API (py-spy) during every HTTP workload held against a goal
+(benchmark 7, chat, openai) even when it meets it, ``0`` never; unset: when it misses one.
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ BENCHMARKS = (
     "export",
     "chat",
     "openai",
+    "durable",
     "layers",
     "transport",
     "realtime",
 )
-DEFAULT = frozenset({"db", "organise", "broadcast", "http", "export", "chat", "openai", "layers", "realtime"})
+DEFAULT = frozenset(BENCHMARKS) - {"transport"}
 
 
 def _flag(name: str) -> bool:

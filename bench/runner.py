@@ -226,6 +226,16 @@ def run_openai(url: str, config: Config) -> list[Outcome]:
     return _foreign("openai", step)
 
 
+def run_durable(url: str, config: Config) -> list[Outcome]:
+    def step() -> list[Outcome]:
+        from bench import durable
+
+        outcomes: list[Outcome] = durable.run(url, config)
+        return outcomes
+
+    return _foreign("durable", step)
+
+
 # The last table of bench.store_transport: variant, calls/s, ratio, client and server us/call.
 _TRANSPORT_ROW = re.compile(r"^  (?P<name>\S.*?)\s+(?P<rate>\d+)\s+(?P<ratio>[\d.]+)\s+\d+\s+(?:\d+|n/a)$")
 
@@ -333,6 +343,8 @@ def main() -> int:
                 outcomes += run_chat(url, config)
             if config.selected("openai"):
                 outcomes += run_openai(url, config)
+            if config.selected("durable"):
+                outcomes += run_durable(url, config)
             if config.selected("layers"):
                 outcomes += run_layers(url, config)
             if config.selected("transport"):

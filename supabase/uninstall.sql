@@ -29,10 +29,12 @@ begin
   delete from cron.job_run_details d
    using cron.job j
    where d.jobid = j.jobid
-     and j.jobname in ('cleanup-expired-conversations', 'prune-conversation-cron-history', 'roll-up-usage');
+     and j.jobname in ('cleanup-expired-conversations', 'prune-conversation-cron-history', 'roll-up-usage',
+                       'maintain-turn-streams');
   perform cron.unschedule(j.jobid)
      from cron.job j
-    where j.jobname in ('cleanup-expired-conversations', 'prune-conversation-cron-history', 'roll-up-usage');
+    where j.jobname in ('cleanup-expired-conversations', 'prune-conversation-cron-history', 'roll-up-usage',
+                       'maintain-turn-streams');
 end
 $$;
 
@@ -79,6 +81,7 @@ declare
     'table public.ai_erasures',
     'table public.ai_message_feedback',
     'table public.ai_model_prices',
+    'table public.ai_turn_events',
     'table public.ai_turns',
     'table public.ai_usage_daily',
     'function private.after_conversations_change()',
@@ -125,12 +128,14 @@ declare
     'function private.item_uuid(text)',
     'function private.json_concat(json, json)',
     'function private.live_conversation(text)',
+    'function private.maintain_turn_streams()',
     'function private.mark_conversation_rated()',
     'function private.message_tokens(text, text, jsonb)',
     'function private.metadata_fits(jsonb, integer)',
     'function private.metadata_too_large(jsonb, integer)',
     'function private.not_found(text)',
     'function private.prune_cron_history(interval)',
+    'function private.prune_turn_events()',
     'function private.purge_expired_conversation(text)',
     'function private.rebuild_search_index()',
     'function private.recount_totals()',
@@ -147,15 +152,19 @@ declare
     'function private.topic_conversation_row(text)',
     'function private.touch_conversation()',
     'function private.touch_settings()',
+    'function private.turn_is_running(public.ai_turns)',
     'function private.turn_json(public.ai_turns)',
     'function private.turn_key(text, text)',
+    'function private.turn_lease()',
     'function private.turn_not_found(text)',
+    'function private.turn_stream_transition()',
     'function private.turn_uuid(text)',
     'function private.usage_tokens(jsonb, text)',
     'function private.wait_for_usage_rollup()',
     'function public.append_message(text, text, text, jsonb, text, text, integer)',
     'function public.append_messages(text, jsonb)',
     'function public.append_summary(text, text, bigint, bigint, text, integer)',
+    'function public.append_turn_events(uuid, integer, jsonb)',
     'function public.begin_chat_turn(text, text, uuid, jsonb, text, integer, jsonb, boolean, integer)',
     'function public.begin_turn(jsonb, text, text, boolean, uuid, jsonb, text, integer, integer, boolean, boolean, text, jsonb, uuid)',
     'function public.cleanup_expired_conversations(integer)',
@@ -172,6 +181,7 @@ declare
     'function public.export_conversation(text)',
     'function public.export_conversation_page(text, bigint, integer, integer)',
     'function public.extend_conversation(text, integer)',
+    'function public.fail_expired_turns(uuid)',
     'function public.finish_turn(uuid, jsonb, text, jsonb)',
     'function public.fork_conversation(text, bigint, text, text)',
     'function public.get_context(text, integer, integer)',
@@ -180,14 +190,17 @@ declare
     'function public.get_messages(text, integer, bigint)',
     'function public.get_response(text)',
     'function public.get_summary_input(text, bigint, bigint)',
+    'function public.get_turn(text, integer, integer)',
     'function public.get_usage(uuid, date, date, text[])',
     'function public.import_conversation(jsonb)',
     'function public.list_conversations(uuid, integer, text, boolean, boolean, text[], jsonb)',
     'function public.list_erasures(uuid, integer)',
     'function public.list_messages(text, integer, text, text)',
     'function public.list_response_items(text, integer, text, text)',
+    'function public.renew_turn_leases(uuid[])',
     'function public.search_messages(text, uuid, integer, text)',
     'function public.set_message_feedback(text, bigint, integer, text)',
+    'function public.stop_turn(text)',
     'function public.update_conversation(text, jsonb)',
     'procedure private.cleanup_expired_conversations_job(integer, double precision)'
   ];

@@ -29,7 +29,11 @@ create table public.ai_conversation_settings (
     constraint ai_conversation_settings_broadcast_max_bytes_range
     check (broadcast_max_bytes between 1000 and 3000000),
   -- A default TTL above the maximum made every create fail (a TTL no conversation may have).
-  constraint ai_conversation_settings_ttl_within_max check (ttl_hours <= max_ttl_hours)
+  constraint ai_conversation_settings_ttl_within_max check (ttl_hours <= max_ttl_hours),
+  turn_lease_seconds integer not null default 10
+    constraint ai_conversation_settings_turn_lease_range check (turn_lease_seconds between 2 and 3600),
+  turn_events_retention_minutes integer not null default 60
+    constraint ai_conversation_settings_turn_events_retention_range check (turn_events_retention_minutes between 1 and 10080)
 );
 comment on table public.ai_conversation_settings is
   'Single-row settings of the conversation store, editable from the dashboard: default TTL, '
@@ -54,6 +58,12 @@ comment on column public.ai_conversation_settings.broadcast_service is
 comment on column public.ai_conversation_settings.broadcast_max_bytes is
   'A message whose broadcast payload is larger goes without content and metadata ("partial": true); '
   'Realtime drops payloads above the project''s limit (256 KB on the free plan).';
+comment on column public.ai_conversation_settings.turn_lease_seconds is
+  'How long a running turn''s lease lasts: the generating API instance renews it every third of it; a '
+  'turn whose lease ran out is marked failed (its instance is taken for dead) and its readers'' streams end.';
+comment on column public.ai_conversation_settings.turn_events_retention_minutes is
+  'How long the events of a finished turn''s stream are kept (resume by position); after that a reader '
+  'gets the stored reply whole. Pruned every minute by pg_cron.';
 comment on constraint ai_conversation_settings_ttl_within_max on public.ai_conversation_settings is
   'The default TTL is one a conversation may have: ttl_hours <= max_ttl_hours.';
 
@@ -69,7 +79,8 @@ create policy "authenticated reads settings" on public.ai_conversation_settings
 revoke all on public.ai_conversation_settings from public, anon, authenticated, service_role;
 grant select, update (ttl_hours, max_ttl_hours, max_content_chars, max_metadata_bytes, max_page_size,
                       max_messages_per_conversation, compaction_threshold_tokens, search_config,
-                      broadcast_conversations, broadcast_service, broadcast_max_bytes)
+                      broadcast_conversations, broadcast_service, broadcast_max_bytes,
+                      turn_lease_seconds, turn_events_retention_minutes)
   on public.ai_conversation_settings to service_role;
 grant select on public.ai_conversation_settings to authenticated;
 

@@ -4,8 +4,10 @@
 -- own default applies to each as it is created: EXECUTE for PUBLIC. Each entry here first
 -- revokes everything, then grants what it lists; an entry without roles leaves the function to
 -- its owner: the trigger functions (firing a trigger checks no privilege on its function), and
--- private.prune_cron_history() and the procedure private.cleanup_expired_conversations_job()
--- (pg_cron runs them as postgres). Routines, so the procedure is one entry like the others. pgTAP 62 checks that no function of the store is left to PUBLIC.
+-- private.prune_cron_history(), private.maintain_turn_streams() and the procedure
+-- private.cleanup_expired_conversations_job() (pg_cron runs them as postgres). Routines, so the
+-- procedure is one entry like the others. pgTAP 62 checks that no function of the store is left
+-- to PUBLIC.
 do $$
 declare
   v_grant record;
@@ -44,6 +46,12 @@ begin
         ('public.begin_turn(jsonb, text, text, boolean, uuid, jsonb, text, integer, integer, boolean, boolean, text, jsonb, uuid)', 'authenticated, service_role'),
         ('public.finish_turn(uuid, jsonb, text, jsonb)', 'authenticated, service_role'),
         ('public.list_response_items(text, integer, text, text)', 'authenticated, service_role'),
+        ('public.stop_turn(text)', 'authenticated, service_role'),
+        ('public.get_turn(text, integer, integer)', 'authenticated, service_role'),
+        -- the API's turn runners: the service only
+        ('public.append_turn_events(uuid, integer, jsonb)', 'service_role'),
+        ('public.renew_turn_leases(uuid[])', 'service_role'),
+        ('public.fail_expired_turns(uuid)', 'service_role'),
         -- admin: the service only
         ('public.conversation_stats()', 'service_role'),
         ('public.cleanup_expired_conversations(integer)', 'service_role'),
@@ -89,6 +97,8 @@ begin
         ('private.turn_not_found(text)', 'authenticated, service_role'),
         ('private.check_messages(jsonb, text)', 'authenticated, service_role'),
         ('private.check_turn_object(jsonb, text)', 'authenticated, service_role'),
+        ('private.turn_lease()', 'authenticated, service_role'),
+        ('private.turn_is_running(public.ai_turns)', 'authenticated, service_role'),
         ('private.erasure_lock_space()', 'authenticated, service_role'),
         ('private.refuse_write_during_erasure(uuid)', 'authenticated, service_role'),
         ('private.export_message_text(public.ai_conversation_messages, json)', 'authenticated, service_role'),
@@ -128,7 +138,10 @@ begin
         ('private.broadcast_deleted_messages()', null),
         ('private.broadcast_deleted_conversations()', null),
         ('private.before_feedback_insert()', null),
-        ('private.is_derived_key(text)', null)
+        ('private.is_derived_key(text)', null),
+        ('private.maintain_turn_streams()', null),
+        ('private.prune_turn_events()', null),
+        ('private.turn_stream_transition()', null)
       ) g(fn, roles)
   loop
     execute format('revoke all on routine %s from public, anon, authenticated, service_role', v_grant.fn);

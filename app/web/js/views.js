@@ -28,6 +28,8 @@ function contextText(context) {
 /** What the reply cost, from its metadata: model, tokens, duration (and its context). */
 function costLine(metadata, context) {
   const parts = [];
+  // Stopped by its reader: what was written until then, no more.
+  if (metadata.finish_reason === "stopped") parts.push(h("span", { class: "stopped" }, "Stopped"));
   if (metadata.model) parts.push(h("span", { class: "model" }, metadata.model));
   const tokens = metadata.tokens;
   if (tokens && (tokens.prompt != null || tokens.completion != null)) {
