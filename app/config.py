@@ -23,6 +23,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "SupabaseSettings",
+    "TurnSettings",
     "get_settings",
 ]
 
@@ -513,6 +514,44 @@ class RealtimeSettings(_Base):
     )
 
 
+class TurnSettings(_Base):
+    """Turns that outlive their connection: their streams, shared through Postgres (app.turns).
+
+    The lease's length and how long a finished stream stays resumable are the database's
+    (ai_conversation_settings.turn_lease_seconds, turn_events_retention_minutes)."""
+
+    stream: Literal["database", "memory"] = Field(
+        default="database",
+        validation_alias="TURN_STREAM",
+        description="Where a streamed turn's events go: 'database' (public.ai_turn_events: any instance "
+        "resumes it, from any position) or 'memory' (only the instance generating it, while it runs; "
+        "elsewhere a reader gets the start and, once stored, the reply).",
+    )
+    flush_seconds: float = Field(
+        default=0.02,
+        ge=0,
+        le=5,
+        validation_alias="TURN_FLUSH_SECONDS",
+        description="Shortest interval between two writes of one turn's events (what comes meanwhile "
+        "is written as one batch): the delay a reader on another instance may see, against WAL written.",
+    )
+    poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        validation_alias="TURN_POLL_SECONDS",
+        description="How often a turn's stream is read from the database when the live feed does not "
+        "carry turns (REALTIME_FEED=supabase or off) or is down.",
+    )
+    stop_wait_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=300,
+        validation_alias="TURN_STOP_WAIT_SECONDS",
+        description="How long a stop (POST /turns/{id}/stop, OpenAI's cancel) waits for the turn to end "
+        "before it answers with the turn still stopping.",
+    )
+
+
 class Settings(BaseModel):
     """Every setting of the service: one group per concern, each read from its own variables.
 
@@ -525,6 +564,7 @@ class Settings(BaseModel):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    turns: TurnSettings = Field(default_factory=TurnSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
 

@@ -37,6 +37,7 @@ from app.controllers.health import HealthController
 from app.controllers.messages import MessageController
 from app.controllers.metrics import MetricsController
 from app.controllers.search import SearchController
+from app.controllers.turns import TurnController
 from app.controllers.usage import UsageController
 from app.controllers.web_config import WebConfigController
 from app.crosssite import CrossSiteMiddleware
@@ -102,6 +103,7 @@ class ApplicationCore(InitPluginProtocol):
                 AdminController,
                 ErasureController,
                 ChatController,
+                TurnController,
                 EventsController,
                 MetricsController,
                 Router(

@@ -21,7 +21,7 @@ from app.observability import measured_provider
 from app.realtime import Hub
 from app.services import Services
 from app.store import ConversationManager, Principal
-from app.turns import TurnEngine
+from app.turns import TurnEngine, TurnRunner, TurnStreams
 
 __all__ = [
     "provide_engine",
@@ -32,6 +32,8 @@ __all__ = [
     "provide_service_store",
     "provide_settings",
     "provide_store",
+    "provide_turn_runner",
+    "provide_turn_streams",
 ]
 
 
@@ -76,3 +78,13 @@ def provide_engine(
     running = services.running
     provider = measured_provider(running.provider)
     return TurnEngine(store, provider, services.tools, services.settings.llm, running.compactor)
+
+
+def provide_turn_runner(services: NamedDependency[Services]) -> TurnRunner:
+    """The process's turn runner: every turn runs there, whatever its client does."""
+    return services.running.runner
+
+
+def provide_turn_streams(services: NamedDependency[Services]) -> TurnStreams:
+    """The process's turn streams: any turn's events, from any position."""
+    return services.running.streams

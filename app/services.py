@@ -24,6 +24,7 @@ from app.observability import measured_transport, services_registry
 from app.realtime import Hub, create_hub
 from app.store import ConversationManager
 from app.store.factory import open_store
+from app.turns import TurnRunner, TurnStreams
 
 __all__ = ["Running", "Services"]
 
@@ -41,6 +42,8 @@ class Running:
     hub: Hub
     probe: HealthProbe
     compactor: Compactor
+    streams: TurnStreams
+    runner: TurnRunner
 
 
 class Services:
@@ -81,14 +84,33 @@ class Services:
             provider = create_provider(settings.llm)
             # The hub reads as the service; each stream is authorized as its caller first.
             hub = create_hub(settings, store)
+            # Turn streams read as the service too (each reader is authorised as its caller first),
+            # live through the hub's feed when it carries turns, else by polling.
+            feed = hub.feed
+            streams = TurnStreams(
+                store,
+                feed_live=lambda: feed is not None and feed.carries_turns and feed.connected,
+                poll_seconds=settings.turns.poll_seconds,
+            )
+            hub.turns = streams
+            runner = TurnRunner(
+                streams,
+                store,
+                journal=settings.turns.stream == "database",
+                flush_seconds=settings.turns.flush_seconds,
+            )
             await hub.start()  # returns at once: the feed connects (and reconnects) in the background
+            runner.start()
             probe = HealthProbe(settings.db)
             compactor = Compactor()
-            self._running = Running(pool, store, provider, hub, probe, compactor)
+            self._running = Running(pool, store, provider, hub, probe, compactor, streams, runner)
             try:
                 yield
             finally:
                 self._running = None
+                # Turns still running (drain() waited for them on a signal): cancelled, failed by their lease.
+                await runner.shutdown(0)
+                streams.close()
                 await hub.stop()  # ends every stream with a `shutdown` event (if drain() did not)
                 await compactor.aclose()  # summaries in flight are still due on a later turn
                 await probe.close()
@@ -96,10 +118,15 @@ class Services:
                 await self.verifier.close()
 
     async def drain(self) -> None:
-        """The server is stopping: end every event stream now, with its `shutdown` event, and
+        """The server is stopping: let the running turns finish (up to API_SHUTDOWN_TIMEOUT_SECONDS,
+        see app.turns.runner), then end every event stream now, with its `shutdown` event, and
         refuse new ones (503). Called by the server (app.serving.Server) before it waits for
         open connections, since it runs the lifespan's shutdown only after they all closed; an
         event stream would otherwise keep its connection, and the process, alive."""
         running = self._running
         if running is not None:
+            # Running turns first: they get API_SHUTDOWN_TIMEOUT_SECONDS to finish (their readers'
+            # streams end with them); then every turn stream read here ends with `shutdown`.
+            await running.runner.shutdown(self.settings.server.shutdown_timeout_seconds)
+            running.streams.close()
             await running.hub.stop()

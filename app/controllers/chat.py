@@ -1,32 +1,35 @@
 """POST /chat: the native face of the turn engine, as JSON or as server-sent events.
 
 A parser (ChatIn to a TurnRequest) and an encoder: the engine's events are this face's wire
-format as they are (see app.turns.events). A turn costs two store calls: begin_turn stores the
-user message (starting the conversation when no id is given) and returns the history window,
-finish_turn stores the reply; a tool the model calls adds one append per result. The first call
-happens before any answer is started, so an unknown, expired or foreign conversation is a real
-404, a bad input a real 422, even for `"stream": true`.
+format as they are (see app.turns.events), each with `id: <seq>`, its position in the turn's
+stream. A turn costs two store calls: begin_turn stores the user message (starting the
+conversation when no id is given) and returns the history window, finish_turn stores the reply; a
+tool the model calls adds one append per result. The first call happens before any answer is
+started, so an unknown, expired or foreign conversation is a real 404, a bad input a real 422,
+even for `"stream": true`.
 
-Failures after it: the user message (and any tool results) stay stored, no assistant message
-is, and the turn is marked failed; the JSON answer is 502 (504 on a timeout) and `details`
-carries the `conversation_id` and the stored `user_message_id`, so a client that started a
-conversation can retry in it with the same idempotency key (the user message is then not stored
-again). In a stream the same body is sent as an `error` event. A client that leaves a stream
-before the reply is being stored leaves the same history: the user message (and tool results),
-no assistant message.
+The turn then runs in the process's TurnRunner, not in the request: a client that goes away ends
+its own read only; the turn runs to its end and its reply is stored as if it had stayed. The
+stream is resumable on any instance (GET /turns/{id}/events, app.controllers.turns) and can be
+stopped (POST /turns/{id}/stop). A retry with the key of a turn that still runs follows its stream
+instead of generating it twice.
+
+Failures after the first call: the user message (and any tool results) stay stored, no assistant
+message is, and the turn is marked failed; the JSON answer is 502 (504 on a timeout) and
+`details` carries the `conversation_id` and the stored `user_message_id`, so a client that
+started a conversation can retry in it with the same idempotency key (the user message is then
+not stored again). In a stream the same body is sent as an `error` event.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, post
-from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
@@ -36,16 +39,26 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK
 
 from app.controllers.params import IdempotencyKeyHeader, errors, idempotency_key
-from app.dependencies import provide_engine
+from app.dependencies import provide_engine, provide_turn_runner, provide_turn_streams
 from app.dto import StrictBody
-from app.errors import handle_exception
+from app.errors import ApiError, handle_exception
 from app.llm import ProviderError
 from app.schemas import ChatIn, ErrorBody
 from app.store import Principal
 from app.store.models import NewMessage
-from app.turns import ChatResult, Turn, TurnCompleted, TurnEngine, TurnEvent, TurnRequest
+from app.turns import (
+    ChatResult,
+    StreamEvent,
+    Turn,
+    TurnCompleted,
+    TurnEngine,
+    TurnFailed,
+    TurnRequest,
+    TurnRunner,
+    TurnStreams,
+)
 
-__all__ = ["ChatController", "chat_request"]
+__all__ = ["ChatController", "chat_request", "error_body", "turn_event"]
 
 log = logging.getLogger("app.chat")
 
@@ -61,8 +74,16 @@ stored), with these events, each `data` one JSON object:
   the turn stored
 * `done`: the same object as the JSON answer (the stored reply's `message_id`, `usage`,
   `model`, `duration_ms`, `tool_calls`), last
+* `stopped`: the same object, last, when an explicit stop ended the turn (POST
+  /turns/{turn_id}/stop): what was generated is stored, `finish_reason` is `stopped`
 * `error`: `{error, message, details}`, the JSON error body, last: the provider failed
-  (`provider_*` codes) or storing failed; no assistant message was stored.
+  (`provider_*` codes), storing failed, or the instance generating the turn died
+  (`turn_abandoned`); no assistant message was stored.
+* `shutdown`: `{error, message}`, last: this server is stopping; resume on another instance.
+
+Every event has an `id`, its position in the turn's stream (`start` is 0): a client that lost the
+stream resumes it with GET /turns/{turn_id}/events and Last-Event-ID, on any instance. Leaving the
+stream does not stop the turn.
 """
 
 
@@ -95,9 +116,29 @@ def chat_request(data: ChatIn, idempotency_key: str | None) -> TurnRequest:
     )
 
 
-def _event(event: TurnEvent) -> ServerSentEventMessage:
+def error_body(request: Request[Any, Any, State], failed: TurnFailed, turn: Turn | None = None) -> ErrorBody:
+    """A failed turn's error body: as the exception handlers answer its exception, where it was
+    raised here; else from what the stored turn says."""
+    exc = failed.exception
+    if isinstance(exc, Exception):
+        if isinstance(exc, ProviderError) and turn is not None:
+            _turn_details(exc, turn)
+        content = handle_exception(request.route_handler.resolve_exception_handlers(), request, exc).content
+        if isinstance(content, ErrorBody):
+            return content
+    return ErrorBody(error=failed.error, message=failed.message, details=failed.details)
+
+
+def turn_event(
+    request: Request[Any, Any, State], seq: int, event: StreamEvent, turn: Turn | None = None
+) -> ServerSentEventMessage:
+    """One event of a turn's stream as this face's server-sent event, `id` its seq."""
+    if isinstance(event, TurnFailed):
+        name = "shutdown" if event.error == "shutdown" else "error"
+        body = _encoder.encode(error_body(request, event, turn)).decode()
+        return ServerSentEventMessage(event=name, data=body, id=seq)
     data = event.result if isinstance(event, TurnCompleted) else event
-    return ServerSentEventMessage(event=event.name, data=_encoder.encode(data).decode())
+    return ServerSentEventMessage(event=event.name, data=_encoder.encode(data).decode(), id=seq)
 
 
 @dataclass
@@ -120,7 +161,11 @@ class _ChatOperation(Operation):
 class ChatController(Controller):
     path = "/chat"
     tags = ["chat"]
-    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
+    dependencies = {
+        "engine": Provide(provide_engine, sync_to_thread=False),
+        "runner": Provide(provide_turn_runner, sync_to_thread=False),
+        "streams": Provide(provide_turn_streams, sync_to_thread=False),
+    }
 
     @post(
         "/",
@@ -160,41 +205,40 @@ class ChatController(Controller):
         self,
         request: Request[Principal, Any, State],
         engine: NamedDependency[TurnEngine],
+        runner: NamedDependency[TurnRunner],
+        streams: NamedDependency[TurnStreams],
         data: JSONBody[ChatIn],
         idempotency_key_header: IdempotencyKeyHeader = None,
     ) -> Response[ChatResult]:
         turn = await engine.begin(
             chat_request(data, idempotency_key(data.idempotency_key, idempotency_key_header))
         )
-        # The title is asked for once the answer is out (Litestar runs the task after sending).
-        title = engine.title(turn)
-        background = BackgroundTask(title) if title is not None else None
+        if turn.begun.running and turn.id is not None:
+            # A retry of a turn that still runs (here or elsewhere): follow it.
+            view = await engine.store.get_turn(turn.id, after_event=0)
+            entries = streams.read(view)
+        else:
+            entries = runner.run(engine, turn, stream=data.stream).log.read()
         if data.stream:
             # A Stream is a Response; the annotation documents the JSON answer.
-            return ServerSentEvent(self._sse(request, turn, engine.events(turn)), background=background)  # type: ignore[return-value]
-        try:
-            done = await engine.complete(turn)
-        except ProviderError as exc:
-            _turn_details(exc, turn)
-            raise
-        return Response(done.result, status_code=HTTP_200_OK, background=background)
+            return ServerSentEvent(self._sse(request, turn, entries))  # type: ignore[return-value]
+        last: StreamEvent | None = None
+        async for _, event in entries:  # the client leaving cancels this read only
+            last = event
+        if isinstance(last, TurnFailed):
+            if isinstance(last.exception, ProviderError):
+                _turn_details(last.exception, turn)
+            if isinstance(last.exception, Exception):
+                raise last.exception
+            raise ApiError(last.error, last.message, status_code=last.status, details=last.details)
+        assert isinstance(last, TurnCompleted)
+        return Response(last.result, status_code=HTTP_200_OK)
 
     @staticmethod
     async def _sse(
-        request: Request[Principal, Any, State], turn: Turn, events: AsyncIterator[TurnEvent]
+        request: Request[Principal, Any, State], turn: Turn, entries: AsyncIterator[tuple[int, StreamEvent]]
     ) -> AsyncIterator[ServerSentEventMessage]:
-        """The turn's events as SSE messages; a failure becomes the last, `error`, event.
-
-        A client that disconnects cancels this generator where it waits (for the model, a
-        tool or the reply's store call): the turn's own generator is closed with it, so the
-        model's stream is released and nothing more is stored (an output whose store call
-        already started is stored whole, see app.turns.engine)."""
-        try:
-            async with aclosing(events):  # type: ignore[type-var]
-                async for event in events:
-                    yield _event(event)
-        except Exception as exc:  # the status is sent: the error becomes the last event
-            if isinstance(exc, ProviderError):
-                _turn_details(exc, turn)
-            response = handle_exception(request.route_handler.resolve_exception_handlers(), request, exc)
-            yield ServerSentEventMessage(event="error", data=_encoder.encode(response.content).decode())
+        """The turn's events as SSE messages, each with its seq as `id`. A client that
+        disconnects ends this read only: the turn runs on in the runner."""
+        async for seq, event in entries:
+            yield turn_event(request, seq, event, turn)

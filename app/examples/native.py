@@ -43,6 +43,9 @@ from app.store.models import (
     SearchHit,
     SearchResult,
     Stats,
+    TurnEventBatch,
+    TurnRecord,
+    TurnView,
     Usage,
     UsageRow,
 )
@@ -50,6 +53,8 @@ from app.turns import ChatResult, SentContext, ToolCallRecord
 from app.webclient import SupabaseAuthConfig
 
 __all__ = ["NATIVE_EXAMPLES"]
+
+TURN_ID = "5b0e9c7e-2f7d-4b53-9a1e-3c6d8f0a4b21"
 
 CONVERSATION_ID = "support-42"
 USER_ID = "7f1e3c2a-4b5d-4e6f-8a9b-0c1d2e3f4a5b"
@@ -109,6 +114,29 @@ REPLY: dict[str, Any] = {
     "tokens": 14,
     "user_id": USER_ID,
     "feedback": FEEDBACK,
+}
+
+# A turn stopped by its user after a few words: what was generated is its reply.
+TURN: dict[str, Any] = {
+    "id": TURN_ID,
+    "conversation_id": CONVERSATION_ID,
+    "kind": "chat",
+    "state": "stopped",
+    "created_at": "2026-12-07T09:13:36.102311Z",
+    "updated_at": "2026-12-07T09:13:37.948652Z",
+    "idempotency_key": "q-7",
+    "request": {},
+    "result": {
+        "model": MODEL,
+        "tokens": {"prompt": 31, "completion": 0},
+        "duration_ms": 840,
+        "finish_reason": "stopped",
+    },
+    "last_seq": 7,
+    "finished_at": "2026-12-07T09:13:37.948652Z",
+    "lease_expires_at": None,
+    "stop_requested_at": "2026-12-07T09:13:37.801200Z",
+    "event_seq": 5,
 }
 SUMMARY: dict[str, Any] = {
     **QUESTION,
@@ -254,8 +282,15 @@ NATIVE_EXAMPLES: dict[type, Any] = {
         "created": False,
         "replayed": False,
         "context": SENT_CONTEXT,
-        "turn_id": "5b0e9c7e-2f7d-4b53-9a1e-3c6d8f0a4b21",
+        "turn_id": TURN_ID,
     },
+    TurnRecord: TURN,
+    TurnEventBatch: {
+        "seq": 3,
+        "last_seq": 4,
+        "events": [{"type": "delta", "text": "runs "}, {"type": "delta", "text": "again."}],
+    },
+    TurnView: {"turn": TURN, "output": [REPLY], "user_message_id": QUESTION["id"], "events": None},
     PoolStatus: {"size": 2, "available": 2, "waiting": 0, "max": 16},
     HealthStatus: {
         "status": "ok",

@@ -6,6 +6,8 @@ from typing import Any
 
 from app.openai_api.errors import OpenAIError, OpenAIErrorBody
 from app.openai_api.schemas import (
+    CompactedResponseObject,
+    CompactResponseIn,
     ConversationDeleted,
     ConversationObject,
     CreateConversationIn,
@@ -114,6 +116,27 @@ V1_EXAMPLES: dict[type, Any] = {
         "object": "response",
     },
     ResponseDeletedObject: {"id": RESPONSE_ID, "deleted": True, "object": "response.deleted"},
+    CompactResponseIn: {"model": "gpt-4.1", "previous_response_id": RESPONSE_ID},
+    CompactedResponseObject: {
+        "id": "resp_0d1c7a3e9f2b4c5d8e6f7a8b9c0d1e2f",
+        "created_at": CREATED_AT,
+        "output": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hello!"}]},
+            {
+                "id": "cmp_5e1b2c3d4e5f60718293a4b5c6d7e8f9",
+                "type": "compaction",
+                "encrypted_content": "sc1.T2ZmbGluZSBzdW1tYXJ5IG9mIDIgbWVzc2FnZShzKQ==",
+            },
+        ],
+        "usage": {
+            "input_tokens": 0,
+            "output_tokens": 12,
+            "total_tokens": 12,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        },
+        "object": "response.compaction",
+    },
     OpenAIError: ERROR,
     OpenAIErrorBody: {"error": ERROR},
 }

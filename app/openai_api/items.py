@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from app.llm import client_call
+from app.openai_api.compaction import read_summary, write_summary
 from app.openai_api.errors import InvalidRequest
 from app.store.models import Message, NewMessage, Role
 
@@ -31,7 +32,7 @@ ITEM_KEY = "openai"
 # A function_call_output may be empty; a stored message may not (its content check).
 EMPTY_OUTPUT = "(empty)"
 
-_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco"}
+_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "compaction": "cmp"}
 _ROLES: dict[str, Role] = {
     "user": "user",
     "assistant": "assistant",
@@ -92,6 +93,12 @@ def message_to_item(message: Message) -> dict[str, Any]:
             "call_id": call_id,
             "output": output,
             "status": status,
+        }
+    if kind == "compaction":
+        return {
+            "id": item_id(message),
+            "type": "compaction",
+            "encrypted_content": details.get("encrypted_content") or write_summary(message.content),
         }
     role = details.get("role") or message.role
     part_type = "output_text" if message.role == "assistant" else "input_text"
@@ -185,9 +192,21 @@ def parse_item(raw: Any, param: str, extra: dict[str, Any] | None = None) -> New
         if not text:
             details["empty"] = metadata["empty"] = True
         return NewMessage(role="tool", content=text or EMPTY_OUTPUT, metadata=metadata, idempotency_key=key)
+    if kind == "compaction":
+        content = raw.get("encrypted_content")
+        summary = read_summary(content) if isinstance(content, str) else None
+        if summary is None:
+            raise InvalidRequest(
+                f"Invalid '{param}.encrypted_content': not a compaction item of this API "
+                "(POST /v1/responses/compact makes them).",
+                f"{param}.encrypted_content",
+            )
+        details["encrypted_content"] = content
+        # The summary is what the model reads, as a system message (as a stored summary is sent).
+        return NewMessage(role="system", content=summary, metadata={ITEM_KEY: details}, idempotency_key=key)
     raise InvalidRequest(
         f"Invalid '{param}.type': {kind!r} items are not supported "
-        "(message, function_call and function_call_output are).",
+        "(message, function_call, function_call_output and compaction are).",
         f"{param}.type",
     )
 

@@ -15,7 +15,6 @@ begun (its input stored) before the stream starts, so an unknown conversation is
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -26,14 +25,35 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK
 
-from app.dependencies import provide_engine
+from app.config import Settings
+from app.dependencies import provide_engine, provide_turn_runner, provide_turn_streams
 from app.errors import handle_exception
+from app.openai_api.compacting import compact
 from app.openai_api.conversations import item_list
 from app.openai_api.errors import openai_errors, reshape_response
-from app.openai_api.schemas import CreateResponseIn, ItemList, ResponseDeletedObject, ResponseObject
+from app.openai_api.schemas import (
+    CompactedResponseObject,
+    CompactResponseIn,
+    CreateResponseIn,
+    ItemList,
+    ResponseDeletedObject,
+    ResponseObject,
+)
 from app.openai_api.service import begin_error, render, response_id, response_request
 from app.store import ConversationManager, Principal, StoreError
-from app.turns import Turn, TurnCompleted, TurnDelta, TurnEngine
+from app.store.models import ResponseRecord
+from app.turns import (
+    StreamEvent,
+    Turn,
+    TurnCompleted,
+    TurnDelta,
+    TurnEngine,
+    TurnFailed,
+    TurnRunner,
+    TurnStarted,
+    TurnStopped,
+    TurnStreams,
+)
 
 __all__ = ["ResponsesController"]
 
@@ -43,18 +63,11 @@ ResponseIdPath = Annotated[str, PathParameter(max_length=255, description="The r
 ItemsLimit = Annotated[int, QueryParameter(ge=1, le=100, description="1 to 100 items per page.")]
 Order = Annotated[Literal["asc", "desc"], QueryParameter(description="Item order; desc by default.")]
 After = Annotated[str | None, QueryParameter(max_length=255, description="Items after this item id.")]
-
-
-class _Events:
-    """Numbers the events of one stream (sequence_number from 0)."""
-
-    def __init__(self) -> None:
-        self.sequence = 0
-
-    def __call__(self, kind: str, **fields: Any) -> ServerSentEventMessage:
-        payload = {"type": kind, "sequence_number": self.sequence, **fields}
-        self.sequence += 1
-        return ServerSentEventMessage(event=kind, data=_encoder.encode(payload).decode())
+StreamQuery = Annotated[bool, QueryParameter(description="Answer the response's event stream instead.")]
+StartingAfter = Annotated[
+    int | None,
+    QueryParameter(ge=0, description="With stream=true: the events after this sequence_number."),
+]
 
 
 def _id(turn: Turn) -> str:
@@ -63,13 +76,15 @@ def _id(turn: Turn) -> str:
     return response_id(turn.request.turn_id)
 
 
-def _completed(turn: Turn, done: TurnCompleted, id: str) -> ResponseObject:
+def _completed(
+    envelope: dict[str, Any], id: str, conversation_id: str | None, done: TurnCompleted
+) -> ResponseObject:
     record = done.turn
     return render(
-        turn.request.envelope,
+        envelope,
         id=id,
         state=record.state if record is not None else "completed",
-        conversation_id=turn.conversation_id or None,
+        conversation_id=conversation_id,
         output=done.outputs,
         record=record,
         result=None
@@ -84,10 +99,139 @@ def _completed(turn: Turn, done: TurnCompleted, id: str) -> ResponseObject:
     )
 
 
+def _failure(request: Request[Principal, Any, State], event: TurnFailed) -> dict[str, Any]:
+    """A failure's error object as OpenAI words it: as the native handlers map its exception,
+    where it was raised here; else what the stored turn says."""
+    if isinstance(event.exception, Exception):
+        answer = reshape_response(handle_exception(request.app.exception_handlers, request, event.exception))
+        return dict(msgspec.to_builtins(answer.content.error))
+    return {"code": event.error, "message": event.message}
+
+
+class OpenAIStream:
+    """Encodes a turn's stream as OpenAI's events, numbered from 0 (sequence_number).
+
+    The encoding is a function of the turn's events alone (and its envelope), so every encoding of
+    one turn's stream, on any instance, numbers its events alike: a resume with `starting_after=N`
+    encodes the stream from its start and sends what comes after N."""
+
+    def __init__(self, envelope: dict[str, Any], id: str, conversation_id: str | None) -> None:
+        self.envelope = envelope
+        self.id = id
+        self.conversation_id = conversation_id
+        self.sequence = 0
+        self.started = False
+        self.message_id = str(envelope.get("output_message_id") or f"msg_{id.removeprefix('resp_')}")
+        self.base = msgspec.to_builtins(
+            render(
+                envelope, id=id, state="in_progress", conversation_id=conversation_id, output=[], result={}
+            )
+        )
+
+    def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        payload = {"type": kind, "sequence_number": self.sequence, **fields}
+        self.sequence += 1
+        return payload
+
+    def encode(self, event: StreamEvent, error: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The OpenAI events of one event of the turn (`error`: a failure's error object)."""
+        at = {"item_id": self.message_id, "output_index": 0, "content_index": 0}
+        if isinstance(event, TurnStarted):
+            return [
+                self._event("response.created", response=self.base),
+                self._event("response.in_progress", response=self.base),
+            ]
+        if isinstance(event, TurnDelta):
+            out = []
+            if not self.started:
+                self.started = True
+                message = {
+                    "id": self.message_id,
+                    "type": "message",
+                    "status": "in_progress",
+                    "role": "assistant",
+                }
+                out.append(
+                    self._event("response.output_item.added", output_index=0, item={**message, "content": []})
+                )
+                out.append(
+                    self._event(
+                        "response.content_part.added",
+                        **at,
+                        part={"type": "output_text", "text": "", "annotations": []},
+                    )
+                )
+            out.append(self._event("response.output_text.delta", **at, delta=event.text, logprobs=[]))
+            return out
+        if isinstance(event, TurnCompleted):
+            return self._done(event, at)
+        if isinstance(event, TurnFailed):
+            failure = error or {"code": event.error, "message": event.message}
+            return [
+                self._event("response.failed", response={**self.base, "status": "failed", "error": failure})
+            ]
+        return []  # a tool the API ran: /v1 offers the client's tools only
+
+    def _done(self, event: TurnCompleted, at: dict[str, Any]) -> list[dict[str, Any]]:
+        response = _completed(self.envelope, self.id, self.conversation_id, event)
+        out = []
+        for index, item in enumerate(response.output):
+            if item["type"] == "message" and self.started:
+                text = item["content"][0]["text"]
+                part = {"type": "output_text", "text": text, "annotations": []}
+                out.append(self._event("response.output_text.done", **at, text=text, logprobs=[]))
+                out.append(self._event("response.content_part.done", **at, part=part))
+                out.append(self._event("response.output_item.done", output_index=index, item=item))
+            elif item["type"] == "function_call":
+                added = {**item, "status": "in_progress", "arguments": ""}
+                out.append(self._event("response.output_item.added", output_index=index, item=added))
+                out.append(
+                    self._event(
+                        "response.function_call_arguments.delta",
+                        item_id=item["id"],
+                        output_index=index,
+                        delta=item["arguments"],
+                    )
+                )
+                out.append(
+                    self._event(
+                        "response.function_call_arguments.done",
+                        item_id=item["id"],
+                        output_index=index,
+                        name=item["name"],
+                        arguments=item["arguments"],
+                    )
+                )
+                out.append(self._event("response.output_item.done", output_index=index, item=item))
+        # A cancelled response ends as incomplete with its status `cancelled`: OpenAI's streaming
+        # events have no cancelled event of their own.
+        kind = "response.incomplete" if isinstance(event, TurnStopped) else "response.completed"
+        out.append(self._event(kind, response=msgspec.to_builtins(response)))
+        return out
+
+
+async def _sse(
+    request: Request[Principal, Any, State],
+    stream: OpenAIStream,
+    entries: AsyncIterator[tuple[int, StreamEvent]],
+    starting_after: int | None = None,
+) -> AsyncIterator[ServerSentEventMessage]:
+    """The turn's events as OpenAI's, after `starting_after` (a sequence_number)."""
+    async for _, event in entries:
+        error = _failure(request, event) if isinstance(event, TurnFailed) else None
+        for payload in stream.encode(event, error):
+            if starting_after is None or payload["sequence_number"] > starting_after:
+                yield ServerSentEventMessage(event=payload["type"], data=_encoder.encode(payload).decode())
+
+
 class ResponsesController(Controller):
     path = "/responses"
     tags = ["openai: responses"]
-    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
+    dependencies = {
+        "engine": Provide(provide_engine, sync_to_thread=False),
+        "runner": Provide(provide_turn_runner, sync_to_thread=False),
+        "streams": Provide(provide_turn_streams, sync_to_thread=False),
+    }
 
     @post(
         "/",
@@ -106,36 +250,108 @@ class ResponsesController(Controller):
         self,
         request: Request[Principal, Any, State],
         engine: NamedDependency[TurnEngine],
+        runner: NamedDependency[TurnRunner],
         data: JSONBody[CreateResponseIn],
     ) -> Response[ResponseObject]:
         try:
             turn = await engine.begin(response_request(data, engine.provider.model))
         except StoreError as exc:
             raise begin_error(exc, data) from exc
+        id, conversation_id = _id(turn), turn.conversation_id or None
+        # Streamed or in the background, its events are written so any instance can serve them.
+        running = runner.run(engine, turn, stream=data.stream or data.background)
         if data.stream:
-            return ServerSentEvent(self._stream(request, engine, turn))  # type: ignore[return-value]
-        done = await engine.complete(turn)
-        return Response(_completed(turn, done, _id(turn)), status_code=HTTP_200_OK)
+            stream = OpenAIStream(turn.request.envelope, id, conversation_id)
+            return ServerSentEvent(_sse(request, stream, running.log.read()))  # type: ignore[return-value]
+        if data.background:
+            pending = render(
+                turn.request.envelope,
+                id=id,
+                state="in_progress",
+                conversation_id=conversation_id,
+                output=[],
+                result={},
+            )
+            return Response(pending, status_code=HTTP_200_OK)
+        last: StreamEvent | None = None
+        async for _, event in running.log.read():  # the client leaving cancels this read only
+            last = event
+        if isinstance(last, TurnFailed):
+            if isinstance(last.exception, Exception):
+                raise last.exception
+            raise StoreError(last.message)
+        assert isinstance(last, TurnCompleted)
+        return Response(_completed(turn.request.envelope, id, conversation_id, last), status_code=HTTP_200_OK)
 
     @get(
         "/{response_id:str}",
         summary="Retrieve a response (OpenAI)",
-        description="A stored response: its turn's envelope and state, and the output items it stored.",
+        description="A response: its turn's envelope and state (`in_progress` while it runs, then "
+        "`completed`, `cancelled` or `failed`), and the output items it stored. With `stream=true`, its "
+        "event stream instead, from the start or after `starting_after` (a sequence_number), live while "
+        "it runs, on any instance: every response here can be streamed again, background or not.",
         operation_id="openai_get_response",
         responses=openai_errors(404),
     )
     async def get_response(
-        self, store: NamedDependency[ConversationManager], response_id: ResponseIdPath
-    ) -> ResponseObject:
+        self,
+        request: Request[Principal, Any, State],
+        store: NamedDependency[ConversationManager],
+        streams: NamedDependency[TurnStreams],
+        response_id: ResponseIdPath,
+        stream: StreamQuery = False,
+        starting_after: StartingAfter = None,
+    ) -> Response[ResponseObject]:
         record = await store.get_response(response_id)
-        return render(
-            record.turn.request,
-            id=response_id,
-            state=record.turn.state,
-            conversation_id=record.conversation.conversation_id,
-            output=record.output,
-            record=record.turn,
-        )
+        if stream:
+            view = await store.get_turn(record.turn.id, after_event=0)
+            encoder = OpenAIStream(record.turn.request, response_id, record.conversation.conversation_id)
+            entries = streams.read(view)
+            return ServerSentEvent(_sse(request, encoder, entries, starting_after))  # type: ignore[return-value]
+        return Response(_rendered(record, response_id))
+
+    @post(
+        "/{response_id:str}/cancel",
+        summary="Cancel a response (OpenAI)",
+        description="Stops the response wherever it runs: what was generated is stored, its status "
+        "becomes `cancelled` and every stream of it ends. Waits up to TURN_STOP_WAIT_SECONDS for that, "
+        "then answers the response. Idempotent: a finished response is answered as it is. Any running "
+        "response can be cancelled here, not only background ones (every response runs to its end "
+        "whatever its client does).",
+        operation_id="openai_cancel_response",
+        responses=openai_errors(404),
+        status_code=HTTP_200_OK,
+    )
+    async def cancel_response(
+        self,
+        store: NamedDependency[ConversationManager],
+        runner: NamedDependency[TurnRunner],
+        settings: NamedDependency[Settings],
+        response_id: ResponseIdPath,
+    ) -> ResponseObject:
+        await store.get_response(response_id)  # 404 in OpenAI's words for what is not a response
+        await runner.stop(store, response_id, settings.turns.stop_wait_seconds)
+        return _rendered(await store.get_response(response_id), response_id)
+
+    @post(
+        "/compact",
+        summary="Compact a history (OpenAI)",
+        description="The history of `previous_response_id` (its conversation up to that response) or the "
+        "`input` items, summarised by the configured model as the store's compaction summarises: the "
+        "user messages, then one `compaction` item carrying the summary. With `previous_response_id` "
+        "the summary is stored as the conversation's summary (later turns send it in place of what it "
+        "covers). Sent back as input, a compaction item is read as that summary.",
+        operation_id="openai_compact_response",
+        responses=openai_errors(400, 404, 502, 504),
+        status_code=HTTP_200_OK,
+    )
+    async def compact_response(
+        self,
+        store: NamedDependency[ConversationManager],
+        engine: NamedDependency[TurnEngine],
+        data: JSONBody[CompactResponseIn],
+    ) -> CompactedResponseObject:
+        return await compact(store, engine.provider, data)
 
     @get(
         "/{response_id:str}/input_items",
@@ -168,74 +384,13 @@ class ResponsesController(Controller):
         await store.delete_response(response_id)
         return ResponseDeletedObject(id=response_id)
 
-    @staticmethod
-    async def _stream(
-        request: Request[Principal, Any, State], engine: TurnEngine, turn: Turn
-    ) -> AsyncIterator[ServerSentEventMessage]:
-        """The engine's events as OpenAI's; a failure becomes the last, response.failed."""
-        event = _Events()
-        id = _id(turn)
-        base = msgspec.to_builtins(
-            render(
-                turn.request.envelope,
-                id=id,
-                state="in_progress",
-                conversation_id=turn.conversation_id or None,
-                output=[],
-                result={},
-            )
-        )
-        yield event("response.created", response=base)
-        yield event("response.in_progress", response=base)
-        message_id = turn.request.reply_key
-        message = {"id": message_id, "type": "message", "status": "in_progress", "role": "assistant"}
-        at = {"item_id": message_id, "output_index": 0, "content_index": 0}
-        started = False
-        try:
-            async with aclosing(engine.events(turn)) as events:  # type: ignore[type-var]
-                async for piece in events:
-                    if isinstance(piece, TurnDelta):
-                        if not started:
-                            started = True
-                            yield event(
-                                "response.output_item.added", output_index=0, item={**message, "content": []}
-                            )
-                            yield event(
-                                "response.content_part.added",
-                                **at,
-                                part={"type": "output_text", "text": "", "annotations": []},
-                            )
-                        yield event("response.output_text.delta", **at, delta=piece.text, logprobs=[])
-                    elif isinstance(piece, TurnCompleted):
-                        response = _completed(turn, piece, id)
-                        for index, item in enumerate(response.output):
-                            if item["type"] == "message" and started:
-                                text = item["content"][0]["text"]
-                                part = {"type": "output_text", "text": text, "annotations": []}
-                                yield event("response.output_text.done", **at, text=text, logprobs=[])
-                                yield event("response.content_part.done", **at, part=part)
-                                yield event("response.output_item.done", output_index=index, item=item)
-                            elif item["type"] == "function_call":
-                                added = {**item, "status": "in_progress", "arguments": ""}
-                                yield event("response.output_item.added", output_index=index, item=added)
-                                yield event(
-                                    "response.function_call_arguments.delta",
-                                    item_id=item["id"],
-                                    output_index=index,
-                                    delta=item["arguments"],
-                                )
-                                yield event(
-                                    "response.function_call_arguments.done",
-                                    item_id=item["id"],
-                                    output_index=index,
-                                    name=item["name"],
-                                    arguments=item["arguments"],
-                                )
-                                yield event("response.output_item.done", output_index=index, item=item)
-                        yield event("response.completed", response=msgspec.to_builtins(response))
-        except Exception as exc:  # the status is sent: the failure is the last event
-            answer = reshape_response(
-                handle_exception(request.app.exception_handlers, request, exc)  # the native mapping
-            )
-            error = msgspec.to_builtins(answer.content.error)
-            yield event("response.failed", response={**base, "status": "failed", "error": error})
+
+def _rendered(record: ResponseRecord, response_id: str) -> ResponseObject:
+    return render(
+        record.turn.request,
+        id=response_id,
+        state=record.turn.state,
+        conversation_id=record.conversation.conversation_id,
+        output=record.output,
+        record=record.turn,
+    )

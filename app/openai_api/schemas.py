@@ -14,6 +14,8 @@ import msgspec
 
 __all__ = [
     "MAX_ITEMS",
+    "CompactResponseIn",
+    "CompactedResponseObject",
     "ConversationDeleted",
     "ConversationObject",
     "CreateConversationIn",
@@ -81,6 +83,7 @@ class CreateResponseIn(msgspec.Struct, frozen=True, kw_only=True):
     previous_response_id: Annotated[str, msgspec.Meta(max_length=255)] | None = None
     store: bool = True
     stream: bool = False
+    background: bool = False
     tools: Annotated[list[FunctionTool], msgspec.Meta(max_length=MAX_TOOLS)] | None = None
     tool_choice: str | dict[str, Any] | None = None
     truncation: Literal["auto", "disabled"] | None = None
@@ -137,7 +140,29 @@ class ResponseObject(msgspec.Struct, frozen=True, kw_only=True):
     temperature: float | None = None
     top_p: float | None = None
     completed_at: int | None = None
+    background: bool = False
     object: Literal["response"] = "response"
+
+
+class CompactResponseIn(msgspec.Struct, frozen=True, kw_only=True):
+    """responses.compact: the history to compact, given as `input` items or as the conversation
+    of `previous_response_id` (up to that response)."""
+
+    model: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    input: Annotated[str, msgspec.Meta(max_length=MAX_TEXT)] | list[Item] | None = None
+    previous_response_id: Annotated[str, msgspec.Meta(max_length=255)] | None = None
+    instructions: Annotated[str, msgspec.Meta(max_length=MAX_TEXT)] | None = None
+
+
+class CompactedResponseObject(msgspec.Struct, frozen=True, kw_only=True):
+    """The compacted window (openai.types.responses.CompactedResponse): the user messages, then
+    one compaction item carrying the summary."""
+
+    id: str
+    created_at: int
+    output: list[dict[str, Any]]
+    usage: dict[str, Any]
+    object: Literal["response.compaction"] = "response.compaction"
 
 
 class ResponseDeletedObject(msgspec.Struct, frozen=True):

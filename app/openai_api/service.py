@@ -101,6 +101,7 @@ def response_request(data: CreateResponseIn, model: str) -> TurnRequest:
             "previous_response_id",
         )
     tools = _tools(data)
+    reply_key = new_item_id("message")
     turn_id = uuid.uuid4()
     rid = response_id(turn_id)
     conversation = (
@@ -121,6 +122,10 @@ def response_request(data: CreateResponseIn, model: str) -> TurnRequest:
         "store": data.store,
         "temperature": data.temperature,
         "top_p": data.top_p,
+        "background": data.background,
+        # The message item the stream announces before it is stored: any instance that encodes
+        # the stream again (a resume) names it the same.
+        "output_message_id": reply_key,
     }
     return TurnRequest(
         kind="response",
@@ -135,7 +140,7 @@ def response_request(data: CreateResponseIn, model: str) -> TurnRequest:
         client_tools=tools,
         tool_choice="none" if data.tool_choice == "none" else None,
         max_output_tokens=data.max_output_tokens,
-        reply_key=new_item_id("message"),
+        reply_key=reply_key,
         call_key=lambda call: call_item_id(rid, call),
         output_metadata={ITEM_KEY: {"response_id": rid, "source": "output"}},
         envelope=envelope,

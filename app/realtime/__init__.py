@@ -18,9 +18,9 @@ from app.realtime.errors import (
     SubscriptionClosedError,
     TooManySubscribersError,
 )
-from app.realtime.events import EndEvent, EndReason, Event, FeedEvent, MessageEvent, ResetEvent
+from app.realtime.events import EndEvent, EndReason, Event, FeedEvent, MessageEvent, ResetEvent, TurnEventsRow
 from app.realtime.factory import create_feed, create_hub
-from app.realtime.feed import Feed, FeedSink, SupervisedFeed
+from app.realtime.feed import Feed, FeedSink, SupervisedFeed, TurnFeedSink
 from app.realtime.hub import Hub, HubStats
 from app.realtime.postgres_feed import PostgresFeed
 from app.realtime.source import MessageSource, Page, Pages, StoreSource
@@ -55,6 +55,8 @@ __all__ = [
     "SupervisedFeed",
     "TooManySubscribersError",
     "TopicLink",
+    "TurnEventsRow",
+    "TurnFeedSink",
     "create_feed",
     "create_hub",
     "parse_last_event_id",

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+from uuid import UUID
 
 import msgspec
 from litestar.response import ServerSentEventMessage
@@ -43,6 +44,7 @@ __all__ = [
     "FeedEvent",
     "MessageEvent",
     "ResetEvent",
+    "TurnEventsRow",
 ]
 
 SSE_SEPARATOR = "\n"
@@ -65,6 +67,17 @@ class FeedEvent:
     conversation_id: str
     seq: int
     message: Message | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEventsRow:
+    """A feed saw a batch of a turn's stream committed (a row of public.ai_turn_events): the
+    events seq..last_seq, as stored (JSON objects with a `type`)."""
+
+    turn_id: UUID
+    seq: int
+    last_seq: int
+    events: list[dict[str, Any]]
 
 
 class _SharedFrame(ServerSentEventMessage):

@@ -22,9 +22,9 @@ from typing import Protocol
 from uuid import UUID
 
 from app.realtime.backoff import Backoff
-from app.realtime.events import FeedEvent
+from app.realtime.events import FeedEvent, TurnEventsRow
 
-__all__ = ["Feed", "FeedSink", "SupervisedFeed"]
+__all__ = ["Feed", "FeedSink", "SupervisedFeed", "TurnFeedSink"]
 
 log = logging.getLogger("app.realtime")
 
@@ -47,11 +47,29 @@ class FeedSink(Protocol):
         message of one nobody watches (most of them, on a busy database)."""
 
 
+class TurnFeedSink(Protocol):
+    """Receives what a feed sees of turns (app.turns.streams): the batches of their streams and
+    the stops asked for. Called on the event loop; must not block."""
+
+    def feed_turn_events(self, row: TurnEventsRow) -> None:
+        """A batch of a turn's stream was committed (batches of one turn arrive in seq order)."""
+
+    def feed_turn_stop(self, turn_id: UUID) -> None:
+        """A stop of the turn was asked for (public.stop_turn)."""
+
+    def feed_resumed(self) -> None:
+        """The feed is (again) listening: anything committed before may have been missed."""
+
+    def watching_turn(self, turn_id: UUID) -> bool:
+        """Whether this process reads the turn's stream (the feed skips decoding the others)."""
+
+
 class Feed(Protocol):
     """A source of FeedEvents, started and stopped with the application."""
 
     name: str
     sessions: int  # connections that reached "listening": 1 + the reconnects
+    carries_turns: bool  # turn streams' batches and stops (else the turn streams poll)
 
     @property
     def connected(self) -> bool: ...
@@ -70,6 +88,9 @@ class SupervisedFeed(ABC):
     """Runs `_session()` again and again until stop(), with backoff between failures."""
 
     name = "feed"
+    # Whether it carries turn streams (the batches of public.ai_turn_events and stop requests);
+    # without, the turn streams read by polling.
+    carries_turns = False
 
     def __init__(self, backoff: Backoff | None = None) -> None:
         self._backoff = backoff or Backoff()
@@ -122,6 +143,25 @@ class SupervisedFeed(ABC):
     def _emit_deleted(self, rows: Iterable[tuple[UUID, str | None]]) -> None:
         if self._sink is not None:
             self._sink.feed_deleted(rows)
+
+    def _emit_turn_events(self, row: TurnEventsRow) -> None:
+        turns = self._turns()
+        if turns is not None:
+            turns.feed_turn_events(row)
+
+    def _emit_turn_stop(self, turn_id: UUID) -> None:
+        turns = self._turns()
+        if turns is not None:
+            turns.feed_turn_stop(turn_id)
+
+    def _watched_turn(self, turn_id: UUID) -> bool:
+        turns = self._turns()
+        return turns is not None and turns.watching_turn(turn_id)
+
+    def _turns(self) -> TurnFeedSink | None:
+        """The sink's turn streams, when it has them (the hub, once the app attached them)."""
+        turns: TurnFeedSink | None = getattr(self._sink, "turns", None)
+        return turns
 
     def _watched(self, conversation_id: str) -> bool:
         return self._sink is not None and self._sink.watching(conversation_id)

@@ -60,7 +60,7 @@ from uuid import UUID
 from app.realtime.backoff import Backoff
 from app.realtime.errors import HubClosedError, TooManySubscribersError
 from app.realtime.events import EndReason, FeedEvent, MessageEvent
-from app.realtime.feed import Feed
+from app.realtime.feed import Feed, TurnFeedSink
 from app.realtime.source import MessageSource, Pages, WindowRead
 from app.realtime.subscription import Subscription
 from app.store.errors import NotFoundError
@@ -131,6 +131,9 @@ class Hub:
         self.overflows = 0
         self.catch_up_reads = 0
         self.feed_lag: float | None = None  # of the last message the feed carried
+        # The turn streams (app.turns.streams), when the app attached them: the feed hands them
+        # the batches of the turns' streams and the stops asked for, and this hub its reconnects.
+        self.turns: TurnFeedSink | None = None
 
     # -- lifespan ------------------------------------------------------------------------
     @property
@@ -246,6 +249,8 @@ class Hub:
     def feed_resumed(self) -> None:
         for topic in list(self._topics.values()):
             topic.resync()
+        if self.turns is not None:
+            self.turns.feed_resumed()
 
     def feed_deleted(self, rows: Iterable[tuple[UUID, str | None]]) -> None:
         """Conversation rows were deleted, as (row id, conversation id): their streams end

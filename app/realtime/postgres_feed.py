@@ -8,10 +8,12 @@ commit, in the walsender, off the appenders' path: no measurable cost to appends
 payload limit, and it sees every insert however it was written (store, SQL editor, import).
 
 One replication connection per API process streams the changes of
-public.ai_conversation_messages (inserts only, wal2json format 2) from a temporary slot
-(see app.realtime.replication), and the logical messages the database writes when it deletes
-conversations (prefix `ai_conversations.deleted`: the rows removed), so that a stream bound to
-a deleted row ends before a later conversation of the same id stores anything. The database
+public.ai_conversation_messages and public.ai_turn_events (inserts only, wal2json format 2) from a
+temporary slot (see app.realtime.replication), and the logical messages the database writes when it
+deletes conversations (prefix `ai_conversations.deleted`: the rows removed), so that a stream bound
+to a deleted row ends before a later conversation of the same id stores anything, and when a stop
+of a turn is asked for (prefix `ai_turns.stop`). The batches of the turns' streams and the stops go
+to the hub's turn streams (app.turns.streams: `Hub.turns`). The database
 needs wal_level=logical (the local stack and Supabase have it), wal2json (ships with Supabase;
 postgresql-15-wal2json locally), a free replication slot and wal sender per API process, and a
 role with the REPLICATION attribute.
@@ -27,6 +29,7 @@ import logging
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -36,26 +39,39 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from app.realtime.backoff import Backoff
-from app.realtime.events import FeedEvent
+from app.realtime.events import FeedEvent, TurnEventsRow
 from app.realtime.feed import SupervisedFeed
 from app.realtime.replication import ReplicationStream
 from app.store.models import Message
 
-__all__ = ["DELETED_PREFIX", "TABLE", "Deleted", "PostgresFeed", "decode_change"]
+__all__ = [
+    "DELETED_PREFIX",
+    "STOP_PREFIX",
+    "TABLE",
+    "TURN_EVENTS_TABLE",
+    "Deleted",
+    "PostgresFeed",
+    "TurnStop",
+    "decode_change",
+]
 
 log = logging.getLogger("app.realtime")
 
 TABLE = "public.ai_conversation_messages"
+# The batches of the turns' streams (app.turns.streams): inserts only, like the messages.
+TURN_EVENTS_TABLE = "public.ai_turn_events"
 # Written by private.announce_conversations_deleted(): a JSON array of {row_id, conversation_id}.
 DELETED_PREFIX = "ai_conversations.deleted"
+# Written by public.stop_turn(): the turn's id.
+STOP_PREFIX = "ai_turns.stop"
 _OPTIONS = {
     "format-version": "2",
     "include-transaction": "false",
     "include-timestamp": "false",
     "include-types": "false",
     "actions": "insert",
-    "add-tables": TABLE,
-    "add-msg-prefixes": DELETED_PREFIX,
+    "add-tables": f"{TABLE},{TURN_EVENTS_TABLE}",
+    "add-msg-prefixes": f"{DELETED_PREFIX},{STOP_PREFIX}",
 }
 _sessions = itertools.count(1)
 # How poolers refuse a replication connection (pgbouncer: "unsupported startup parameter").
@@ -90,16 +106,42 @@ Deleted = list[tuple[UUID, str | None]]
 """Conversation rows a statement deleted, as (row id, conversation id)."""
 
 
+@dataclass(frozen=True, slots=True)
+class TurnStop:
+    """A stop of a turn was asked for (public.stop_turn's logical message)."""
+
+    turn_id: UUID
+
+
+def _turn_events(change: _Change, wanted_turn: Callable[[UUID], bool] | None) -> TurnEventsRow | None:
+    row = {c.name: c.value for c in change.columns}
+    turn_id = UUID(str(row.get("turn_id")))
+    if wanted_turn is not None and not wanted_turn(turn_id):
+        return None
+    seq, last_seq, events = row.get("seq"), row.get("last_seq"), row.get("events")
+    events = json.loads(events) if isinstance(events, str) else events
+    if not isinstance(seq, int) or not isinstance(last_seq, int) or not isinstance(events, list):
+        raise ValueError("turn events row without seq, last_seq or an events array")
+    return TurnEventsRow(turn_id, seq, last_seq, events)
+
+
 def decode_change(
-    data: bytes | memoryview, wanted: Callable[[str], bool] | None = None
-) -> FeedEvent | Deleted | None:
+    data: bytes | memoryview,
+    wanted: Callable[[str], bool] | None = None,
+    wanted_turn: Callable[[UUID], bool] | None = None,
+) -> FeedEvent | Deleted | TurnEventsRow | TurnStop | None:
     """A wal2json (format 2) message insert as a FeedEvent, a deletion message as the rows it
-    names; None for anything else, or for a conversation `wanted` says nobody watches. The
+    names, a batch of a turn's stream as a TurnEventsRow, a stop message as a TurnStop; None for
+    anything else, or for a conversation (turn) `wanted` (`wanted_turn`) says nobody watches. The
     message is left out (the hub reads it) when a column does not convert; the position never
     is. Raises ValueError (msgspec.DecodeError) for what cannot be routed."""
     change = _decoder.decode(data)
     if change.action == "M" and change.prefix == DELETED_PREFIX:
         return [(row.row_id, row.conversation_id) for row in _deleted_decoder.decode(change.content)]
+    if change.action == "M" and change.prefix == STOP_PREFIX:
+        return TurnStop(UUID(change.content))
+    if change.action == "I" and change.table == "ai_turn_events":
+        return _turn_events(change, wanted_turn)
     if change.action != "I" or change.table != "ai_conversation_messages":
         return None
     row = {c.name: c.value for c in change.columns}
@@ -134,6 +176,7 @@ class PostgresFeed(SupervisedFeed):
     """New messages streamed from Postgres by logical decoding (wal2json), with reconnects."""
 
     name = "postgres"
+    carries_turns = True
 
     def __init__(
         self,
@@ -203,7 +246,7 @@ class PostgresFeed(SupervisedFeed):
 
     def _handle(self, data: bytes | memoryview) -> None:
         try:
-            event = decode_change(data, self._watched)
+            event = decode_change(data, self._watched, self._watched_turn)
         except (msgspec.DecodeError, ValueError) as exc:
             # Not an insert we can route: let the hub re-read every watched conversation.
             self.bad_changes += 1
@@ -214,5 +257,9 @@ class PostgresFeed(SupervisedFeed):
             return
         if isinstance(event, list):
             self._emit_deleted(event)
+        elif isinstance(event, TurnEventsRow):
+            self._emit_turn_events(event)
+        elif isinstance(event, TurnStop):
+            self._emit_turn_stop(event.turn_id)
         elif event is not None:
             self._emit(event)

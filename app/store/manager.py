@@ -32,6 +32,7 @@ from app.store.models import (
     FeedbackDeleted,
     FeedbackResult,
     FinishedTurn,
+    LeaseRenewal,
     Message,
     MessagePage,
     NewMessage,
@@ -43,6 +44,8 @@ from app.store.models import (
     StreamWindow,
     SummaryInput,
     TurnKind,
+    TurnRecord,
+    TurnView,
     Usage,
 )
 from app.store.transport import SERVICE, Principal, Transport
@@ -378,6 +381,44 @@ class ConversationManager:
             p_state=state,
             p_result=result,
         )
+
+    async def get_turn(
+        self, turn_id: UUID | str, after_event: int | None = None, limit: int | None = None
+    ) -> TurnView:
+        """One turn (its id, or a response id) with its output; with `after_event`, the batches of
+        its stream after that seq. NotFoundError when the caller may not see it."""
+        return await self._call(
+            "get_turn",
+            TurnView,
+            retry=True,
+            p_turn_id=str(turn_id),
+            p_after_event=after_event,
+            p_limit=limit,
+        )
+
+    async def stop_turn(self, turn_id: UUID | str) -> TurnRecord:
+        """Ask a running turn to stop (idempotent: a finished one is answered as it is)."""
+        return await self._call("stop_turn", TurnRecord, retry=True, p_turn_id=str(turn_id))
+
+    async def append_turn_events(self, turn_id: UUID, seq: int, events: list[dict[str, Any]]) -> bool:
+        """Write a batch of a running turn's events from `seq` (the service). False: the turn is not
+        running any more, or the batch was written already."""
+        written: bool = await self._call(
+            "append_turn_events", bool, retry=True, p_turn_id=str(turn_id), p_seq=seq, p_events=events
+        )
+        return written
+
+    async def renew_turn_leases(self, turn_ids: Sequence[UUID]) -> LeaseRenewal:
+        return await self._call(
+            "renew_turn_leases", LeaseRenewal, retry=True, p_turn_ids=[str(t) for t in turn_ids]
+        )
+
+    async def fail_expired_turns(self, turn_id: UUID | None = None) -> int:
+        """Mark failed the running turns whose lease ran out (or only `turn_id`); how many."""
+        failed: int = await self._call(
+            "fail_expired_turns", int, retry=True, p_turn_id=str(turn_id) if turn_id else None
+        )
+        return failed
 
     async def get_context(self, conversation_id: str, token_budget: int, limit: int | None = None) -> Context:
         """What the next turn with this token budget would send (its new message aside)."""

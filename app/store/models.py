@@ -31,6 +31,7 @@ __all__ = [
     "FinishedTurn",
     "ForkedFrom",
     "LastMessage",
+    "LeaseRenewal",
     "LeftOut",
     "ListedConversation",
     "Message",
@@ -44,9 +45,11 @@ __all__ = [
     "Stats",
     "StreamWindow",
     "SummaryInput",
+    "TurnEventBatch",
     "TurnKind",
     "TurnRecord",
     "TurnState",
+    "TurnView",
     "Usage",
     "UsageRow",
     "WindowChoice",
@@ -320,6 +323,40 @@ class TurnRecord(msgspec.Struct, frozen=True):
     result: dict[str, Any] = msgspec.field(default_factory=dict)
     last_seq: int = 0
     finished_at: datetime | None = None
+    lease_expires_at: datetime | None = None
+    stop_requested_at: datetime | None = None
+    event_seq: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("completed", "stopped", "failed")
+
+
+class TurnEventBatch(msgspec.Struct, frozen=True):
+    """A batch of a turn's stream as stored (public.ai_turn_events): its events seq..last_seq."""
+
+    seq: int
+    last_seq: int
+    events: list[dict[str, Any]]
+
+
+class TurnView(msgspec.Struct, frozen=True):
+    """What get_turn answers: the turn, its own message, the output it stored and, when asked for,
+    the batches of its stream after a position."""
+
+    turn: TurnRecord
+    output: list[Message]
+    user_message_id: UUID | None = None
+    events: list[TurnEventBatch] | None = None
+
+
+class LeaseRenewal(msgspec.Struct, frozen=True):
+    """What renew_turn_leases answers: the lease's length, the turns whose stop was asked for and
+    those not running any more."""
+
+    lease_seconds: int
+    stop: list[UUID]
+    ended: list[UUID]
 
 
 class ForkedFrom(msgspec.Struct, frozen=True):
@@ -333,7 +370,8 @@ class BegunTurn(msgspec.Struct, frozen=True):
     `forked_from`), its stored `input`, and the history window ending with it (with a token
     budget, `context` says how it was chosen; with nothing stored, the window of what is stored,
     before the input). On a replayed key, what the first attempt stored: its `reply`, or the
-    `tool_results` it stored before it stopped."""
+    `tool_results` it stored before it stopped; `running`: that attempt still runs under a live
+    lease (follow its stream rather than generate it again)."""
 
     turn: TurnRecord | None
     conversation_id: str | None
@@ -345,6 +383,7 @@ class BegunTurn(msgspec.Struct, frozen=True):
     context: WindowChoice | None = None
     reply: Message | None = None
     tool_results: list[Message] = msgspec.field(default_factory=list)
+    running: bool = False
 
 
 class FinishedTurn(msgspec.Struct, frozen=True):

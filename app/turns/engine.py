@@ -31,13 +31,14 @@ shielded from cancellation: it is stored whole or not at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID, uuid4
 
 import msgspec
@@ -71,10 +72,11 @@ from app.turns.events import (
     TurnDelta,
     TurnEvent,
     TurnStarted,
+    TurnStopped,
 )
 from app.turns.request import TurnRequest
 
-__all__ = ["TITLE_PROMPT", "Turn", "TurnEngine"]
+__all__ = ["TITLE_PROMPT", "Turn", "TurnControl", "TurnEngine"]
 
 log = logging.getLogger("app.turns")
 
@@ -148,6 +150,70 @@ class Turn:
             tokens=context.tokens if context is not None else None,
             token_budget=context.token_budget if context is not None else None,
         )
+
+
+@dataclass(slots=True)
+class TurnControl:
+    """What a turn's runner (app.turns.runner) gives the engine: `stop`, set to end generation
+    early (what was generated is stored, the turn finished as stopped), and `before_store`,
+    awaited before each store call that finishes the turn (the runner writes the stream's
+    pending events there, so the stream's end comes after them)."""
+
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    before_store: Callable[[], Awaitable[None]] | None = None
+
+    async def flushed(self) -> None:
+        if self.before_store is not None:
+            await self.before_store()
+
+
+class _Stopped(Exception):
+    """The model call was interrupted by an explicit stop."""
+
+
+async def _stoppable(iterator: AsyncIterator[T], stop: asyncio.Event | None) -> AsyncIterator[T]:
+    """The iterator's items until `stop` is set (then _Stopped, the pending item cancelled)."""
+    if stop is None:
+        async for item in iterator:
+            yield item
+        return
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        while True:
+            if stop.is_set():
+                raise _Stopped
+            step = asyncio.ensure_future(anext(iterator))
+            await asyncio.wait({step, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not step.done():
+                step.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await step
+                raise _Stopped
+            try:
+                item = step.result()
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        stopper.cancel()
+
+
+async def _unless_stopped(awaitable: Awaitable[T], stop: asyncio.Event | None) -> T:
+    """The awaitable's result, or _Stopped (it cancelled) when `stop` is set first."""
+    if stop is None:
+        return await awaitable
+    task = asyncio.ensure_future(awaitable)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        raise _Stopped
+    return task.result()
 
 
 def _in_memory(new: NewMessage, conversation_id: str) -> Message:
@@ -294,11 +360,13 @@ class TurnEngine:
             return []
         return self.tools.specs()
 
-    async def events(self, turn: Turn, *, stream: bool = True) -> AsyncIterator[TurnEvent]:
+    async def events(
+        self, turn: Turn, *, stream: bool = True, control: TurnControl | None = None
+    ) -> AsyncIterator[TurnEvent]:
         """The rest of the turn as events: TurnStarted, TurnDelta... (ToolExecuted between
-        rounds), TurnCompleted. With `stream=False` the model is called without streaming and
-        no TurnDelta is yielded. Raises ProviderError (the turn marked failed) and the store's
-        errors."""
+        rounds), TurnCompleted (TurnStopped when `control.stop` ended it). With `stream=False`
+        the model is called without streaming and no TurnDelta is yielded. Raises ProviderError
+        (the turn marked failed) and the store's errors."""
         yield TurnStarted(
             conversation_id=turn.conversation_id,
             user_message_id=turn.user_message.id,
@@ -314,14 +382,15 @@ class TurnEngine:
                 yield TurnDelta(done.result.response)
             yield done
             return
+        control = control or TurnControl()
         try:
-            async with _closing(self._run(turn, stream)) as events:
+            async with _closing(self._run(turn, stream, control)) as events:
                 async for event in events:
                     if isinstance(event, TurnCompleted):
                         self._compact(turn)
                     yield event
         except (ProviderError, StoreError) as exc:
-            await self._fail(turn, exc)
+            await self._fail(turn, exc, control)
             raise
 
     async def complete(self, turn: Turn) -> TurnCompleted:
@@ -332,7 +401,7 @@ class TurnEngine:
                     return event
         raise RuntimeError("a turn ended without its output")  # pragma: no cover
 
-    async def _run(self, turn: Turn, stream: bool) -> AsyncIterator[TurnEvent]:
+    async def _run(self, turn: Turn, stream: bool, control: TurnControl) -> AsyncIterator[TurnEvent]:
         request = turn.request
         messages = self._prompt(turn)
         server_specs = self._server_specs(request)
@@ -357,22 +426,35 @@ class TurnEngine:
             )
             completion: Completion | None = None
             separator = "\n\n" if texts else ""
-            if stream:
-                async with _closing(self.provider.stream(model_request)) as pieces:
-                    async for piece in pieces:
-                        if isinstance(piece, TextDelta):
-                            if not piece.text:
-                                continue
-                            if separator:
-                                yield TurnDelta(separator)
-                                separator = ""
-                            yield TurnDelta(piece.text)
-                        else:
-                            completion = piece.completion
-                if completion is None:
-                    raise MalformedResponse("model provider's stream ended without a final event")
-            else:
-                completion = await self.provider.complete(model_request)
+            streamed: list[str] = []
+            try:
+                if control.stop.is_set():
+                    raise _Stopped
+                if stream:
+                    async with _closing(self.provider.stream(model_request)) as pieces:
+                        async for piece in _stoppable(pieces, control.stop):
+                            if isinstance(piece, TextDelta):
+                                if not piece.text:
+                                    continue
+                                if separator:
+                                    yield TurnDelta(separator)
+                                    separator = ""
+                                streamed.append(piece.text)
+                                yield TurnDelta(piece.text)
+                            else:
+                                completion = piece.completion
+                    if completion is None:
+                        raise MalformedResponse("model provider's stream ended without a final event")
+                else:
+                    completion = await _unless_stopped(self.provider.complete(model_request), control.stop)
+            except _Stopped:
+                # What was generated is the reply: the rounds before, and this one's text so far.
+                text = "\n\n".join([*texts, "".join(streamed)] if streamed else texts)
+                stopped = Completion(
+                    content="", usage=Usage(), model=self.provider.model, finish_reason="stopped"
+                )
+                yield await self._finish(turn, stopped, text, [], usage, records, control, stopped=True)
+                return
             usage += completion.usage
             if completion.content:
                 texts.append(completion.content)
@@ -390,6 +472,7 @@ class TurnEngine:
                 ChatMessage(role="assistant", content=completion.content or None, tool_calls=server_calls)
             )
             assert self.tools is not None
+            # A stop waits for the tools already called: their results are stored, then it ends.
             results = await asyncio.gather(*(self.tools.run(call) for call in server_calls))
             for call, outcome in zip(server_calls, results, strict=True):
                 results_stored += 1
@@ -423,7 +506,7 @@ class TurnEngine:
                     tool_call_id=call.id,
                     round=rounds,
                 )
-        yield await self._finish(turn, completion, "\n\n".join(texts), client_calls, usage, records)
+        yield await self._finish(turn, completion, "\n\n".join(texts), client_calls, usage, records, control)
 
     # -- finish --------------------------------------------------------------------------------
     async def _finish(
@@ -434,9 +517,13 @@ class TurnEngine:
         client_calls: list[ToolCall],
         usage: Usage,
         records: list[ToolCallRecord],
+        control: TurnControl,
+        *,
+        stopped: bool = False,
     ) -> TurnCompleted:
-        """Store call 2: the reply, then the client tool calls, and what the turn cost."""
-        if not text.strip() and not client_calls:
+        """Store call 2: the reply, then the client tool calls, and what the turn cost. A stopped
+        turn stores what was generated (nothing when no text came) and ends as stopped."""
+        if not text.strip() and not client_calls and not stopped:
             raise MalformedResponse(
                 f"model returned an empty answer (finish_reason={completion.finish_reason})",
                 details={"finish_reason": completion.finish_reason},
@@ -482,8 +569,12 @@ class TurnEngine:
         record: TurnRecord | None = None
         replayed = False
         if turn.record is not None:
+            state: Literal["completed", "stopped"] = "stopped" if stopped else "completed"
             try:
-                finished = await _shielded(self.store.finish_turn(turn.record.id, outputs, result=cost))
+                await _shielded(control.flushed())
+                finished = await _shielded(
+                    self.store.finish_turn(turn.record.id, outputs, state=state, result=cost)
+                )
             except InvalidInputError as exc:
                 raise ReplyRejected(
                     f"the model's answer could not be stored: {exc.message}",
@@ -494,7 +585,7 @@ class TurnEngine:
             stored = [_in_memory(m, turn.conversation_id) for m in outputs]
         if replayed and stored and stored[0].role == "assistant" and not stored[0].metadata.get("tool_call"):
             return self._replayed(turn, stored[0], record=record, outputs=stored)
-        return TurnCompleted(
+        return (TurnStopped if stopped else TurnCompleted)(
             ChatResult(
                 conversation_id=turn.conversation_id,
                 response=text,
@@ -549,13 +640,14 @@ class TurnEngine:
             turn=record or turn.record,
         )
 
-    async def _fail(self, turn: Turn, exc: ProviderError | StoreError) -> None:
+    async def _fail(self, turn: Turn, exc: ProviderError | StoreError, control: TurnControl) -> None:
         """Marks the turn failed with what failed; a store that cannot even do that only logs
-        (the turn stays in progress, and a retry with its key resumes it)."""
+        (the turn stays in progress until its lease runs out, and a retry with its key resumes it)."""
         if turn.record is None:
             return
         error = {"code": exc.code, "message": exc.message}
         try:
+            await _shielded(control.flushed())
             await _shielded(self.store.finish_turn(turn.record.id, state="failed", result={"error": error}))
         except StoreError as failure:
             log.warning("could not mark turn %s failed: %s", turn.record.id, failure)

@@ -8,6 +8,13 @@ and the AI SDK face (UI message chunks) are encoders of the same events.
     delta   TurnDelta       the next piece of the answer's text (joined: the reply)
     tool    ToolExecuted    a tool the API ran, its result stored (between model rounds)
     done    TurnCompleted   last: the stored output and what it cost (`result`)
+    stopped TurnStopped     last, instead: an explicit stop; what was generated, stored
+    error   TurnFailed      last, instead: the model or the store failed, or the instance
+                            generating the turn died (no reply stored)
+
+Every event of a turn has a sequence number, its position in the turn's stream: the start is 0,
+then 1, 2, ... (app.turns.streams); `TurnEvent` is what the engine yields, `StreamEvent` what a
+stream carries (the engine's events and TurnFailed).
 """
 
 from __future__ import annotations
@@ -21,14 +28,18 @@ from app.llm.provider import Usage
 from app.store.models import Message, TurnRecord
 
 __all__ = [
+    "TERMINAL",
     "ChatResult",
     "SentContext",
+    "StreamEvent",
     "ToolCallRecord",
     "ToolExecuted",
     "TurnCompleted",
     "TurnDelta",
     "TurnEvent",
+    "TurnFailed",
     "TurnStarted",
+    "TurnStopped",
 ]
 
 
@@ -119,4 +130,27 @@ class TurnCompleted(msgspec.Struct, frozen=True):
     turn: TurnRecord | None = None
 
 
+class TurnStopped(TurnCompleted, frozen=True):
+    """Event `stopped`, last: an explicit stop ended the turn; what was generated is stored (the
+    reply, when any text came, with finish_reason "stopped") and `result` says so."""
+
+    name: ClassVar[str] = "stopped"
+
+
+class TurnFailed(msgspec.Struct, frozen=True):
+    """Event `error`, last: the turn failed (the model, the store, or its instance died), the
+    error answer's body. `status` is the HTTP status a JSON answer gets; `exception` the
+    exception itself where it was raised (on the instance that generated the turn)."""
+
+    name: ClassVar[str] = "error"
+    error: str
+    message: str
+    details: Any = None
+    status: int = 502
+    exception: Any = msgspec.field(default=None, name="exception")
+
+
 TurnEvent = TurnStarted | TurnDelta | ToolExecuted | TurnCompleted
+StreamEvent = TurnStarted | TurnDelta | ToolExecuted | TurnCompleted | TurnFailed
+TERMINAL = (TurnCompleted, TurnFailed)
+"""The classes of a stream's last event (TurnStopped is a TurnCompleted)."""

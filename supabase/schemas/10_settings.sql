@@ -21,7 +21,11 @@ create table public.ai_conversation_settings (
     check (compaction_threshold_tokens between 0 and 100000000),
   search_config regconfig not null default 'simple',
   -- A default TTL above the maximum made every create fail (a TTL no conversation may have).
-  constraint ai_conversation_settings_ttl_within_max check (ttl_hours <= max_ttl_hours)
+  constraint ai_conversation_settings_ttl_within_max check (ttl_hours <= max_ttl_hours),
+  turn_lease_seconds integer not null default 10
+    constraint ai_conversation_settings_turn_lease_range check (turn_lease_seconds between 2 and 3600),
+  turn_events_retention_minutes integer not null default 60
+    constraint ai_conversation_settings_turn_events_retention_range check (turn_events_retention_minutes between 1 and 10080)
 );
 comment on table public.ai_conversation_settings is
   'Single-row settings of the conversation store, editable from the dashboard: default TTL, '
@@ -39,6 +43,12 @@ comment on column public.ai_conversation_settings.compaction_threshold_tokens is
 comment on column public.ai_conversation_settings.search_config is
   'Text-search configuration of the message search (simple: language-neutral; english, german, ... stem). '
   'Changing it rebuilds ai_conversation_messages_search_idx.';
+comment on column public.ai_conversation_settings.turn_lease_seconds is
+  'How long a running turn''s lease lasts: the generating API instance renews it every third of it; a '
+  'turn whose lease ran out is marked failed (its instance is taken for dead) and its readers'' streams end.';
+comment on column public.ai_conversation_settings.turn_events_retention_minutes is
+  'How long the events of a finished turn''s stream are kept (resume by position); after that a reader '
+  'gets the stored reply whole. Pruned every minute by pg_cron.';
 comment on constraint ai_conversation_settings_ttl_within_max on public.ai_conversation_settings is
   'The default TTL is one a conversation may have: ttl_hours <= max_ttl_hours.';
 
@@ -53,7 +63,8 @@ create policy "authenticated reads settings" on public.ai_conversation_settings
 
 revoke all on public.ai_conversation_settings from public, anon, authenticated, service_role;
 grant select, update (ttl_hours, max_ttl_hours, max_content_chars, max_metadata_bytes, max_page_size,
-                      max_messages_per_conversation, compaction_threshold_tokens, search_config)
+                      max_messages_per_conversation, compaction_threshold_tokens, search_config,
+                      turn_lease_seconds, turn_events_retention_minutes)
   on public.ai_conversation_settings to service_role;
 grant select on public.ai_conversation_settings to authenticated;
 

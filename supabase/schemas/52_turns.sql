@@ -51,7 +51,11 @@ create table public.ai_turns (
   updated_at timestamptz not null default now(),
   finished_at timestamptz,
   -- Also the index of the foreign key: a conversation's turns go with it.
-  constraint ai_turns_idempotency_unique unique (conversation_id, idempotency_key)
+  constraint ai_turns_idempotency_unique unique (conversation_id, idempotency_key),
+  lease_expires_at timestamptz,
+  stop_requested_at timestamptz,
+  event_seq integer not null default 0
+    constraint ai_turns_event_seq_check check (event_seq >= 0)
 );
 comment on table public.ai_turns is
   'One row per turn of a conversation (a /chat turn, a /v1 response, an AI SDK reply): its face '
@@ -65,6 +69,15 @@ comment on column public.ai_turns.result is 'What finished it: model, tokens, du
 comment on column public.ai_turns.input_ids is 'The messages the turn stored as its input, in order.';
 comment on column public.ai_turns.output_ids is 'The messages the turn stored as its output (the reply, output items), in order.';
 comment on column public.ai_turns.last_seq is 'The seq of the turn''s last message: where a continuation of it goes on, or forks.';
+comment on column public.ai_turns.lease_expires_at is
+  'While it runs: until when the API instance generating it has promised to renew this lease. Past '
+  'it, the instance is taken for dead and the turn is marked failed (public.fail_expired_turns).';
+comment on column public.ai_turns.stop_requested_at is
+  'When an explicit stop was asked for (public.stop_turn): the generating instance stores what it '
+  'generated and finishes the turn as stopped.';
+comment on column public.ai_turns.event_seq is
+  'The seq of the last event of the turn''s stream (public.ai_turn_events), written when it ends; '
+  '0 while it runs.';
 
 alter table public.ai_turns enable row level security;
 
@@ -133,7 +146,10 @@ begin atomic
     'last_seq', t.last_seq,
     'created_at', t.created_at,
     'updated_at', t.updated_at,
-    'finished_at', t.finished_at);
+    'finished_at', t.finished_at,
+    'lease_expires_at', t.lease_expires_at,
+    'stop_requested_at', t.stop_requested_at,
+    'event_seq', t.event_seq);
 end;
 comment on function private.turn_json(public.ai_turns) is 'A turn as the store answers it. Inlined by the planner.';
 
@@ -247,6 +263,7 @@ declare
   v_turn public.ai_turns;
   v_reply public.ai_conversation_messages;
   v_tools json;
+  v_running boolean := false;
 begin
   -- The request first: nothing is read or written for one that cannot run.
   perform private.check_messages(p_input, 'input');
@@ -358,13 +375,23 @@ begin
   v_last := (v_appended -> 'message' ->> 'seq')::bigint;
   v_replayed := (v_appended ->> 'replayed')::boolean;
 
-  insert into public.ai_turns (id, conversation_id, kind, idempotency_key, request, input_ids, last_seq)
-  values (coalesce(p_turn_id, gen_random_uuid()), v_id, p_kind, p_idempotency_key, p_request, v_ids, v_last)
+  -- A retry of a turn that still runs under a live lease (on this instance or another) leaves it
+  -- running: the caller follows its stream (running) instead of generating it a second time. One
+  -- that failed or stopped runs again, under a new lease.
+  insert into public.ai_turns (id, conversation_id, kind, idempotency_key, request, input_ids, last_seq,
+                               lease_expires_at)
+  values (coalesce(p_turn_id, gen_random_uuid()), v_id, p_kind, p_idempotency_key, p_request, v_ids, v_last,
+          private.turn_lease())
   on conflict (conversation_id, idempotency_key) do update
-     set state = case when ai_turns.state = 'completed' then ai_turns.state else 'in_progress' end,
-         updated_at = now()
+     set state = case when ai_turns.state = 'completed' or private.turn_is_running(ai_turns)
+                      then ai_turns.state else 'in_progress' end,
+         lease_expires_at = case when private.turn_is_running(ai_turns) then ai_turns.lease_expires_at
+                                 else excluded.lease_expires_at end,
+         stop_requested_at = case when private.turn_is_running(ai_turns) then ai_turns.stop_requested_at end,
+         updated_at = case when private.turn_is_running(ai_turns) then ai_turns.updated_at else now() end
   returning * into v_turn;
   v_replayed := v_replayed or v_turn.created_at < now();
+  v_running := v_turn.state in ('queued', 'in_progress') and v_turn.updated_at < now();
 
   if p_token_budget is null then
     select coalesce(json_agg(h order by h.seq), '[]'::json) into v_history
@@ -402,7 +429,8 @@ begin
     'history', v_history,
     'context', v_context,
     'reply', case when v_reply.id is not null then row_to_json(v_reply) end,
-    'tool_results', coalesce(v_tools, '[]'::json));
+    'tool_results', coalesce(v_tools, '[]'::json),
+    'running', v_running);
 end
 $$;
 comment on function public.begin_turn(jsonb, text, text, boolean, uuid, jsonb, text, integer, integer, boolean, boolean, text, jsonb, uuid) is
@@ -416,8 +444,10 @@ comment on function public.begin_turn(jsonb, text, text, boolean, uuid, jsonb, t
   'returns the turn (its id p_turn_id when the caller chose one: a face that names its output after it), '
   'the conversation id, created, forked_from, the stored input, the history window '
   'ending with it (the last p_history_limit messages, or with p_token_budget the context window) and, '
-  'on a replayed p_idempotency_key, what the first attempt stored (reply, tool_results). With p_store '
-  'false nothing is written: the history is the window of what is stored, for what the input leaves.';
+  'on a replayed p_idempotency_key, what the first attempt stored (reply, tool_results), and running: '
+  'that attempt still runs under a live lease (follow its stream, do not generate it again). A new or '
+  'rerun turn gets a lease of turn_lease_seconds. With p_store false nothing is written: the history is '
+  'the window of what is stored, for what the input leaves.';
 
 -- Finish ----------------------------------------------------------------------------------------
 create function public.finish_turn(

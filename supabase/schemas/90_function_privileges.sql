@@ -3,8 +3,8 @@
 -- Functions are closed by default (00_extensions_and_schemas.sql): a function needs an entry here
 -- to be callable by the API roles, and each entry first revokes everything, then grants what is
 -- listed. Not listed, so closed: the trigger functions (firing a trigger checks no privilege on
--- its function), private.prune_cron_history() and private.cleanup_expired_conversations_job()
--- (pg_cron runs them as postgres).
+-- its function), private.prune_cron_history(), private.cleanup_expired_conversations_job(),
+-- private.maintain_turn_streams() and private.prune_turn_events() (pg_cron runs them as postgres).
 do $$
 declare
   v_grant record;
@@ -43,6 +43,12 @@ begin
         ('public.begin_turn(jsonb, text, text, boolean, uuid, jsonb, text, integer, integer, boolean, boolean, text, jsonb, uuid)', 'authenticated, service_role'),
         ('public.finish_turn(uuid, jsonb, text, jsonb)', 'authenticated, service_role'),
         ('public.list_response_items(text, integer, text, text)', 'authenticated, service_role'),
+        ('public.stop_turn(text)', 'authenticated, service_role'),
+        ('public.get_turn(text, integer, integer)', 'authenticated, service_role'),
+        -- the API's turn runners: the service only
+        ('public.append_turn_events(uuid, integer, jsonb)', 'service_role'),
+        ('public.renew_turn_leases(uuid[])', 'service_role'),
+        ('public.fail_expired_turns(uuid)', 'service_role'),
         -- admin: the service only
         ('public.conversation_stats()', 'service_role'),
         ('public.cleanup_expired_conversations(integer)', 'service_role'),
@@ -87,7 +93,9 @@ begin
         ('private.turn_json(public.ai_turns)', 'authenticated, service_role'),
         ('private.turn_not_found(text)', 'authenticated, service_role'),
         ('private.check_messages(jsonb, text)', 'authenticated, service_role'),
-        ('private.check_turn_object(jsonb, text)', 'authenticated, service_role')
+        ('private.check_turn_object(jsonb, text)', 'authenticated, service_role'),
+        ('private.turn_lease()', 'authenticated, service_role'),
+        ('private.turn_is_running(public.ai_turns)', 'authenticated, service_role')
       ) g(fn, roles)
   loop
     execute format('revoke all on function %s from public, anon, authenticated, service_role', v_grant.fn);

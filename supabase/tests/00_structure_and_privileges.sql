@@ -201,8 +201,9 @@ select results_eq(
       where p.pronamespace = 'private'::regnamespace and p.prosecdef order by 1 $$,
   $$ values ('after_conversations_change'), ('after_messages_delete'), ('before_message_insert'),
             ('copy_messages_for_fork'), ('delete_feedback_of_deleted_messages'), ('erase_deleted_auth_user'),
-            ('forbid_held_messages_delete'), ('mark_conversation_rated'), ('purge_expired_conversation'), ('rebuild_search_index'), ('recount_totals'), ('search_hits') $$,
-  'the only security definer functions are the private helpers that write counters, purge expired rows or copy a fork''s seqs'
+            ('forbid_held_messages_delete'), ('mark_conversation_rated'), ('purge_expired_conversation'), ('rebuild_search_index'), ('recount_totals'), ('search_hits'),
+            ('turn_stream_transition') $$,
+  'the only security definer functions are the private helpers that write counters, purge expired rows, copy a fork''s seqs or end a turn''s stream'
 );
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p
@@ -241,8 +242,8 @@ select results_eq(
             ('delete_message_feedback'), ('delete_response'), ('export_conversation'),
             ('export_conversation_page'), ('extend_conversation'), ('finish_turn'), ('fork_conversation'), ('get_context'),
             ('get_conversation'), ('get_message'), ('get_messages'), ('get_response'), ('get_summary_input'),
-            ('get_usage'), ('list_conversations'), ('list_messages'), ('list_response_items'), ('search_messages'),
-            ('set_message_feedback'), ('update_conversation') $$,
+            ('get_turn'), ('get_usage'), ('list_conversations'), ('list_messages'), ('list_response_items'),
+            ('search_messages'), ('set_message_feedback'), ('stop_turn'), ('update_conversation') $$,
   'authenticated may execute exactly the user-facing store functions'
 );
 select function_privs_are('public', 'conversation_stats', array[]::text[], 'authenticated', array[]::text[],
@@ -324,7 +325,8 @@ select results_eq(
       where a.attrelid = 'public.ai_conversation_settings'::regclass and a.attnum > 0 and not a.attisdropped
         and has_column_privilege('service_role', a.attrelid, a.attnum, 'update') order by 1 $$,
   $$ values ('compaction_threshold_tokens'), ('max_content_chars'), ('max_messages_per_conversation'),
-            ('max_metadata_bytes'), ('max_page_size'), ('max_ttl_hours'), ('search_config'), ('ttl_hours') $$,
+            ('max_metadata_bytes'), ('max_page_size'), ('max_ttl_hours'), ('search_config'),
+            ('ttl_hours'), ('turn_events_retention_minutes'), ('turn_lease_seconds') $$,
   'service_role may update the settings values, not id nor updated_at'
 );
 select results_eq(

@@ -60,3 +60,31 @@ test('responses, streamed and not', async () => {
   const items = await client.conversations.items.list(conversation.id);
   assert.equal(items.data.length, 4);
 });
+
+test('background, starting_after and cancel (issue 19)', async () => {
+  // Resume: a background stream dropped after its first delta, picked up after its last number.
+  const stream = await client.responses.create({ model: 'any', input: 'resume me from node', stream: true, background: true });
+  const seen = [];
+  for await (const event of stream) {
+    seen.push(event);
+    if (event.type === 'response.output_text.delta') break;
+  }
+  const id = seen[0].response.id;
+  const rest = [];
+  for await (const event of await client.responses.retrieve(id, { stream: true, starting_after: seen.at(-1).sequence_number })) {
+    rest.push(event);
+  }
+  const numbers = [...seen, ...rest].map((e) => e.sequence_number);
+  assert.deepEqual(numbers, numbers.map((_, n) => n));
+  const text = [...seen, ...rest].filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('');
+  assert.equal(rest.at(-1).type, 'response.completed');
+  assert.equal(text, (await client.responses.retrieve(id)).output_text);
+
+  // Background polled with retrieve; cancel of a finished response answers it as it is.
+  const created = await client.responses.create({ model: 'any', input: 'in the background', background: true });
+  assert.equal(created.background, true);
+  for await (const _ of await client.responses.retrieve(created.id, { stream: true })) { /* until it ends */ }
+  assert.equal((await client.responses.retrieve(created.id)).status, 'completed');
+  assert.equal((await client.responses.cancel(created.id)).status, 'completed');
+  await assert.rejects(client.responses.cancel('resp_00000000000000000000000000000000'), NotFoundError);
+});
