@@ -5,8 +5,8 @@ One assistant message per turn, announced by `start` with the id the reply is st
 `text-delta`..., `text-end`), the API's tools it ran (`tool-input-available`, then
 `tool-output-available` or `tool-output-error`), `finish-step`; last `finish` with the reason and
 `messageMetadata` (model, usage, duration, the conversation and the turn), or `error` with its
-reason, or `abort` when the turn was stopped. The stream is server-sent events, each `data:` one
-chunk's JSON, then `data: [DONE]`.
+reason, or `abort` when the turn was stopped (what was generated is stored). The stream is
+server-sent events, each `data:` one chunk's JSON, then `data: [DONE]`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from typing import Any
 
 import msgspec
 
-from app.turns import ToolExecuted, TurnCompleted, TurnDelta, TurnEvent, TurnStarted
+from app.turns import (
+    StreamEvent,
+    ToolExecuted,
+    TurnCompleted,
+    TurnDelta,
+    TurnFailed,
+    TurnStarted,
+    TurnStopped,
+)
 
 __all__ = ["DONE", "HEADERS", "UIChunks", "frame"]
 
@@ -28,7 +36,12 @@ HEADERS = {
 DONE = b"data: [DONE]\n\n"
 _encoder = msgspec.json.Encoder()
 # The engine's finish reasons (OpenAI's) as the AI SDK names them.
-_REASONS = {"stop": "stop", "length": "length", "content_filter": "content-filter", "tool_calls": "tool-calls"}
+_REASONS = {
+    "stop": "stop",
+    "length": "length",
+    "content_filter": "content-filter",
+    "tool_calls": "tool-calls",
+}
 
 
 def frame(chunk: dict[str, Any]) -> bytes:
@@ -81,12 +94,12 @@ class UIChunks:
             out.append({"type": "finish-step"})
         return out
 
-    def __call__(self, event: TurnEvent) -> list[dict[str, Any]]:
+    def __call__(self, event: StreamEvent) -> list[dict[str, Any]]:
         if isinstance(event, TurnStarted):
-            metadata = {"conversationId": event.conversation_id}
+            started = {"conversationId": event.conversation_id}
             if event.turn_id is not None:
-                metadata["turnId"] = str(event.turn_id)
-            return [{"type": "start", "messageId": self.message_id, "messageMetadata": metadata}]
+                started["turnId"] = str(event.turn_id)
+            return [{"type": "start", "messageId": self.message_id, "messageMetadata": started}]
         if isinstance(event, TurnDelta):
             out = self._open_step()
             if self._text is None:
@@ -101,24 +114,44 @@ class UIChunks:
             out = self._close_text()
             out += self._open_step()
             call = event.tool_call_id
-            out.append({"type": "tool-input-available", "toolCallId": call, "toolName": event.tool, "input": event.args})
+            out.append(
+                {
+                    "type": "tool-input-available",
+                    "toolCallId": call,
+                    "toolName": event.tool,
+                    "input": event.args,
+                }
+            )
             if event.is_error:
                 out.append({"type": "tool-output-error", "toolCallId": call, "errorText": event.content})
             else:
                 out.append({"type": "tool-output-available", "toolCallId": call, "output": event.content})
             self._after_tools = True
             return out
+        if isinstance(event, TurnFailed):
+            return [*self._close_step(), {"type": "error", "errorText": f"{event.error}: {event.message}"}]
+        out = self._close_step()
+        if isinstance(event, TurnStopped):
+            return [*out, {"type": "abort", "reason": "stopped"}]
         assert isinstance(event, TurnCompleted)
         result = event.result
-        out = self._close_step()
         metadata: dict[str, Any] = {
             "model": result.model,
-            "usage": {"inputTokens": result.usage.prompt_tokens, "outputTokens": result.usage.completion_tokens},
+            "usage": {
+                "inputTokens": result.usage.prompt_tokens,
+                "outputTokens": result.usage.completion_tokens,
+            },
             "durationMs": result.duration_ms,
             "finishReason": result.finish_reason,
             "conversationId": result.conversation_id,
         }
         if result.turn_id is not None:
             metadata["turnId"] = str(result.turn_id)
-        out.append({"type": "finish", "finishReason": finish_reason(result.finish_reason), "messageMetadata": metadata})
+        out.append(
+            {
+                "type": "finish",
+                "finishReason": finish_reason(result.finish_reason),
+                "messageMetadata": metadata,
+            }
+        )
         return out

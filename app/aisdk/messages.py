@@ -19,26 +19,16 @@ messages and are not shown; native messages and /v1 items read as their nearest 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
-import msgspec
-
+from app.aisdk.schemas import UIMessage
 from app.llm import client_call
-from app.store.models import Message, NewMessage
+from app.store.models import Message, NewMessage, Role
 
-__all__ = ["UI_KEY", "UIMessage", "message_id", "new_message", "stored_message", "ui_messages"]
+__all__ = ["UI_KEY", "message_id", "new_message", "stored_message", "ui_messages"]
 
 # Where a UIMessage's own details live in a message's metadata.
 UI_KEY = "ui"
-
-
-class UIMessage(msgspec.Struct, frozen=True, omit_defaults=True):
-    """The AI SDK's message (its `UIMessage`), as it is sent and read back."""
-
-    id: str
-    role: str
-    parts: list[dict[str, Any]]
-    metadata: Any = None
 
 
 def message_id(message: Message) -> str:
@@ -47,7 +37,9 @@ def message_id(message: Message) -> str:
 
 
 def _text(parts: Sequence[dict[str, Any]]) -> str:
-    return "\n".join(str(p["text"]) for p in parts if p.get("type") == "text" and isinstance(p.get("text"), str))
+    return "\n".join(
+        str(p["text"]) for p in parts if p.get("type") == "text" and isinstance(p.get("text"), str)
+    )
 
 
 def new_message(message: UIMessage) -> NewMessage:
@@ -62,7 +54,7 @@ def new_message(message: UIMessage) -> NewMessage:
     if message.metadata is not None:
         details["metadata"] = message.metadata
     metadata = {UI_KEY: details} if details else {}
-    role = "system" if message.role == "system" else "user"
+    role: Role = "system" if message.role == "system" else "user"
     return NewMessage(role=role, content=content, metadata=metadata, idempotency_key=message.id)
 
 
@@ -73,7 +65,8 @@ def stored_message(message: Message) -> UIMessage:
     parts = details.get("parts")
     if not isinstance(parts, list):
         parts = [{"type": "text", "text": message.content}]
-    return UIMessage(id=message_id(message), role=message.role, parts=parts, metadata=details.get("metadata"))
+    role: Literal["system", "user"] = "system" if message.role == "system" else "user"
+    return UIMessage(id=message_id(message), role=role, parts=parts, metadata=details.get("metadata"))
 
 
 def reply_metadata(message: Message) -> dict[str, Any]:

@@ -14,14 +14,17 @@ import msgspec
 
 from app.schemas import ConversationId
 
-__all__ = ["MAX_MESSAGES", "ChatRequestIn", "UIMessageIn"]
+__all__ = ["MAX_MESSAGES", "ChatRequestIn", "UIMessage"]
 
 MAX_MESSAGES = 1000
-MessageId = Annotated[str, msgspec.Meta(min_length=1, max_length=255, description="The message's id: its key.")]
+MessageId = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=255, description="The message's id: its key.")
+]
 
 
-class UIMessageIn(msgspec.Struct, frozen=True):
-    """A UIMessage as the SDK sends it (`{id, role, metadata?, parts}`)."""
+class UIMessage(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The AI SDK's message (its `UIMessage`: `{id, role, metadata?, parts}`), as it is sent and
+    read back."""
 
     id: MessageId
     role: Literal["system", "user", "assistant"]
@@ -35,6 +38,6 @@ class ChatRequestIn(msgspec.Struct, frozen=True, kw_only=True):
     one when absent)."""
 
     id: ConversationId
-    messages: Annotated[list[UIMessageIn], msgspec.Meta(min_length=1, max_length=MAX_MESSAGES)]
+    messages: Annotated[list[UIMessage], msgspec.Meta(min_length=1, max_length=MAX_MESSAGES)]
     trigger: Literal["submit-message", "regenerate-message"] = "submit-message"
-    messageId: MessageId | None = None  # noqa: N815 - the SDK's name
+    messageId: MessageId | None = None

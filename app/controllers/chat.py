@@ -38,10 +38,10 @@ from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK
 
-from app.controllers.params import IdempotencyKeyHeader, errors, idempotency_key
+from app.controllers.params import IdempotencyKeyHeader, idempotency_key
 from app.dependencies import provide_engine, provide_turn_runner, provide_turn_streams
 from app.dto import StrictBody
-from app.errors import ApiError, handle_exception
+from app.errors import ApiError, error_responses, handle_exception
 from app.llm import ProviderError
 from app.schemas import ChatIn, ErrorBody
 from app.store import Principal
@@ -188,7 +188,7 @@ class ChatController(Controller):
         dto=StrictBody[ChatIn],
         return_dto=None,
         responses={
-            **errors(400, 403, 404, 413),
+            **error_responses(400, 403, 404, 413),
             502: ResponseSpec(
                 data_container=ErrorBody,
                 description="The model provider failed (unreachable, HTTP error, malformed answer)",
