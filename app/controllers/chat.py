@@ -102,14 +102,24 @@ def _turn_details(exc: ProviderError, turn: Turn) -> None:
 
 
 def chat_request(data: ChatIn, idempotency_key: str | None) -> TurnRequest:
-    """The parser: a /chat body as the turn it asks for."""
+    """The parser: a /chat body as the turn it asks for. A regeneration answers the stored user
+    message its key names again (a new turn: its own key is the store's)."""
+    if data.regenerate and (idempotency_key is None or data.conversation_id is None):
+        raise ApiError(
+            "validation_error",
+            "regenerate needs conversation_id and the idempotency_key of the stored user message",
+            status_code=422,
+            details=[{"key": "idempotency_key", "source": "body"}],
+        )
+    key = idempotency_key
     return TurnRequest(
         kind="chat",
-        input=[NewMessage(role="user", content=data.message, metadata=data.metadata or {})],
+        input=[NewMessage(role="user", content=data.message, metadata=data.metadata or {}, idempotency_key=key)],
         conversation_id=data.conversation_id,
         user_id=data.user_id,
         conversation_metadata=data.conversation_metadata,
-        idempotency_key=idempotency_key,
+        idempotency_key=None if data.regenerate else key,
+        regenerate=data.regenerate,
         include_history=data.include_history,
         history_limit=data.history_limit,
         token_budget=data.token_budget,
