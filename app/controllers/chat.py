@@ -114,7 +114,7 @@ def chat_request(data: ChatIn, idempotency_key: str | None) -> TurnRequest:
     key = idempotency_key
     return TurnRequest(
         kind="chat",
-        input=[NewMessage(role="user", content=data.message, metadata=data.metadata or {}, idempotency_key=key)],
+        input=[NewMessage("user", data.message, data.metadata or {}, key)],
         conversation_id=data.conversation_id,
         user_id=data.user_id,
         conversation_metadata=data.conversation_metadata,

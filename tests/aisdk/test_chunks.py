@@ -19,8 +19,15 @@ def result(reason: str = "stop") -> ChatResult:
 
 
 def tool(call: str, round: int) -> ToolExecuted:
-    return ToolExecuted(tool="calculator", args={"x": 1}, content="1", is_error=False, message_id=uuid.uuid4(),
-                        tool_call_id=call, round=round)  # fmt: skip
+    return ToolExecuted(
+        tool="calculator",
+        args={"x": 1},
+        content="1",
+        is_error=False,
+        message_id=uuid.uuid4(),
+        tool_call_id=call,
+        round=round,
+    )
 
 
 def test_steps_follow_the_model_calls() -> None:

@@ -46,8 +46,10 @@ def test_a_message_is_stored_under_its_id_and_reads_back_as_sent() -> None:
 def test_a_native_turn_is_one_assistant_message_of_steps() -> None:
     history = [
         native(1, "user", "2+2 and the time?", "k"),
-        native(2, "tool", "4", "k:tool:1", tool="calculator", args={"expression": "2+2"}, tool_call_id="c1", round=1),
-        native(3, "tool", "noon", "k:tool:2", tool="current_time", args={}, tool_call_id="c2", round=2, is_error=False),
+        native(2, "tool", "4", "k:tool:1", tool="calculator", args={"expression": "2+2"},
+               tool_call_id="c1", round=1),
+        native(3, "tool", "noon", "k:tool:2", tool="current_time", args={}, tool_call_id="c2", round=2,
+               is_error=False),
         native(4, "assistant", "4, at noon.", "msg_r", model="m", tokens={"prompt": 9, "completion": 3},
                duration_ms=12, finish_reason="stop"),
         native(5, "system", "Summary of messages 1-4", None, kind="summary", covers=[1, 4]),
@@ -57,10 +59,11 @@ def test_a_native_turn_is_one_assistant_message_of_steps() -> None:
     assert [(m.id, m.role) for m in out] == [("k", "user"), ("msg_r", "assistant"), ("k2", "user")]
     assert out[1].parts == [
         {"type": "step-start"},
-        {"type": "tool-calculator", "toolCallId": "c1", "input": {"expression": "2+2"}, "state": "output-available",
-         "output": "4"},
+        {"type": "tool-calculator", "toolCallId": "c1", "input": {"expression": "2+2"},
+         "state": "output-available", "output": "4"},
         {"type": "step-start"},
-        {"type": "tool-current_time", "toolCallId": "c2", "input": {}, "state": "output-available", "output": "noon"},
+        {"type": "tool-current_time", "toolCallId": "c2", "input": {}, "state": "output-available",
+         "output": "noon"},
         {"type": "step-start"},
         {"type": "text", "text": "4, at noon.", "state": "done"},
     ]  # fmt: skip

@@ -64,7 +64,8 @@ async def test_a_turn_is_the_ui_message_stream_protocol(http: httpx.AsyncClient,
     assert types[0] == "start"
     assert types[1] == "start-step"
     assert types[-2:] == ["finish-step", "finish"]
-    assert "tool-input-available" in types and "tool-output-available" in types
+    assert "tool-input-available" in types
+    assert "tool-output-available" in types
     assert types.count("start-step") == types.count("finish-step") == 2  # a tool round, then the answer
     start, finish = sent[0], sent[-2]
     assert finish["finishReason"] == "stop"
@@ -85,8 +86,8 @@ async def test_a_turn_is_the_ui_message_stream_protocol(http: httpx.AsyncClient,
         ({"messages": [ui("x")]}, 400, None),
         ({"id": "chat-x", "messages": []}, 400, None),
         ({"id": "chat-x", "messages": [ui("answer", role="assistant")]}, 422, "messages"),
-        ({"id": "chat-x", "messages": [{"id": "a", "role": "user", "parts": [{"type": "file", "url": "x"}]}]}, 422,
-         "messages[0].parts"),
+        ({"id": "chat-x", "messages": [{"id": "a", "role": "user", "parts": [{"type": "file", "url": "x"}]}]},
+         422, "messages[0].parts"),
         ({"id": "chat-x", "messages": [{"id": "", "role": "user", "parts": []}]}, 400, None),
         ({"id": "chat-x", "messages": [{"id": "a", "role": "robot", "parts": []}]}, 400, None),
         ({"id": "..", "messages": [ui("x")]}, 400, None),
@@ -100,7 +101,8 @@ async def test_bad_input_is_a_4xx_before_any_stream(
     assert response.status_code in (status, 422 if status == 400 else status), response.text
     assert response.headers["content-type"].startswith("application/json")
     error = response.json()
-    assert error["error"] and error["message"]
+    assert error["error"]
+    assert error["message"]
     if key is not None:
         assert error["details"][0]["key"] == key
 
