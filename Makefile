@@ -5,7 +5,7 @@ STACK := scripts/stack.sh
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help deps run db-up db-down db-reset test test-db test-schemas test-upgrade test-py test-js bench lint fmt
+.PHONY: help deps run db-up db-down db-reset test test-db test-schemas test-upgrade test-uninstall test-py test-js bench lint fmt
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -25,7 +25,7 @@ db-reset: deps ## wipe the local database and rebuild it from the migrations
 run: db-up ## serve the API on 127.0.0.1:8001 (auth disabled: loopback only)
 	API_AUTH=$${API_AUTH:-disabled} DATABASE_URL="$$($(STACK) url)" $(PY) -m app serve
 
-test: db-up test-db test-schemas test-upgrade test-py test-js ## set everything up, then the pgTAP suite, the schema drift and upgrade tests, pytest and the JS SDK smoke test
+test: db-up test-db test-schemas test-upgrade test-uninstall test-py test-js ## set everything up, then the pgTAP suite, the schema drift, upgrade and install/uninstall tests, pytest and the JS SDK smoke test
 
 test-db: ## pgTAP tests in supabase/tests (pg_prove), after the test-only helpers in supabase/tests/helpers
 	psql "$$($(STACK) url)" -qX -v ON_ERROR_STOP=1 -f supabase/tests/helpers/tests_schema.sql
@@ -37,13 +37,16 @@ test-schemas: deps ## build a database from supabase/schemas and one from the mi
 test-upgrade: deps ## upgrade a database of every release (supabase/releases.txt) to the current migrations, on a throwaway cluster; compare with a fresh one
 	scripts/upgrade_test.sh
 
+test-uninstall: deps ## install the store next to an unrelated app, run supabase/uninstall.sql, check the app's database is as it was (throwaway cluster)
+	scripts/uninstall_test.sh
+
 test-py: ## pytest: integration and API tests against the real database
 	DATABASE_URL="$$($(STACK) url)" $(PY) -m pytest
 
 test-js: ## the official JavaScript openai SDK against a server started for it (tests/js, node --test)
 	DATABASE_URL="$$($(STACK) url)" scripts/js_smoke.sh
 
-bench: deps ## benchmarks on throwaway clusters: SQL, organise, HTTP API, export, chat, the OpenAI SDK, realtime (~30 min; BENCH_QUICK=1: ~4 min; BENCH_ONLY=db,organise,http,export,chat,openai,realtime,transport)
+bench: deps ## benchmarks on throwaway clusters: SQL, organise, broadcast, HTTP API, export, chat, the OpenAI SDK, durable replies, realtime (~30 min; BENCH_QUICK=1: ~4 min; BENCH_ONLY=db,organise,broadcast,http,export,chat,openai,durable,realtime,transport)
 	$(PY) -m bench
 
 lint: deps ## ruff (lint and format check), mypy, import-linter (the Layout's layers, no cycles)

@@ -34,6 +34,7 @@ from app.auth.local_tokens import (
     mint_user_token,
     user_token_claims,
 )
+from app.backup import BackupError, backup, restore
 from app.config import get_settings
 from app.core import services_of
 from app.serving import run_server
@@ -50,13 +51,13 @@ _json = msgspec.json.Encoder()
 
 class ConversationsCLI(CLIPluginProtocol):
     """Adds the operator commands to the Litestar CLI (`serve`, `stats`, `cleanup`, `extend`,
-    `export`, `import`, `token`). It touches nothing but the CLI group: the app it is registered
-    on serves exactly as without it."""
+    `export`, `import`, `token`, `backup`, `restore`). It touches nothing but the CLI group: the
+    app it is registered on serves exactly as without it."""
 
     __slots__ = ()
 
     def on_cli_init(self, cli: click.Group) -> None:
-        for command in (serve, stats, cleanup, extend, export, import_, token):
+        for command in (serve, stats, cleanup, extend, export, import_, token, backup_, restore_):
             cli.add_command(command)
 
 
@@ -225,6 +226,33 @@ async def import_(store: ConversationManager, file: str) -> int:
             progress.advance(task)
     err.print(f"imported {imported}, already present {skipped}, failed {failed}")
     return 1 if failed else 0
+
+
+@click.command("backup")
+@click.option("-o", "--output", required=True, help="the archive to write (pg_dump's custom format)")
+def backup_(output: str) -> None:
+    """Back up every row of the store, and the migration history, from DATABASE_URL in one
+    snapshot (pg_dump). Restore it with `restore`."""
+    try:
+        backup(get_settings().db.url, Path(output))
+    except BackupError as exc:
+        err.print(f"[red]{exc}")
+        raise click.exceptions.Exit(1) from exc
+    _print_json({"file": output, "bytes": Path(output).stat().st_size})
+
+
+@click.command("restore")
+@click.argument("file")
+@click.option("--replace", is_flag=True, help="overwrite the conversations the database holds")
+def restore_(file: str, replace: bool) -> None:
+    """Restore a backup into DATABASE_URL, built from the same migrations: every row exactly as
+    backed up, no trigger run, pg_cron untouched. Connect as a superuser (Supabase: postgres)."""
+    try:
+        restored = restore(get_settings().db.url, Path(file), replace=replace)
+    except BackupError as exc:
+        err.print(f"[red]{exc}")
+        raise click.exceptions.Exit(1) from exc
+    _print_json({"migration": restored.migration, "rows": restored.rows})
 
 
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}

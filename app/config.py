@@ -285,6 +285,14 @@ class AuthSettings(_Base):
     leeway_seconds: int = Field(
         0, ge=0, le=300, validation_alias="JWT_LEEWAY_SECONDS", description="Clock skew tolerated on `exp`."
     )
+    clock_skew_seconds: int = Field(
+        30,
+        ge=0,
+        le=300,
+        validation_alias="JWT_CLOCK_SKEW_SECONDS",
+        description="Clock skew tolerated on `iat` and `nbf`: a token issued by a clock up to this far "
+        "ahead of this server's is accepted (PostgREST allows 30 s).",
+    )
 
 
 class LLMSettings(_Base):
@@ -457,9 +465,10 @@ class RealtimeSettings(_Base):
         default="auto",
         validation_alias="REALTIME_FEED",
         description="Where new messages are learnt from: 'postgres' (logical decoding with wal2json "
-        "over a replication connection), 'supabase' (Realtime postgres_changes; needs SUPABASE_URL "
-        "and the service key), 'off' (polling only, every REALTIME_DEGRADED_CHECK_SECONDS), or "
-        "'auto': supabase when a project is configured, else postgres.",
+        "over a replication connection), 'supabase' (Realtime Broadcast from the database, on the "
+        "private topic ai_conversations:service; needs SUPABASE_URL and the service key), 'off' "
+        "(polling only, every REALTIME_DEGRADED_CHECK_SECONDS), or 'auto': supabase when a project "
+        "is configured, else postgres.",
     )
     database_url: str | None = Field(
         default=None,

@@ -43,6 +43,7 @@ from app.controllers.usage import UsageController
 from app.controllers.web_config import WebConfigController
 from app.crosssite import CrossSiteMiddleware
 from app.dependencies import provide_settings, provide_store
+from app.dto import JSONRequest
 from app.errors import create_exception_handlers
 from app.llm import ToolRegistry, create_tools
 from app.observability import MetricsMiddleware, RequestIdMiddleware, send_request_id
@@ -159,6 +160,7 @@ class ApplicationCore(InitPluginProtocol):
             )
         )
         app_config.exception_handlers.update(handlers)
+        app_config.request_class = JSONRequest
         app_config.lifespan.append(services.lifespan)
         app_config.openapi_config = OpenAPIConfig(
             title="AI conversation store",

@@ -84,8 +84,10 @@ async def connection(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncCo
 class HealthProbe:
     """One connection of its own for /health, outside the pool: the health of the database
     must not wait behind requests that hold every pooled connection (a locked conversation,
-    a burst of load). Opened on first use, reopened after a failure; checks are serialized
-    and each is bounded by `timeout` seconds."""
+    a burst of load). Opened on first use; checked before each use the way the pool's are
+    (`closed_by_server`: one the server closed while it sat idle, after a restart or a
+    failover, is replaced at once, so the first probe after it tells the truth); reopened after
+    a failure. Checks are serialized, each bounded by `timeout` seconds."""
 
     def __init__(self, settings: DatabaseSettings, *, timeout: float = 2.0) -> None:
         self.settings = settings
@@ -99,17 +101,22 @@ class HealthProbe:
         async with self._lock:
             try:
                 async with asyncio.timeout(self.timeout):
-                    if self._conn is None or self._conn.closed:
-                        self._conn = await psycopg.AsyncConnection.connect(
-                            self.settings.url,
-                            connect_timeout=max(1, round(self.timeout)),
-                            **connection_kwargs(self.settings),
-                        )
-                    cur = await self._conn.execute(query)
-                    return await cur.fetchone()
+                    if self._conn is not None and closed_by_server(self._conn):
+                        await self.close()
+                    return await self._fetch(query)
             except BaseException:
                 await self.close()
                 raise
+
+    async def _fetch(self, query: str) -> tuple[Any, ...] | None:
+        if self._conn is None:
+            self._conn = await psycopg.AsyncConnection.connect(
+                self.settings.url,
+                connect_timeout=max(1, round(self.timeout)),
+                **connection_kwargs(self.settings),
+            )
+        cur = await self._conn.execute(query)
+        return await cur.fetchone()
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -8,6 +8,11 @@ type=T)`, strict, which rejects unknown fields (the structs forbid them), wrong 
 UUIDs and non-object metadata in the same pass. NUL characters are refused here, before any
 database call: PostgreSQL cannot store them in text or jsonb. So are bytes that are not UTF-8
 (RFC 8259 requires it): msgspec raises UnicodeDecodeError for them, not a DecodeError.
+
+JSON nested deeper than the decoder's recursion limit (about a thousand levels) is a 400 on
+every route: msgspec raises RecursionError for it, which StrictBody answers here, and
+`JSONRequest` answers for the routes that decode with Litestar's own `Request.json()` (the
+`/v1` routes); `decode_json_text` does the same for JSON carried in a query parameter.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import re
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
+from litestar import Request
 from litestar.dto import MsgspecDTO
 from litestar.exceptions import ClientException, ValidationException
 from litestar.openapi.spec import Reference, Schema
@@ -24,11 +30,12 @@ from litestar.typing import FieldDefinition
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
 
-__all__ = ["StrictBody", "decode_body", "find_nul"]
+__all__ = ["NESTED_TOO_DEEPLY", "JSONRequest", "StrictBody", "decode_body", "decode_json_text", "find_nul"]
 
 T = TypeVar("T", bound=msgspec.Struct)
 
 _NUL_ESCAPE = b"\\u0000"  # the only way a JSON text can carry U+0000 (raw control bytes are invalid)
+NESTED_TOO_DEEPLY = "JSON nested too deeply"
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
 
 
@@ -87,9 +94,33 @@ def decode_body(raw: bytes, type_: type[T]) -> T:
     except msgspec.DecodeError as exc:
         raise ClientException(f"malformed JSON body: {exc}", status_code=400) from exc
     except RecursionError as exc:
-        raise ClientException("JSON body nested too deeply", status_code=400) from exc
+        raise ClientException(f"{NESTED_TOO_DEEPLY} (body)", status_code=400) from exc
     except UnicodeDecodeError as exc:
         raise ClientException("malformed body: not valid UTF-8", status_code=400) from exc
+
+
+def decode_json_text(text: str, name: str) -> Any:
+    """A JSON value carried in a query parameter `name`: None when it is not JSON (the caller
+    says what was expected), a 400 when it is nested too deeply to decode."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return None
+    except RecursionError as exc:
+        raise ClientException(f"{NESTED_TOO_DEEPLY} ({name})", status_code=400) from exc
+
+
+class JSONRequest(Request[Any, Any, Any]):
+    """Litestar's Request, whose `json()` answers a body nested too deeply for the decoder with
+    a 400 instead of letting RecursionError through as a 500 (Litestar turns a DecodeError into
+    a 400 itself, not this). The app's request class (app.core), so every route decoding its
+    body with Litestar's own decoder gets it."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except RecursionError as exc:
+            raise ClientException(f"{NESTED_TOO_DEEPLY} (body)", status_code=400) from exc
 
 
 class StrictBody(MsgspecDTO[T]):

@@ -29,6 +29,7 @@ from app.store.models import (
 
 __all__ = [
     "CONVERSATION_ID_PATTERN",
+    "NEW_CONVERSATION_ID_PATTERN",
     "AppendMessageIn",
     "ChatIn",
     "CleanupOut",
@@ -48,12 +49,16 @@ __all__ = [
     "ForkIn",
     "IdempotencyKey",
     "Message",
+    "NewConversationId",
     "Stats",
     "UpdateConversationIn",
 ]
 
-# The table's check constraint, repeated only so a bad id is a 422 before any database call.
+# The table's check constraints, repeated only so a bad id is a 422 before any database call.
+# An id being created may not be "." or ".." (URLs cannot address them); one already stored may
+# (created before that rule), so ids naming a conversation keep the plain format.
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,255}$"
+NEW_CONVERSATION_ID_PATTERN = r"^(?!\.\.?$)[A-Za-z0-9_.:@-]{1,255}$"
 INT32_MAX = 2_147_483_647
 
 ConversationId = Annotated[
@@ -61,6 +66,14 @@ ConversationId = Annotated[
     msgspec.Meta(
         pattern=CONVERSATION_ID_PATTERN,
         description="Letters, digits and _ . : @ - (1 to 255 characters).",
+        examples=["support-42"],
+    ),
+]
+NewConversationId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=NEW_CONVERSATION_ID_PATTERN,
+        description='Letters, digits and _ . : @ - (1 to 255 characters), not "." nor "..".',
         examples=["support-42"],
     ),
 ]
@@ -77,7 +90,7 @@ Metadata = Annotated[dict[str, Any], msgspec.Meta(description="Any JSON object."
 class CreateConversationIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Every field is optional: the id is generated, the owner is the caller (a user token)."""
 
-    conversation_id: ConversationId | None = None
+    conversation_id: NewConversationId | None = None
     user_id: UUID | None = None
     metadata: Metadata | None = None
     ttl_hours: Hours | None = None
@@ -125,7 +138,7 @@ class ForkIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     """Fork at `at_seq`: the new conversation holds copies of messages 1..at_seq."""
 
     at_seq: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1, description="The last message to copy.")]
-    conversation_id: ConversationId | None = None
+    conversation_id: NewConversationId | None = None
     title: str | None = None
 
 

@@ -9,13 +9,17 @@ pgbench's ``-j``), ``BENCH_PORT`` (54330), ``BENCH_CLEANUP_CAP`` (seconds, 60),
 ``BENCH_ONLY`` picks benchmarks, comma-separated: ``db`` (benchmarks 1-6: pgbench ceilings,
 latency at 5M messages, statistics, cleanup, counters), ``organise`` (O: the search
 index's cost to appends, search and usage latency for one user, the listing filters' plans),
+``broadcast`` (B: Broadcast from the database's cost to appends, with and without the service
+and a user topic, against Postgres Changes' polling),
 ``http`` (7: the API against pgbench, its memory), ``export`` (E: the API's memory while
 exporting a 200 MB conversation), ``chat`` (``POST /chat`` turns), ``openai`` (the /v1 API
-through the openai SDK against the native append and ``/chat``), ``realtime`` (delivery
+through the openai SDK against the native append and ``/chat``), ``durable`` (D: replies that
+outlive their connection: streamed turns with durable replies against memory only, delivery to
+another instance, resume, WAL per reply), ``realtime`` (delivery
 latency, the feed's cost to appends; on a cluster of its own), ``transport`` (the Postgres
 transport's variants in-process; not run by default). Default:
-``db,organise,http,export,chat,openai,realtime``. ``BENCH_PROFILE=1`` profiles the API (py-spy)
-during every HTTP workload held against a goal (benchmark 7, chat, openai) even when it meets
+``db,organise,broadcast,http,export,chat,openai,durable,realtime``. ``BENCH_PROFILE=1`` profiles
+the API (py-spy) during every HTTP workload held against a goal (benchmark 7, chat, openai) even when it meets
 it, ``0`` never; unset: when it misses one.
 """
 
@@ -27,8 +31,19 @@ from dataclasses import dataclass
 __all__ = ["BENCHMARKS", "DEFAULT", "Config"]
 
 # In the order they run.
-BENCHMARKS = ("db", "organise", "http", "export", "chat", "openai", "transport", "realtime")
-DEFAULT = frozenset({"db", "organise", "http", "export", "chat", "openai", "realtime"})
+BENCHMARKS = (
+    "db",
+    "organise",
+    "broadcast",
+    "http",
+    "export",
+    "chat",
+    "openai",
+    "durable",
+    "transport",
+    "realtime",
+)
+DEFAULT = frozenset(BENCHMARKS) - {"transport"}
 
 
 def _flag(name: str) -> bool:

@@ -139,9 +139,10 @@ class Layout:
 
 
 def truncate(url: str) -> None:
-    """Empties both tables (the truncate triggers reset the totals)."""
+    """Empties both tables, and the turns that reference conversations (the truncate triggers
+    reset the totals)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("truncate public.ai_conversation_messages, public.ai_conversations")
+        conn.execute("truncate public.ai_conversation_messages, public.ai_turns, public.ai_conversations")
 
 
 def _insert(url: str, groups: Sequence[Group]) -> None:

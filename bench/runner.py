@@ -32,7 +32,20 @@ from pathlib import Path
 
 import psycopg
 
-from bench import append, cleanup, counters, data, export, http, organise, pgbench, read, scale, stats
+from bench import (
+    append,
+    broadcast,
+    cleanup,
+    counters,
+    data,
+    export,
+    http,
+    organise,
+    pgbench,
+    read,
+    scale,
+    stats,
+)
 from bench.cluster import ROOT, BenchCluster
 from bench.config import Config
 from bench.pgbench import Run
@@ -212,6 +225,16 @@ def run_openai(url: str, config: Config) -> list[Outcome]:
     return _foreign("openai", step)
 
 
+def run_durable(url: str, config: Config) -> list[Outcome]:
+    def step() -> list[Outcome]:
+        from bench import durable
+
+        outcomes: list[Outcome] = durable.run(url, config)
+        return outcomes
+
+    return _foreign("durable", step)
+
+
 # The last table of bench.store_transport: variant, calls/s, ratio, client and server us/call.
 _TRANSPORT_ROW = re.compile(r"^  (?P<name>\S.*?)\s+(?P<rate>\d+)\s+(?P<ratio>[\d.]+)\s+\d+\s+(?:\d+|n/a)$")
 
@@ -284,6 +307,8 @@ def main() -> int:
             db = run_db(url, config, drifts) if config.selected("db") else []
             if config.selected("organise"):
                 db += _guarded("O organise", organise.SEARCH_GOAL, lambda: organise.run(url, config))
+            if config.selected("broadcast"):
+                db += _guarded("B broadcast", broadcast.GOAL, lambda: broadcast.run(url, config))
             served = run_http(url, config, drifts) if config.selected("http") else []
             # The counters' check covers both: it goes with the database's outcomes.
             outcomes += db + ([counters.outcome(drifts)] if drifts else []) + served
@@ -293,6 +318,8 @@ def main() -> int:
                 outcomes += run_chat(url, config)
             if config.selected("openai"):
                 outcomes += run_openai(url, config)
+            if config.selected("durable"):
+                outcomes += run_durable(url, config)
             if config.selected("transport"):
                 outcomes += run_transport(url, config)
         finally:

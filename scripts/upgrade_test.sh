@@ -12,8 +12,10 @@
 # that (i) its schema equals the fresh one's (pg_dump --schema-only, normalised as dump_schema
 # says; a diff on mismatch), (ii) every row of every table the release has is still there, by
 # the columns the release has (counts and checksums), and what the upgrade backfills or repairs
-# is what the current rules would have written, (iii) the pgTAP suite passes on it. Exits
-# non-zero on any mismatch; every cluster is stopped and removed whatever happens.
+# is what the current rules would have written, (iii) the pgTAP suite passes on it, (iv) its
+# default privileges are the platform's (the second release changed them for every later
+# function, 20261209410000 gives them back). Exits non-zero on any mismatch; every cluster is
+# stopped and removed whatever happens.
 set -euo pipefail
 
 LOG_TAG="upgrade"
@@ -40,6 +42,18 @@ cp "${ROOT}"/supabase/migrations/*.sql "${fresh}/supabase/migrations/"
 log "building a fresh database from the current migrations (port ${THROWAWAY_PORT})"
 build "${fresh}"
 dump_schema > "${THROWAWAY_WORK}/fresh.sql"
+
+# Default privileges (pg_default_acl, by role and schema name): what the platform gives a database
+# before any migration, read from a database of the same cluster with the bootstrap only. Every
+# upgraded database must have exactly these, whatever a release did to them.
+default_acls() {
+  psql "${THROWAWAY_URL%/*}/$1" -qAtX -v ON_ERROR_STOP=1 -c "
+    select d.defaclrole::regrole, d.defaclnamespace::regnamespace, d.defaclobjtype, d.defaclacl
+      from pg_catalog.pg_default_acl d order by 1, 2, 3"
+}
+q -c "create database bootstrap_only" >/dev/null
+psql "${THROWAWAY_URL%/*}/bootstrap_only" -qX -v ON_ERROR_STOP=1 -f "${ROOT}/supabase/platform/bootstrap.sql" >/dev/null
+default_acls bootstrap_only > "${THROWAWAY_WORK}/platform_acls.txt"
 discard "${fresh}"
 
 # --- data, through the release's own functions ----------------------------------------------------
@@ -207,11 +221,16 @@ for release in "${releases[@]}"; do
   if ! same_schema fresh "${THROWAWAY_WORK}/fresh.sql" "upgraded from ${release}" "${THROWAWAY_WORK}/upgraded.sql"; then
     fail "the upgraded schema differs from a fresh one (diff above)"
   fi
+  default_acls postgres > "${THROWAWAY_WORK}/upgraded_acls.txt"
+  if ! diff -u --label platform "${THROWAWAY_WORK}/platform_acls.txt" \
+       --label "upgraded from ${release}" "${THROWAWAY_WORK}/upgraded_acls.txt" >&2; then
+    fail "the default privileges after the upgrade are not the platform's (diff above)"
+  fi
   if ! STACK_PORT="${THROWAWAY_PORT}" make -s -C "${ROOT}" test-db >"${THROWAWAY_WORK}/pgtap.log" 2>&1; then
     cat "${THROWAWAY_WORK}/pgtap.log" >&2
     fail "the pgTAP suite fails on the upgraded database"
   fi
-  [[ ${release_failed} -eq 0 ]] && log "${release}: upgraded: every row kept, the schema of a fresh database, pgTAP passes"
+  [[ ${release_failed} -eq 0 ]] && log "${release}: upgraded: every row kept, the schema of a fresh database, the platform's default privileges, pgTAP passes"
   discard "${released}"
 done
 

@@ -4,11 +4,14 @@
   `sb_secret_...` key) is compared in constant time and acts as the service.
 - Any other token must be a JWT signed by the project: HS256 with the JWT secret, or ES256 /
   RS256 with a key of the project's JWKS (fetched asynchronously with httpx and cached; an
-  unknown `kid` refetches it, at most once per `jwks_min_refresh_seconds`). `exp` is required;
-  `exp`, `nbf` and `iat` must be JSON numbers (RFC 7519 NumericDate: pyjwt alone accepts
-  `"exp": "9999999999"`); `alg: none` and every other algorithm are refused. A verified token whose `role` is
-  `service_role` (Supabase's legacy service key) acts as the service; one whose role is
-  `authenticated`, with the configured audience and a UUID `sub`, acts as that user.
+  unknown `kid` refetches it, at most once per `jwks_min_refresh_seconds`). `exp` is required
+  (honoured to within `JWT_LEEWAY_SECONDS`); `iat` and `nbf` may be up to
+  `JWT_CLOCK_SKEW_SECONDS` (30) in the future, as PostgREST allows, since the issuer's clock may
+  run a little ahead of this server's; `exp`, `nbf` and `iat` must be JSON numbers (RFC 7519
+  NumericDate: pyjwt alone accepts `"exp": "9999999999"`); `alg: none` and every other
+  algorithm are refused. A verified token whose `role` is `service_role` (Supabase's legacy
+  service key) acts as the service; one whose role is `authenticated`, with the configured
+  audience and a UUID `sub`, acts as that user.
 - Verified tokens are remembered for a short while (never past their `exp`) so a client
   reusing its token pays for the signature check once, not on every request.
 """
@@ -156,6 +159,7 @@ class TokenVerifier:
         self._secret = secret or None
         self._audience = settings.auth.audience
         self._leeway = settings.auth.leeway_seconds
+        self._clock_skew = settings.auth.clock_skew_seconds
         self._cache_seconds = settings.auth.token_cache_seconds
         url = jwks_url_for(settings)
         self.jwks = (
@@ -211,7 +215,8 @@ class TokenVerifier:
                 token,
                 key,
                 algorithms=[alg],
-                options={"require": ["exp"], "verify_aud": False},
+                # iat and nbf: checked below, with the clock skew (pyjwt has one leeway for all).
+                options={"require": ["exp"], "verify_aud": False, "verify_iat": False, "verify_nbf": False},
                 leeway=self._leeway,
             )
         except jwt.ExpiredSignatureError as exc:
@@ -220,14 +225,17 @@ class TokenVerifier:
             raise AuthError(f"token lacks the {exc.claim} claim") from exc
         except jwt.InvalidSignatureError as exc:
             raise AuthError("token signature is invalid") from exc
-        except jwt.ImmatureSignatureError as exc:
-            raise AuthError("token not yet valid") from exc
         except jwt.PyJWTError as exc:
             raise AuthError("invalid token") from exc
         for name in _NUMERIC_DATES:
             value = claims.get(name)
             if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise AuthError(f"token {name} claim is not a NumericDate (a JSON number)")
+        latest = time.time() + self._clock_skew
+        if claims.get("nbf", 0) > latest:
+            raise AuthError("token not yet valid")
+        if claims.get("iat", 0) > latest:
+            raise AuthError("token issued in the future")
         return claims
 
     def _principal(self, claims: dict[str, Any], token: str) -> Principal:

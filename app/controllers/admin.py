@@ -53,8 +53,9 @@ class ImportController(Controller):
         "/conversations/import",
         summary="Import an exported conversation",
         operation_id="import_conversation",
-        description="Restores a GET /conversations/{id}/export document; 409 if a live conversation "
-        "has that id.",
+        description="Restores a GET /conversations/{id}/export document: the conversation's fields, "
+        "its messages with their seq and id, their ratings; timestamps are checked (422 for one in "
+        "the future, an expires_at past max_ttl_hours...); 409 if a live conversation has that id.",
         status_code=HTTP_201_CREATED,
         dto=StrictBody[ConversationExport],
         return_dto=None,

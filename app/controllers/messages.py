@@ -26,8 +26,9 @@ class MessageController(Controller):
         summary="Append a message",
         operation_id="append_message",
         description="Gets the next seq and renews the conversation's sliding expiry. With an "
-        "idempotency key (body or Idempotency-Key header) already used in this conversation, "
-        "answers 200 with the original message instead of appending again.",
+        "idempotency key (body or Idempotency-Key header) already used in this conversation for "
+        "the same role and content, answers 200 with the original message instead of appending "
+        "again; 409 when the key was used for another role or content.",
         status_code=HTTP_201_CREATED,
         dto=StrictBody[AppendMessageIn],
         return_dto=None,
@@ -35,7 +36,7 @@ class MessageController(Controller):
             HTTP_200_OK: ResponseSpec(
                 Message, description="A replay: the message first stored with this key"
             ),
-            **error_responses(400, 404, 413),
+            **error_responses(400, 404, 409, 413),
         },
     )
     async def append_message(

@@ -6,9 +6,9 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import msgspec
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
+from app.dto import decode_json_text
 from app.errors import ApiError
 from app.schemas import CONVERSATION_ID_PATTERN, INT32_MAX
 
@@ -146,10 +146,7 @@ def json_object_query(name: str, value: str | None) -> dict[str, Any] | None:
     """A query parameter holding a JSON object; 422 when it is not one."""
     if value is None:
         return None
-    try:
-        decoded = msgspec.json.decode(value)
-    except msgspec.DecodeError:
-        decoded = None
+    decoded = decode_json_text(value, name)
     if not isinstance(decoded, dict):
         raise ApiError(
             "validation_error",

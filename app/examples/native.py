@@ -32,6 +32,7 @@ from app.store.models import (
     ConversationList,
     ConversationPage,
     Erasure,
+    ExportFeedback,
     ExportMessage,
     ExtendResult,
     Feedback,
@@ -175,6 +176,13 @@ USAGE_ROW: dict[str, Any] = {
 }
 EXPORT_FIELDS = ("id", "seq", "role", "content", "metadata", "idempotency_key", "created_at")
 EXPORT_MESSAGE: dict[str, Any] = {key: QUESTION[key] for key in EXPORT_FIELDS}
+EXPORT_FEEDBACK: dict[str, Any] = {
+    "user_id": USER_ID,
+    "rating": 1,
+    "comment": "useful",
+    "created_at": "2026-12-07T09:13:52.101022Z",
+    "updated_at": "2026-12-07T09:13:52.101022Z",
+}
 SENT_CONTEXT: dict[str, Any] = {
     "seqs": [1],
     "summary_seq": None,
@@ -242,6 +250,7 @@ NATIVE_EXAMPLES: dict[type, Any] = {
         "active_conversations": 1247,
         "ttl_hours": 24,
     },
+    ExportFeedback: EXPORT_FEEDBACK,
     ExportMessage: EXPORT_MESSAGE,
     ConversationExport: {
         "conversation_id": CONVERSATION_ID,
@@ -251,7 +260,13 @@ NATIVE_EXAMPLES: dict[type, Any] = {
         "expires_at": CONVERSATION["expires_at"],
         "ttl_hours": 24,
         "metadata": {"channel": "web"},
-        "messages": [EXPORT_MESSAGE],
+        "title": "How is line 999?",
+        "tags": ["support"],
+        "pinned": False,
+        "archived": False,
+        "legal_hold": False,
+        "last_seq": 1,
+        "messages": [{**EXPORT_MESSAGE, "feedback": [EXPORT_FEEDBACK]}],
     },
     LeftOut: LEFT_OUT,
     Compaction: COMPACTION,

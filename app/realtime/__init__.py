@@ -1,7 +1,7 @@
 """Realtime: new messages pushed to subscribers, resumable by sequence number.
 
 - feeds learn about committed messages: `PostgresFeed` (logical decoding with wal2json, local) and
-  `SupabaseFeed` (Realtime postgres_changes), behind the `Feed` interface;
+  `SupabaseFeed` (Realtime Broadcast from the database, a private topic), behind the `Feed` interface;
 - the `Hub` fans them out per conversation: `await hub.subscribe(conversation_id, after_seq)`
   replays from the database, then continues live, without gap or duplicate;
 - `sse_events()` turns a subscription into Litestar `ServerSentEventMessage`s with heartbeats,

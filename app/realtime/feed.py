@@ -42,6 +42,10 @@ class FeedSink(Protocol):
         """Conversation rows were deleted, as (row id, conversation id or None), reported in
         commit order with the messages."""
 
+    def feed_changed(self, conversation_id: str) -> None:
+        """Something other than a new message changed the conversation (messages deleted, a
+        clear): whoever watches it should read it again. Feeds that cannot tell need not call it."""
+
     def watching(self, conversation_id: str) -> bool:
         """Whether anyone subscribes to the conversation: a feed may skip decoding the
         message of one nobody watches (most of them, on a busy database)."""

@@ -264,6 +264,13 @@ class Hub:
             if reading is not None and reading.row is None:
                 reading.resync()  # still reading its row: it may be this one
 
+    def feed_changed(self, conversation_id: str) -> None:
+        """Messages of the conversation were deleted (a clear, say): its topic reads it again,
+        which also checks that the row it is bound to is still the one behind the id."""
+        topic = self._topics.get(conversation_id)
+        if topic is not None:
+            topic.resync()
+
     def watching(self, conversation_id: str) -> bool:
         return conversation_id in self._topics
 

@@ -8,13 +8,18 @@ lock_timeout, and a burst of them empties the pool for every other conversation.
 nothing. When a call finds the conversation locked (BusyError, after lock_timeout), the calls
 queued behind it at that moment fail with the same error at once instead of each waiting for
 the lock again: the conversation is busy for all of them.
+
+A lane is keyed by whoever calls and the conversation (PostgresTransport.lane_key), not by the
+id alone: before the database has said whether a caller may touch a conversation, that caller
+must not take a slot of the owner's lane, nor fail with the owner's BusyError. A user naming
+another's conversation id queues only behind its own calls (and gets its 404 at once).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 
 from app.store.errors import BusyError
@@ -37,7 +42,7 @@ class Lanes:
         if width < 1:
             raise ValueError("width must be at least 1")
         self.width = width
-        self._lanes: dict[str, _Lane] = {}
+        self._lanes: dict[Hashable, _Lane] = {}
 
     @property
     def queued(self) -> int:
@@ -45,7 +50,7 @@ class Lanes:
         return sum(len(lane.waiters) for lane in self._lanes.values())
 
     @asynccontextmanager
-    async def lane(self, key: str) -> AsyncIterator[None]:
+    async def lane(self, key: Hashable) -> AsyncIterator[None]:
         """Runs the block in `key`'s lane; raises BusyError when a call ahead found it locked."""
         lane = self._lanes.get(key)
         if lane is None:
@@ -75,7 +80,7 @@ class Lanes:
         finally:
             self._release(key, lane)
 
-    def _release(self, key: str, lane: _Lane) -> None:
+    def _release(self, key: Hashable, lane: _Lane) -> None:
         while lane.waiters:
             waiter = lane.waiters.popleft()
             if not waiter.done():
@@ -84,6 +89,6 @@ class Lanes:
         lane.running -= 1
         self._forget(key, lane)
 
-    def _forget(self, key: str, lane: _Lane) -> None:
+    def _forget(self, key: Hashable, lane: _Lane) -> None:
         if lane.running == 0 and not lane.waiters and self._lanes.get(key) is lane:
             del self._lanes[key]

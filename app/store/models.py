@@ -22,6 +22,7 @@ __all__ = [
     "ConversationPage",
     "DeleteResult",
     "Erasure",
+    "ExportFeedback",
     "ExportMessage",
     "ExportPage",
     "ExtendResult",
@@ -448,6 +449,16 @@ class Stats(msgspec.Struct, frozen=True):
     ttl_hours: int
 
 
+class ExportFeedback(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A rating of an exported message (the ratings its exporter may read)."""
+
+    rating: int
+    user_id: UUID | None = None
+    comment: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
 class ExportMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     role: Role
     content: str
@@ -456,10 +467,16 @@ class ExportMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seq: int | None = None
     id: UUID | None = None
     idempotency_key: str | None = None
+    feedback: list[ExportFeedback] | None = None
 
 
 class ConversationExport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The export shape: what export_conversation() writes and import_conversation() reads."""
+    """The export shape: what export_conversation() writes and import_conversation() reads.
+
+    Every field but the id is optional: an export of an earlier release (without title, tags,
+    pinned, archived, legal_hold, last_seq, feedback) imports too. A title left out stays out of
+    the document sent to import_conversation() (UNSET), so the first user message gives one
+    there, while a title sent as null stays null."""
 
     conversation_id: str
     messages: list[ExportMessage] = msgspec.field(default_factory=list)
@@ -469,6 +486,12 @@ class ConversationExport(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     expires_at: datetime | None = None
     user_id: UUID | None = None
     ttl_hours: int | None = None
+    title: str | msgspec.UnsetType | None = msgspec.UNSET
+    tags: list[str] | None = None
+    pinned: bool | None = None
+    archived: bool | None = None
+    legal_hold: bool | None = None
+    last_seq: int | None = None
 
 
 class ExportPage(msgspec.Struct, frozen=True):

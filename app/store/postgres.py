@@ -237,13 +237,20 @@ class PostgresTransport:
         params = [Jsonb(v) if types[n] == "jsonb" else v for n, v in args.items()]
         conversation_id = args.get("p_conversation_id")
         if isinstance(conversation_id, str):
-            async with self.lanes.lane(conversation_id):
+            async with self.lanes.lane(self.lane_key(principal, conversation_id)):
                 row = await self.run(stmt, params, principal, retry=retry)
         else:
             row = await self.run(stmt, params, principal, retry=retry)
         if row is None or row[0] is None:
             raise StoreError(f"{function} returned nothing")
         return str(row[0])
+
+    @staticmethod
+    def lane_key(principal: Principal, conversation_id: str) -> tuple[str | None, str]:
+        """The lane of a call: the caller's (a user's `sub`, or the service's none) in that
+        conversation. Keyed by the caller too, since the lane is taken before the database
+        checks that the caller may touch the conversation (app.store.lanes)."""
+        return (principal.claims.get("sub"), conversation_id)
 
     async def run(
         self, stmt: bytes, params: list[Any], principal: Principal, *, retry: bool = False

@@ -183,11 +183,17 @@ async def _stoppable(iterator: AsyncIterator[T], stop: asyncio.Event | None) -> 
             if stop.is_set():
                 raise _Stopped
             step = asyncio.ensure_future(anext(iterator))
-            await asyncio.wait({step, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if not step.done():
-                step.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await step
+            try:
+                await asyncio.wait({step, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # Stopped, or this task cancelled: the pending item's task ends before the iterator
+                # is closed (closing a generator while its step runs raises RuntimeError).
+                interrupted = not step.done()
+                if interrupted:
+                    step.cancel()
+                    with contextlib.suppress(Exception, asyncio.CancelledError):
+                        await step
+            if interrupted:
                 raise _Stopped
             try:
                 item = step.result()

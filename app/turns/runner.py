@@ -16,8 +16,9 @@ What the runner adds to the engine:
   TURN_STREAM=memory nothing is written: a stream is then readable only here while it runs;
   elsewhere, its start and (once it is stored) its reply.
 * the lease: every running turn's lease is renewed in one call (renew_turn_leases) every third of
-  turn_lease_seconds; the answer names the turns whose stop was asked for elsewhere and those that
-  are not running any more (failed by their lease meanwhile), which are stopped here.
+  turn_lease_seconds, while turns run here (an idle process makes no call); the answer names the
+  turns whose stop was asked for elsewhere and those that are not running any more (failed by
+  their lease meanwhile), which are stopped here.
 * stop: `stop_local` sets the turn's TurnControl.stop; the engine ends the model call, stores what
   was generated and finishes the turn as stopped. A stop asked on another instance reaches this
   one through the live feed (public.stop_turn's logical message) or, without a feed, the next
@@ -174,6 +175,7 @@ class TurnRunner:
         self.running: dict[UUID, RunningTurn] = {}
         self._anonymous: set[RunningTurn] = set()  # turns that store nothing (no id)
         self._lease_task: asyncio.Task[None] | None = None
+        self._busy = asyncio.Event()  # set while turns run here: the leases' task wakes
         self._accepting = True
         streams.stop_local = self.stop_local
 
@@ -225,6 +227,7 @@ class TurnRunner:
         running = RunningTurn(turn, stream_log, control, journal)
         if turn_id is not None:
             self.running[turn_id] = running
+            self._busy.set()
         else:
             self._anonymous.add(running)
         running.task = asyncio.create_task(self._run(engine, running, stream), name=f"turn-{turn_id}")
@@ -292,19 +295,26 @@ class TurnRunner:
 
     # -- leases ----------------------------------------------------------------------------------
     async def _renew_leases(self) -> None:
-        first = True  # learns the lease's length at once
+        # Idle while nothing runs here: a process without turns makes no call (and none at
+        # startup, racing its first requests). The lease's length is learned by the first renewal,
+        # made at once; later ones come a third of it after the last, or after a turn began.
+        known = False
         while True:
-            if not first:
+            if not self.running:
+                self._busy.clear()
+                await self._busy.wait()
+            if known:
                 await asyncio.sleep(self.lease_seconds / 3)
             ids = list(self.running)
-            if not ids and not first:
+            if not ids:
                 continue
-            first = False
             try:
                 renewal = await self.store.renew_turn_leases(ids)
             except StoreError as exc:
                 log.warning("could not renew the leases of %d running turn(s): %s", len(ids), exc)
+                known = True  # retried a third of a lease later, not in a loop
                 continue
+            known = True
             self.lease_seconds = float(renewal.lease_seconds)
             for turn_id in [*renewal.stop, *renewal.ended]:
                 self.stop_local(turn_id)

@@ -1,6 +1,6 @@
 -- The settings of the conversation store: one row, editable from the dashboard, read by every
 -- function at call time (default TTL, size limits, page limits, the message cap, when
--- compaction is due, the search configuration).
+-- compaction is due, the search configuration, what is broadcast to Realtime).
 --
 -- The row itself is data: the migration 20261126080000_settings.sql inserts it (and
 -- 20261208200100_settings_statistics.sql analyzes the table so its one row is read as one page).
@@ -20,6 +20,14 @@ create table public.ai_conversation_settings (
   compaction_threshold_tokens integer not null default 4000
     check (compaction_threshold_tokens between 0 and 100000000),
   search_config regconfig not null default 'simple',
+  -- Broadcast from the database (66_broadcast.sql): which topics each change goes to, and the
+  -- largest payload sent whole. The migration 20261209410100_broadcast.sql gives the settings
+  -- row both topics off where no Realtime server reads realtime.messages (the local stack).
+  broadcast_conversations boolean not null default true,
+  broadcast_service boolean not null default true,
+  broadcast_max_bytes integer not null default 200000
+    constraint ai_conversation_settings_broadcast_max_bytes_range
+    check (broadcast_max_bytes between 1000 and 3000000),
   -- A default TTL above the maximum made every create fail (a TTL no conversation may have).
   constraint ai_conversation_settings_ttl_within_max check (ttl_hours <= max_ttl_hours),
   turn_lease_seconds integer not null default 10
@@ -43,6 +51,13 @@ comment on column public.ai_conversation_settings.compaction_threshold_tokens is
 comment on column public.ai_conversation_settings.search_config is
   'Text-search configuration of the message search (simple: language-neutral; english, german, ... stem). '
   'Changing it rebuilds ai_conversation_messages_search_idx.';
+comment on column public.ai_conversation_settings.broadcast_conversations is
+  'Send every change to its conversation''s private topic ai_conversations:<id> (Realtime Broadcast).';
+comment on column public.ai_conversation_settings.broadcast_service is
+  'Send every change to the private topic ai_conversations:service too (the API''s Supabase feed).';
+comment on column public.ai_conversation_settings.broadcast_max_bytes is
+  'A message whose broadcast payload is larger goes without content and metadata ("partial": true); '
+  'Realtime drops payloads above the project''s limit (256 KB on the free plan).';
 comment on column public.ai_conversation_settings.turn_lease_seconds is
   'How long a running turn''s lease lasts: the generating API instance renews it every third of it; a '
   'turn whose lease ran out is marked failed (its instance is taken for dead) and its readers'' streams end.';
@@ -64,6 +79,7 @@ create policy "authenticated reads settings" on public.ai_conversation_settings
 revoke all on public.ai_conversation_settings from public, anon, authenticated, service_role;
 grant select, update (ttl_hours, max_ttl_hours, max_content_chars, max_metadata_bytes, max_page_size,
                       max_messages_per_conversation, compaction_threshold_tokens, search_config,
+                      broadcast_conversations, broadcast_service, broadcast_max_bytes,
                       turn_lease_seconds, turn_events_retention_minutes)
   on public.ai_conversation_settings to service_role;
 grant select on public.ai_conversation_settings to authenticated;

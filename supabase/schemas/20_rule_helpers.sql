@@ -185,3 +185,40 @@ end;
 comment on function private.json_concat(json, json) is
   'The keys of two non-empty JSON objects in one object, joined as text (p_right''s keys last). '
   'Inlined by the planner.';
+
+-- The erasure lock (issue 22): every write of a user's rows holds it shared; erase_user takes it
+-- exclusively (76_erasure.sql).
+create function private.erasure_lock_space()
+returns integer
+language sql
+immutable
+begin atomic
+  select 1634887028;
+end;
+comment on function private.erasure_lock_space() is
+  'The first key of every user''s erasure lock (pg_advisory_xact_lock(space, hashtext(user_id))), '
+  'so the store''s advisory locks never meet another application''s. Inlined by the planner.';
+
+create function private.refuse_write_during_erasure(p_user_id uuid)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  raise exception 'the data of user % is being erased; retry once the erasure has finished', p_user_id
+    using errcode = '55P03';
+end
+$$;
+comment on function private.refuse_write_during_erasure(uuid) is
+  'Raises 55P03: a write of this user''s rows started while an erasure of the user runs.';
+
+create function private.html_escape(p_text text)
+returns text
+language sql
+immutable
+begin atomic
+  select replace(replace(replace(replace(replace(p_text, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
+                         '"', '&quot;'), '''', '&#39;');
+end;
+comment on function private.html_escape(text) is
+  'Text as HTML text: & < > " and '' as entities. Inlined by the planner.';

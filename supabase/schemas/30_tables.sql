@@ -60,6 +60,15 @@ comment on column public.ai_conversations.rated is
 comment on constraint ai_conversations_timestamps_in_range on public.ai_conversations is
   'created_at, updated_at and expires_at are finite, years 1 to 9999 (see private.timestamp_in_range).';
 
+-- The ids "." and ".." are refused (URLs cannot address them). not valid: rows created before the
+-- rule keep their id (declared so here too).
+alter table public.ai_conversations
+  add constraint ai_conversations_conversation_id_not_dot_segment
+  check (conversation_id::text not in ('.', '..')) not valid;
+comment on constraint ai_conversations_conversation_id_not_dot_segment on public.ai_conversations is
+  'The ids "." and ".." are refused: URLs cannot address them (dot segments). Not valid: rows '
+  'created before the rule keep their id.';
+
 -- Cleanup finds the expired ones by expires_at.
 create index ai_conversations_expires_at_idx
   on public.ai_conversations (expires_at);
@@ -121,7 +130,9 @@ comment on table public.ai_conversation_messages is
 comment on column public.ai_conversation_messages.seq is
   'Per-conversation sequence number assigned on insert: strictly increasing, never reused (a '
   'deleted message leaves a hole).';
-comment on column public.ai_conversation_messages.idempotency_key is 'Optional client key; a retried append with the same key returns the original message.';
+comment on column public.ai_conversation_messages.idempotency_key is
+  'Optional client key naming one message: a retried append with the same key, role and content '
+  'returns the original; another role or content under it is refused (23505).';
 comment on column public.ai_conversation_messages.tokens is
   'Tokens of this message: the provider''s count when the metadata reports one, else an estimate '
   '(private.message_tokens). Set on insert.';

@@ -22,6 +22,11 @@ begin
     raise exception 'only the service chooses conversation ids; omit conversation_id to get a generated one'
       using errcode = '42501';
   end if;
+  -- Held until commit: an erasure of the owner waits for this conversation, then erases it.
+  if new.user_id is not null
+     and not pg_try_advisory_xact_lock_shared(private.erasure_lock_space(), hashtext(new.user_id::text)) then
+    perform private.refuse_write_during_erasure(new.user_id);
+  end if;
   new.conversation_id := coalesce(new.conversation_id, gen_random_uuid()::text);
   new.ttl_hours := coalesce(new.ttl_hours, v_settings.ttl_hours);
   if new.ttl_hours > v_settings.max_ttl_hours then
@@ -38,8 +43,9 @@ begin
 end
 $$;
 comment on function private.before_conversation_insert() is
-  'Generates the id (users may not choose one: 42501, or 23505 for their own), applies the '
-  'default TTL, sets expires_at and checks metadata size for new conversations.';
+  'Refuses ids named by users (23505 for their own live one, 42501 otherwise), takes the owner''s '
+  'erasure lock (shared, until commit; 55P03 while an erasure of the owner runs), generates the id, '
+  'applies the TTL (at most max_ttl_hours) and checks the metadata size.';
 
 create trigger before_conversation_insert before insert on public.ai_conversations
   for each row execute function private.before_conversation_insert();
@@ -56,7 +62,10 @@ as $$
 declare
   v_settings public.ai_conversation_settings := private.settings();
 begin
-  new.updated_at := now();
+  -- An import restores the document's updated_at (checked there); every other change is now.
+  if current_setting('private.copying_into', true) is distinct from new.conversation_id then
+    new.updated_at := now();
+  end if;
   if new.legal_hold then
     new.expires_at := private.held_until();
   elsif old.legal_hold then
@@ -74,8 +83,9 @@ begin
 end
 $$;
 comment on function private.touch_conversation() is
-  'Maintains updated_at, keeps expires_at within the configured maximum lifetime (pinned to '
-  'private.held_until() under legal hold), and checks the metadata size on updates.';
+  'Maintains updated_at (an import''s own is kept: see private.copying_into), keeps expires_at within '
+  'the configured maximum lifetime (pinned to private.held_until() under legal hold), and checks the '
+  'metadata size on updates.';
 
 create trigger touch_conversation before update on public.ai_conversations
   for each row when (pg_trigger_depth() = 0) execute function private.touch_conversation();
@@ -217,7 +227,6 @@ $$;
 comment on function private.announce_conversations_deleted() is
   'Tells logical decoding clients (the API''s live feed) which conversation rows a statement deleted: '
   'one transactional message, prefix ai_conversations.deleted, a JSON array of {row_id, conversation_id}.';
-revoke all on function private.announce_conversations_deleted() from public;
 
 create trigger announce_conversations_deleted after delete on public.ai_conversations
   referencing old table as old_rows

@@ -37,10 +37,13 @@ declare
   v_tokens integer;
   v_counted integer;  -- what the message adds to the running sum: nothing for a summary
   v_appended bigint;
+  v_original_role text;
+  v_original_content text;
 begin
-  -- A given seq is kept only for the fork's copies (see the header); the test on the hot path
-  -- is new.seq is not null, false for every append.
-  if new.seq is not null and current_setting('private.fork_copy', true) is distinct from new.conversation_id then
+  -- A given seq is kept only for rows copied into the conversation named in private.copying_into
+  -- (a fork's copies, an import); the test on the hot path is new.seq is not null, false for
+  -- every append.
+  if new.seq is not null and current_setting('private.copying_into', true) is distinct from new.conversation_id then
     new.seq := null;
   end if;
   -- The hot path: settings read inline, no call to a function with its own search_path (each
@@ -59,10 +62,13 @@ begin
   v_counted := v_tokens * (not private.is_summary(new.role, new.metadata))::integer;
 
   -- Lock the conversation row: appenders to one conversation queue here, which makes seq
-  -- strictly increasing, the running token sum exact, and lets a retried idempotency key see the first
-  -- attempt once it committed. The sliding expiry never goes past the longest lifetime
-  -- allowed (a conversation's ttl_hours may exceed a max_ttl_hours lowered since).
-  -- A kept seq (the fork's copies) moves last_seq to it; otherwise the next one is taken.
+  -- strictly increasing, the running token sum exact, and lets a retried idempotency key see the
+  -- first attempt once it committed. As the owner this function bypasses RLS, so the policies'
+  -- ownership rule is part of the condition (inlined: no call on the hot path): a conversation
+  -- the caller may not write matches no row, and is neither locked nor written (issue 22 item 10).
+  -- The sliding expiry never goes past the longest lifetime allowed (a conversation's ttl_hours
+  -- may exceed a max_ttl_hours lowered since). A kept seq (the fork's copies) moves last_seq to
+  -- it; otherwise the next one is taken.
   update public.ai_conversations c
      set last_seq = greatest(c.last_seq + 1, new.seq),
          message_count = c.message_count + 1,
@@ -74,34 +80,49 @@ begin
          title = coalesce(c.title, case when new.role = 'user' then private.title_from_content(new.content) end)
    where c.conversation_id = new.conversation_id
      and c.expires_at > now()
+     and (v_role not in ('anon', 'authenticated') or private.is_owner(c.user_id, auth.uid()))
   returning c.last_seq, c.user_id, c.message_count, c.tokens_appended into v_seq, v_user, v_count, v_appended;
-  -- As the owner this function bypasses RLS, so it applies the policies' ownership rule itself
-  -- (inlined: no call on the hot path). coalesce: a null owner or caller is never a match.
-  if not found
-     or (v_role in ('anon', 'authenticated') and not coalesce(private.is_owner(v_user, auth.uid()), false)) then
+  if not found then
     perform private.not_found(new.conversation_id);
+  end if;
+  -- Held until commit: an erasure of the owner waits for this message, then erases it (item 6).
+  if v_user is not null
+     and not pg_try_advisory_xact_lock_shared(private.erasure_lock_space(), hashtext(v_user::text)) then
+    perform private.refuse_write_during_erasure(v_user);
   end if;
   if new.seq <> v_seq then
     raise exception 'seq % of conversation % is not past its last seq %', new.seq, new.conversation_id, v_seq - 1
       using errcode = '22023';
   end if;
 
-  if new.idempotency_key is not null and exists (
-    select 1 from public.ai_conversation_messages m
-     where m.conversation_id = new.conversation_id and m.idempotency_key = new.idempotency_key
-  ) then
-    -- A replay: undo the counter bump (same row, same transaction) and skip the insert. A full
-    -- conversation still answers a replay with the original. A row with a given seq moved
-    -- last_seq by more than one: no undo for it, refused (the fork copies no keys).
-    if new.seq is not null then
-      raise exception 'a message with a given seq cannot replay idempotency key %', new.idempotency_key
-        using errcode = '22023';
+  if new.idempotency_key is not null then
+    select m.role, m.content into v_original_role, v_original_content
+      from public.ai_conversation_messages m
+     where m.conversation_id = new.conversation_id and m.idempotency_key = new.idempotency_key;
+    if found then
+      -- A key names one message: another role or content is a key reused, not a retry (item 11);
+      -- but a key the store derived for a model's output keeps its first message.
+      if v_original_role is distinct from new.role
+         or (v_original_content is distinct from new.content and not private.is_derived_key(new.idempotency_key)) then
+        raise exception 'idempotency key % was already used for another message of conversation %',
+                        new.idempotency_key, new.conversation_id
+          using errcode = '23505',
+                detail = 'A retry must carry the same role and content as the message first sent with the key.',
+                hint = 'Send the original message again, or use a new idempotency key for a new message.';
+      end if;
+      -- A replay: undo the counter bump (same row, same transaction) and skip the insert. A full
+      -- conversation still answers a replay with the original. A row with a given seq moved
+      -- last_seq by more than one: no undo for it, refused (the fork copies no keys).
+      if new.seq is not null then
+        raise exception 'a message with a given seq cannot replay idempotency key %', new.idempotency_key
+          using errcode = '22023';
+      end if;
+      update public.ai_conversations c
+         set last_seq = c.last_seq - 1, message_count = c.message_count - 1,
+             tokens_appended = c.tokens_appended - v_counted
+       where c.conversation_id = new.conversation_id;
+      return null;
     end if;
-    update public.ai_conversations c
-       set last_seq = c.last_seq - 1, message_count = c.message_count - 1,
-           tokens_appended = c.tokens_appended - v_counted
-     where c.conversation_id = new.conversation_id;
-    return null;
   end if;
 
   if v_count > v_max_messages then
@@ -122,9 +143,12 @@ end
 $$;
 comment on function private.before_message_insert() is
   'Assigns the next per-conversation seq (or, for a fork''s copies only, keeps the given one), the '
-  'token count and running sum under the conversation row lock, renews the sliding expiry (capped '
-  'at max_ttl_hours), sets the title from the first user message and the owner for the search '
-  'index, enforces size limits and the message cap, and turns a replayed idempotency key into a no-op.';
+  'token count and running sum under the conversation row lock, taken only when the caller may write '
+  'the conversation; holds the owner''s erasure lock (55P03 while an erasure runs); renews the sliding '
+  'expiry (capped at max_ttl_hours), sets the title from the first user message and the owner for the '
+  'search index, enforces size limits and the message cap, and turns a replayed idempotency key into '
+  'a no-op (23505 when the key was used for another role, or another content but for the keys the '
+  'store derives: private.is_derived_key).';
 
 create trigger before_message_insert before insert on public.ai_conversation_messages
   for each row execute function private.before_message_insert();

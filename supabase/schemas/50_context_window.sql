@@ -88,8 +88,11 @@ begin
                      and m.seq between greatest(v_start, v_covered + 1) and v_last_seq
                    order by m.seq desc limit p_limit) x
            where not private.is_summary(x.role, x.metadata)) h;
-  if v_u_seq >= v_first then
-    v_u_seq := null;  -- nothing left out beyond the summary
+  -- Nothing is left out beyond the summary when the window starts at the first message after
+  -- it, or when the window is empty: the summary covers every message up to the newest (u is
+  -- then past the newest message, possibly the summary itself, and v_first is null).
+  if v_first is null or v_u_seq >= v_first then
+    v_u_seq := null;
   end if;
 
   return json_build_object(

@@ -30,6 +30,18 @@ comment on function private.turn_key(text, text) is
   'The idempotency key of a message a chat turn with key p_key stores: p_key:p_suffix, or '
   'sha256:<hex of p_key>:p_suffix when that is longer than 255 characters.';
 
+create function private.is_derived_key(p_key text)
+returns boolean
+language sql
+immutable
+begin atomic
+  select p_key ~ '^summary:[0-9]+-[0-9]+$' or p_key ~ ':(assistant|tool:[0-9]+|output:[0-9]+)$';
+end;
+comment on function private.is_derived_key(text) is
+  'Whether an idempotency key has a shape the store derives for a model''s output (a turn''s '
+  'K:assistant, K:tool:n, K:output:n; a summary''s summary:a-b): its first message stays whatever a '
+  'second one says. Inlined by the planner.';
+
 create table public.ai_turns (
   id uuid primary key default gen_random_uuid(),
   conversation_id varchar(255) not null

@@ -115,7 +115,6 @@ comment on function private.turn_stream_transition() is
   'Keeps a turn''s stream whole: when the turn ends (completed, stopped, failed), appends the stream''s '
   'last event (done, stopped or error) after the batches written and records its seq (event_seq); when '
   'a retry runs it again, its stream starts over.';
-revoke all on function private.turn_stream_transition() from public;
 
 create trigger turn_stream_transition before update of state on public.ai_turns
   for each row execute function private.turn_stream_transition();
@@ -127,6 +126,9 @@ language plpgsql
 security invoker
 set search_path = ''
 as $$
+declare
+  v_first integer;
+  v_last integer;
 begin
   if jsonb_typeof(p_events) is distinct from 'array' or jsonb_array_length(p_events) = 0 then
     raise exception 'events must be a non-empty JSON array' using errcode = '22023';
@@ -134,17 +136,33 @@ begin
   if p_seq is null or p_seq < 1 then
     raise exception 'seq must be at least 1' using errcode = '22023';
   end if;
+  -- The turn's row, share-locked: the end of its stream (the trigger, when its state changes)
+  -- waits for this batch to commit and comes after it, never at the same seq.
+  perform 1 from public.ai_turns t where t.id = p_turn_id and t.state in ('queued', 'in_progress') for share;
+  if not found then
+    return false;
+  end if;
+  select e.seq, e.last_seq into v_first, v_last
+    from public.ai_turn_events e where e.turn_id = p_turn_id order by e.seq desc limit 1;
+  if v_first = p_seq and v_last = p_seq + jsonb_array_length(p_events) - 1 then
+    return true;  -- written already: a retry whose answer was lost
+  end if;
+  if p_seq <> coalesce(v_last, 0) + 1 then
+    raise exception 'the batch starts at %, the stream of turn % continues at %', p_seq, p_turn_id, coalesce(v_last, 0) + 1
+      using errcode = '22023', detail = json_build_object('reason', 'turn_events_out_of_order',
+                                                          'expected_seq', coalesce(v_last, 0) + 1)::text;
+  end if;
   insert into public.ai_turn_events (turn_id, seq, last_seq, events)
-  select p_turn_id, p_seq, p_seq + jsonb_array_length(p_events) - 1, p_events
-   where exists (select 1 from public.ai_turns t where t.id = p_turn_id and t.state in ('queued', 'in_progress'))
-  on conflict do nothing;
-  return found;
+  values (p_turn_id, p_seq, p_seq + jsonb_array_length(p_events) - 1, p_events);
+  return true;
 end
 $$;
 comment on function public.append_turn_events(uuid, integer, jsonb) is
-  'Writes a batch of a running turn''s events (p_events, consecutive from p_seq). False when nothing '
-  'was written: the turn is not running any more (finished, failed by its lease, deleted) or the '
-  'batch was written already; the generating instance then stops.';
+  'Writes a batch of a running turn''s events (p_events, consecutive from p_seq), which must continue '
+  'its stream: p_seq is the seq after the last one written (22023, reason turn_events_out_of_order, '
+  'otherwise: no gap, no overlap); the last batch written again is answered true (a retry). False '
+  'when nothing was written because the turn is not running any more (finished, failed by its lease, '
+  'deleted): the generating instance then stops.';
 
 create function public.renew_turn_leases(p_turn_ids uuid[])
 returns json

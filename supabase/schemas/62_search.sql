@@ -59,7 +59,8 @@ begin
   -- The configuration is written into the statement as a constant, so the planner matches the
   -- index expression; the owner is an index condition too (the service searching everyone uses
   -- the index's second column alone). Ranked by ts_rank, then id; snippets (ts_headline, the
-  -- costly part) only for the page.
+  -- costly part) only for the page: highlighted with control characters the content cannot then
+  -- hold (translated to spaces first), HTML-escaped, then the highlights made <mark> tags.
   return query execute format($sql$
     with hits as (
       select m.id, m.conversation_id::text, c.title, m.seq, m.role, m.created_at, m.content,
@@ -70,8 +71,11 @@ begin
          and %2$s
     )
     select h.id, h.conversation_id, h.title, h.seq, h.role, h.created_at, h.rank,
-           ts_headline(%1$L::regconfig, h.content, websearch_to_tsquery(%1$L::regconfig, $1),
-                       'StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=8, MaxFragments=2')
+           replace(replace(private.html_escape(
+             ts_headline(%1$L::regconfig, translate(h.content, chr(1) || chr(2), '  '),
+                         websearch_to_tsquery(%1$L::regconfig, $1),
+                         'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=24, MinWords=8, MaxFragments=2')),
+             chr(1), '<mark>'), chr(2), '</mark>')
       from (select * from hits
              where $3::real is null or (hits.rank, hits.id) < ($3, $4)
              order by hits.rank desc, hits.id desc
@@ -86,8 +90,9 @@ end
 $$;
 comment on function private.search_hits(text, text, uuid, real, uuid, integer) is
   'The ranked hits of search_messages(): p_user_id''s live conversations (a user only its own: '
-  '42501 otherwise), or every live one for the service (p_user_id null). Security definer so the '
-  'match is an index condition (see the comment above it).';
+  '42501 otherwise), or every live one for the service (p_user_id null), each with a snippet in '
+  'HTML: the content escaped, the matched words in <mark> tags. Security definer so the match is an '
+  'index condition (see the comment above it).';
 
 create function public.search_messages(
   p_query text,

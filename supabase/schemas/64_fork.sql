@@ -35,7 +35,7 @@ begin
   -- One insert, in seq order; the trigger keeps each given seq for rows of p_fork only. Each copy's metadata says what
   -- it copies (forked_from), which also keeps copies out of usage. Idempotency keys are not
   -- copied: they belong to the original's retries.
-  perform set_config('private.fork_copy', p_fork, true);
+  perform set_config('private.copying_into', p_fork, true);
   insert into public.ai_conversation_messages (conversation_id, seq, role, content, metadata)
   select p_fork, m.seq, m.role, m.content,
          m.metadata || jsonb_build_object('forked_from', jsonb_build_object('conversation_id', p_source, 'seq', m.seq))
@@ -43,7 +43,7 @@ begin
    where m.conversation_id = p_source and m.seq <= p_at_seq
    order by m.seq;
   get diagnostics v_copied = row_count;
-  perform set_config('private.fork_copy', '', true);
+  perform set_config('private.copying_into', '', true);
   -- at_seq itself may be a hole (a deleted message): the fork still continues at at_seq + 1.
   update public.ai_conversations c set last_seq = p_at_seq
    where c.conversation_id = p_fork and c.last_seq < p_at_seq;

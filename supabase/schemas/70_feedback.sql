@@ -171,3 +171,33 @@ comment on function private.delete_feedback_of_deleted_messages() is
 create trigger delete_feedback_of_deleted_messages after delete on public.ai_conversation_messages
   referencing old table as old_rows
   for each statement execute function private.delete_feedback_of_deleted_messages();
+
+create function private.before_feedback_insert()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if new.user_id is not null
+     and not pg_try_advisory_xact_lock_shared(private.erasure_lock_space(), hashtext(new.user_id::text)) then
+    perform private.refuse_write_during_erasure(new.user_id);
+  end if;
+  return new;
+end
+$$;
+comment on function private.before_feedback_insert() is
+  'Takes the rater''s erasure lock (shared, until commit; 55P03 while an erasure of the rater runs).';
+create trigger before_feedback_insert before insert on public.ai_message_feedback
+  for each row execute function private.before_feedback_insert();
+
+-- A rating in the export shape (44_export_import.sql reads it; here, after the table).
+create function private.export_feedback_json(f public.ai_message_feedback)
+returns json
+language sql
+stable
+begin atomic
+  select json_build_object('user_id', f.user_id, 'rating', f.rating, 'comment', f.comment,
+                           'created_at', f.created_at, 'updated_at', f.updated_at);
+end;
+comment on function private.export_feedback_json(public.ai_message_feedback) is
+  'A rating in the export shape (what import_conversation() reads). Inlined by the planner.';

@@ -214,3 +214,16 @@ comment on function public.get_usage(uuid, date, date, text[]) is
   'without a price), in one row, or grouped by day and/or model; from the ledger (ai_usage_daily) '
   'plus the messages since its last roll-up. Users read their own (42501 when naming another user); '
   'the service one user''s (p_user_id) or everyone''s.';
+
+create function private.wait_for_usage_rollup()
+returns void
+language sql
+security definer
+set search_path = ''
+as $$
+  select from private.usage_rollup r where r.id for update;
+$$;
+comment on function private.wait_for_usage_rollup() is
+  'Takes the usage roll-up mark''s row lock until the transaction ends: waits for a roll-up in '
+  'progress and holds off the next one (erase_user, before it deletes a user''s ledger rows). '
+  'Security definer: callers hold no update privilege on the mark.';

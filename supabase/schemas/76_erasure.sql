@@ -61,6 +61,9 @@ begin
   if p_batch_size is null or p_batch_size < 1 or p_batch_size > 100000 then
     raise exception 'batch_size must be between 1 and 100000' using errcode = '22023';
   end if;
+  -- Waits for every write of the user in flight (they hold it shared until they commit) and
+  -- refuses new ones until this transaction ends; the statements below see what they wrote.
+  perform pg_advisory_xact_lock(private.erasure_lock_space(), hashtext(p_user_id::text));
   -- The user's ratings outside their own conversations (given through the service).
   delete from public.ai_message_feedback f
    where f.user_id = p_user_id
@@ -82,7 +85,9 @@ begin
     get diagnostics v_n = row_count;
     v_conversations := v_conversations + v_n;
   end loop;
-  -- The usage ledger is about the user too (counts, no content): it goes as well.
+  -- The usage ledger is about the user too (counts, no content): it goes as well, once a roll-up
+  -- in progress (which may have read the user's messages) has written what it read.
+  perform private.wait_for_usage_rollup();
   delete from public.ai_usage_daily u where u.user_id = p_user_id;
   select count(*) into v_kept from public.ai_conversations c where c.user_id = p_user_id and c.legal_hold;
   insert into public.ai_erasures (user_id, requested_by, conversations_removed, messages_removed,
@@ -95,7 +100,9 @@ end
 $$;
 comment on function private.erase_user(uuid, text, integer) is
   'Deletes a user''s conversations (not those under legal hold), their messages and the user''s '
-  'ratings, p_batch_size conversations per statement, and records the erasure.';
+  'ratings, p_batch_size conversations per statement, and records the erasure. Takes the user''s '
+  'erasure lock first: the user''s writes in flight are waited for and erased, new ones refused '
+  'until it ends.';
 
 create function public.erase_user_data(p_user_id uuid, p_batch_size integer default 500)
 returns json

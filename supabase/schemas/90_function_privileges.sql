@@ -1,10 +1,13 @@
--- Who may execute what: the one list of EXECUTE grants.
+-- Who may execute what: the one list of EXECUTE privileges, every function of the store in it.
 --
--- Functions are closed by default (00_extensions_and_schemas.sql): a function needs an entry here
--- to be callable by the API roles, and each entry first revokes everything, then grants what is
--- listed. Not listed, so closed: the trigger functions (firing a trigger checks no privilege on
--- its function), private.prune_cron_history(), private.cleanup_expired_conversations_job(),
--- private.maintain_turn_streams() and private.prune_turn_events() (pg_cron runs them as postgres).
+-- No default privilege closes new functions (00_extensions_and_schemas.sql), so PostgreSQL's
+-- own default applies to each as it is created: EXECUTE for PUBLIC. Each entry here first
+-- revokes everything, then grants what it lists; an entry without roles leaves the function to
+-- its owner: the trigger functions (firing a trigger checks no privilege on its function), and
+-- private.prune_cron_history(), private.maintain_turn_streams() and the procedure
+-- private.cleanup_expired_conversations_job() (pg_cron runs them as postgres). Routines, so the
+-- procedure is one entry like the others. pgTAP 62 checks that no function of the store is left
+-- to PUBLIC.
 do $$
 declare
   v_grant record;
@@ -96,11 +99,56 @@ begin
         ('private.check_messages(jsonb, text)', 'authenticated, service_role'),
         ('private.check_turn_object(jsonb, text)', 'authenticated, service_role'),
         ('private.turn_lease()', 'authenticated, service_role'),
-        ('private.turn_is_running(public.ai_turns)', 'authenticated, service_role')
+        ('private.turn_is_running(public.ai_turns)', 'authenticated, service_role'),
+        ('private.erasure_lock_space()', 'authenticated, service_role'),
+        ('private.refuse_write_during_erasure(uuid)', 'authenticated, service_role'),
+        ('private.export_message_text(public.ai_conversation_messages, json)', 'authenticated, service_role'),
+        ('private.export_feedback_json(public.ai_message_feedback)', 'authenticated, service_role'),
+        ('private.html_escape(text)', 'authenticated, service_role'),
+        -- a security definer helper erase_user calls as the service
+        ('private.wait_for_usage_rollup()', 'service_role'),
+        ('private.import_refused(text, text, text)', 'service_role'),
+        -- Broadcast from the database (66_broadcast.sql): clients ask for their conversation's
+        -- topic; the realtime.messages policies call the helpers as the client
+        ('public.conversation_topic(text)', 'authenticated, service_role'),
+        ('private.conversation_topic(uuid)', 'authenticated, service_role'),
+        ('private.topic_conversation_row(text)', 'authenticated, service_role'),
+        ('private.can_receive(text)', 'authenticated, service_role'),
+        -- their owner's only: pg_cron's jobs, the triggers and what only they call
+        ('private.cleanup_expired_conversations_job(integer, double precision)', null),
+        ('private.prune_cron_history(interval)', null),
+        ('private.service_topic()', null),
+        ('private.touch_settings()', null),
+        ('private.delete_slot()', null),
+        ('private.touch_conversation()', null),
+        ('private.before_conversation_insert()', null),
+        ('private.before_message_insert()', null),
+        ('private.forbid_message_update()', null),
+        ('private.forbid_owner_change()', null),
+        ('private.after_messages_delete()', null),
+        ('private.after_conversations_change()', null),
+        ('private.recount_totals()', null),
+        ('private.announce_conversations_deleted()', null),
+        ('private.rebuild_search_index()', null),
+        ('private.delete_feedback_of_deleted_messages()', null),
+        ('private.mark_conversation_rated()', null),
+        ('private.forbid_held_delete()', null),
+        ('private.forbid_held_messages_delete()', null),
+        ('private.erase_deleted_auth_user()', null),
+        ('private.broadcast_messages()', null),
+        ('private.broadcast_deleted_messages()', null),
+        ('private.broadcast_deleted_conversations()', null),
+        ('private.before_feedback_insert()', null),
+        ('private.is_derived_key(text)', null),
+        ('private.maintain_turn_streams()', null),
+        ('private.prune_turn_events()', null),
+        ('private.turn_stream_transition()', null)
       ) g(fn, roles)
   loop
-    execute format('revoke all on function %s from public, anon, authenticated, service_role', v_grant.fn);
-    execute format('grant execute on function %s to %s', v_grant.fn, v_grant.roles);
+    execute format('revoke all on routine %s from public, anon, authenticated, service_role', v_grant.fn);
+    if v_grant.roles is not null then
+      execute format('grant execute on routine %s to %s', v_grant.fn, v_grant.roles);
+    end if;
   end loop;
 end
 $$;

@@ -3,7 +3,7 @@
 -- The tables, columns, keys and indexes of the data contract exist; RLS is enabled on every
 -- table; the policies, triggers, functions and dashboard views are the expected ones; every
 -- function is `security invoker` with `search_path = ''` or a SQL-standard body (the only `security definer` ones are
--- private: the triggers that write counters and the expired-id purge); anon may execute nothing and read
+-- private: the triggers that write counters or broadcast changes, and the expired-id purge); anon may execute nothing and read
 -- nothing; authenticated may not run the admin functions nor write the columns the rules own;
 -- the messages table is published to Supabase Realtime.
 begin;
@@ -200,10 +200,11 @@ select results_eq(
   $$ select p.proname::text collate "default" from pg_proc p
       where p.pronamespace = 'private'::regnamespace and p.prosecdef order by 1 $$,
   $$ values ('after_conversations_change'), ('after_messages_delete'), ('before_message_insert'),
+            ('broadcast_deleted_conversations'), ('broadcast_deleted_messages'), ('broadcast_messages'),
             ('copy_messages_for_fork'), ('delete_feedback_of_deleted_messages'), ('erase_deleted_auth_user'),
             ('forbid_held_messages_delete'), ('mark_conversation_rated'), ('purge_expired_conversation'), ('rebuild_search_index'), ('recount_totals'), ('search_hits'),
-            ('turn_stream_transition') $$,
-  'the only security definer functions are the private helpers that write counters, purge expired rows, copy a fork''s seqs or end a turn''s stream'
+            ('turn_stream_transition'), ('wait_for_usage_rollup') $$,
+  'the only security definer functions are the private helpers that write counters, purge expired rows, copy a fork''s seqs, broadcast changes, end a turn''s stream or wait for the usage roll-up'
 );
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p
@@ -238,10 +239,10 @@ select results_eq(
         and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')
         and has_function_privilege('authenticated', p.oid, 'execute') order by 1 $$,
   $$ values ('append_message'), ('append_messages'), ('append_summary'), ('begin_chat_turn'), ('begin_turn'),
-            ('clear_conversation'), ('context_fits'), ('create_conversation'), ('delete_conversation'), ('delete_message'),
+            ('clear_conversation'), ('context_fits'), ('conversation_topic'), ('create_conversation'), ('delete_conversation'), ('delete_message'),
             ('delete_message_feedback'), ('delete_response'), ('export_conversation'),
             ('export_conversation_page'), ('extend_conversation'), ('finish_turn'), ('fork_conversation'), ('get_context'),
-            ('get_conversation'), ('get_message'), ('get_messages'), ('get_response'), ('get_summary_input'),
+            ('get_conversation'), ('get_message'), ('get_messages'), ('get_response'), ('get_running_turn'), ('get_summary_input'),
             ('get_turn'), ('get_usage'), ('list_conversations'), ('list_messages'), ('list_response_items'),
             ('search_messages'), ('set_message_feedback'), ('stop_turn'), ('update_conversation') $$,
   'authenticated may execute exactly the user-facing store functions'
@@ -324,9 +325,10 @@ select results_eq(
   $$ select a.attname::text collate "default" from pg_attribute a
       where a.attrelid = 'public.ai_conversation_settings'::regclass and a.attnum > 0 and not a.attisdropped
         and has_column_privilege('service_role', a.attrelid, a.attnum, 'update') order by 1 $$,
-  $$ values ('compaction_threshold_tokens'), ('max_content_chars'), ('max_messages_per_conversation'),
-            ('max_metadata_bytes'), ('max_page_size'), ('max_ttl_hours'), ('search_config'),
-            ('ttl_hours'), ('turn_events_retention_minutes'), ('turn_lease_seconds') $$,
+  $$ values ('broadcast_conversations'), ('broadcast_max_bytes'), ('broadcast_service'),
+            ('compaction_threshold_tokens'), ('max_content_chars'), ('max_messages_per_conversation'),
+            ('max_metadata_bytes'), ('max_page_size'), ('max_ttl_hours'), ('search_config'), ('ttl_hours'),
+            ('turn_events_retention_minutes'), ('turn_lease_seconds') $$,
   'service_role may update the settings values, not id nor updated_at'
 );
 select results_eq(

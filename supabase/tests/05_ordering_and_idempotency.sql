@@ -75,7 +75,7 @@ select is((select r ->> 'replayed' from first_append), 'false', 'the first appen
 select is((select r -> 'message' ->> 'seq' from first_append), '3', 'the first append with a key gets the next seq');
 
 create temp table second_append on commit drop as
-  select public.append_message('pgtap-ord-2', 'user', 'retried', '{"try": 2}', 'key-1')::jsonb as r;
+  select public.append_message('pgtap-ord-2', 'user', 'original', '{"try": 2}', 'key-1')::jsonb as r;
 select is((select r ->> 'replayed' from second_append), 'true', 'the retry with the same key is a replay');
 select is((select r -> 'message' ->> 'id' from second_append), (select r -> 'message' ->> 'id' from first_append),
           'the replay returns the original message id');

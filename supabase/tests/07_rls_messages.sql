@@ -157,7 +157,7 @@ select results_eq(
   'B sees exactly its own messages'
 );
 select is(
-  public.append_message('pgtap-rls-b1', 'user', 'again', '{}', 'pgtap-rls-b1-user')::jsonb ->> 'replayed',
+  public.append_message('pgtap-rls-b1', 'user', 'message of pgtap-rls-b1', '{}', 'pgtap-rls-b1-user')::jsonb ->> 'replayed',
   'true',
   'B replays its own idempotency key'
 );

@@ -1,9 +1,11 @@
 -- Rule: export and import.
 --
 -- export_conversation returns one conversation with all its messages in the export shape
--- (conversation_id, user_id, created_at, updated_at, expires_at, ttl_hours, metadata, messages);
--- import_conversation restores such a document under its conversation_id: messages in seq
--- order with the same role, content, metadata, idempotency key and created_at, numbered 1..n.
+-- (conversation_id, user_id, created_at, updated_at, expires_at, ttl_hours, metadata, title, tags,
+-- pinned, archived, legal_hold, last_seq, messages); import_conversation restores such a document
+-- under its conversation_id: messages in seq order with the same seq (issue 22: no longer
+-- renumbered 1..n; 54_import_faithful covers the rest), role, content, metadata, idempotency key
+-- and created_at.
 -- Importing over a live conversation is a clash (23505); a malformed document is 22023, or the
 -- class 22/23 error of the value that cannot be stored. import is for service_role only.
 begin;
@@ -30,9 +32,10 @@ create temp table exported on commit drop as
 -- Shape ----------------------------------------------------------------------------------------------
 select results_eq(
   $$ select k from exported, jsonb_object_keys(doc) k order by 1 $$,
-  $$ values ('conversation_id'), ('created_at'), ('expires_at'), ('messages'), ('metadata'), ('ttl_hours'),
-            ('updated_at'), ('user_id') $$,
-  'the export has the keys conversation_id, created_at, updated_at, expires_at, ttl_hours, metadata, messages, user_id'
+  $$ values ('archived'), ('conversation_id'), ('created_at'), ('expires_at'), ('last_seq'), ('legal_hold'),
+            ('messages'), ('metadata'), ('pinned'), ('tags'), ('title'), ('ttl_hours'), ('updated_at'), ('user_id') $$,
+  'the export has the keys conversation_id, created_at, updated_at, expires_at, ttl_hours, metadata, messages, '
+  'user_id, and (issue 22) title, tags, pinned, archived, legal_hold, last_seq'
 );
 select results_eq(
   $$ select doc ->> 'conversation_id', doc ->> 'user_id', doc -> 'metadata', (doc ->> 'ttl_hours')::integer,
@@ -97,12 +100,12 @@ select is(
   'exporting the import gives the original export back (but for ids and timestamps the import renews)'
 );
 select is(
-  public.append_message('pgtap-exp-2', 'user', 'retry', '{}', 'turn-1')::jsonb ->> 'replayed',
+  public.append_message('pgtap-exp-2', 'user', 'what is 2+2?', '{}', 'turn-1')::jsonb ->> 'replayed',
   'true',
   'idempotency keys survive the import'
 );
 
--- Order and renumbering -----------------------------------------------------------------------------
+-- Order and seqs ------------------------------------------------------------------------------------
 select lives_ok(
   $$ select public.import_conversation(jsonb_build_object(
        'conversation_id', 'pgtap-exp-3',
@@ -114,8 +117,8 @@ select lives_ok(
 );
 select results_eq(
   $$ select seq, content from public.ai_conversation_messages where conversation_id = 'pgtap-exp-3' order by seq $$,
-  $$ values (1::bigint, 'first'), (2::bigint, 'second'), (3::bigint, 'third') $$,
-  'messages are restored in seq order and renumbered 1..n'
+  $$ values (10::bigint, 'first'), (20::bigint, 'second'), (30::bigint, 'third') $$,
+  'messages are restored in seq order, keeping their seqs and the holes between them'
 );
 select results_eq(
   $$ select user_id, metadata, ttl_hours, expires_at

@@ -32,8 +32,9 @@ select throws_ok($$ select public.append_messages('pgtap-items-a', '[{"role": "u
 select is((select count(*)::integer from public.ai_conversation_messages where conversation_id = 'pgtap-items-a'), 3,
   '... and appends none of it');
 select throws_ok($$ select public.append_messages('pgtap-items-a', '{}') $$, '22023', null, 'messages must be an array');
-select is((public.append_messages('pgtap-items-a', '[{"role": "user", "content": "again", "idempotency_key": "msg_one"}]') -> 0 ->> 'content'),
-  'one', 'an item id used again is a replay: the first message');
+select is((public.append_messages('pgtap-items-a', '[{"role": "user", "content": "one", "idempotency_key": "msg_one"}]') -> 0 ->> 'id'),
+  (select id::text from public.ai_conversation_messages where conversation_id = 'pgtap-items-a' and idempotency_key = 'msg_one'),
+  'an item id used again is a replay: the first message');
 
 select is(public.get_message('pgtap-items-a', 'msg_two') ->> 'seq', '2', 'get_message by idempotency key');
 select is(public.get_message('pgtap-items-a',

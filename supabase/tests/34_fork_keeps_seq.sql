@@ -48,7 +48,7 @@ select throws_ok($$ insert into public.ai_conversation_messages (conversation_id
                  'A cannot name a seq (no column grant), fork setting or not');
 
 select tests.authenticate_as_service();
-select set_config('private.fork_copy', '', true) is not null as setup \gset
+select set_config('private.copying_into', '', true) is not null as setup \gset
 insert into public.ai_conversation_messages (conversation_id, seq, role, content) values ('pgtap-fks-a2', 100, 'user', 'svc');
 select is((select max(seq)::integer from public.ai_conversation_messages where conversation_id = 'pgtap-fks-a2'), 2,
           'a service''s direct insert naming a seq still gets the next one');

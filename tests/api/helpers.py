@@ -74,6 +74,7 @@ def make_settings(
             "SUPABASE_JWKS_URL": None,
             "JWT_AUDIENCE": "authenticated",
             "JWT_LEEWAY_SECONDS": 0,
+            "JWT_CLOCK_SKEW_SECONDS": 30,
             **(auth or {}),
         }
     )

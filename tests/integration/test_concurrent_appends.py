@@ -32,7 +32,9 @@ async def _append(url: str, cid: str, content: str, key: str | None, start: asyn
 
 async def _run(url: str, cid: str, n: int, key: str | None) -> list[bool]:
     start = asyncio.Barrier(n + 1)  # the appenders, once connected, and this task
-    tasks = [asyncio.create_task(_append(url, cid, f"message {i}", key, start)) for i in range(n)]
+    # Retries under one key carry one message (another content under a used key is a 409).
+    contents = ["retried message"] * n if key else [f"message {i}" for i in range(n)]
+    tasks = [asyncio.create_task(_append(url, cid, contents[i], key, start)) for i in range(n)]
     async with asyncio.timeout(30):
         await start.wait()
     return await asyncio.gather(*tasks)

@@ -162,6 +162,20 @@ export class Api {
     return this.request("POST", "/chat", { body, signal, accept: "text/event-stream" });
   }
 
+  /** A turn's stream after `lastSeq` (its events' ids are seqs): a reply picked up again. */
+  turnEvents(turnId, lastSeq, signal) {
+    return this.request("GET", `/turns/${encodeURIComponent(turnId)}/events`, {
+      headers: { "Last-Event-ID": String(lastSeq) },
+      signal,
+      accept: "text/event-stream",
+    });
+  }
+
+  /** Stops a turn wherever it runs; what was written is kept. Its stream ends with `stopped`. */
+  stopTurn(turnId) {
+    return this.json("POST", `/turns/${encodeURIComponent(turnId)}/stop`);
+  }
+
   /** The live feed after `lastSeq` (LiveFeed's `open`). */
   events(id, lastSeq, signal) {
     return this.request("GET", `${path(id)}/events`, {

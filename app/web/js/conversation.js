@@ -7,7 +7,8 @@
 // when its row arrives, so nothing shows twice whichever of the chat stream and the live
 // feed is first.
 
-import { ApiError, describe } from "./api.js";
+import { ApiError, NetworkError, describe } from "./api.js";
+import { forgetReply, pendingReply, rememberReply } from "./pending.js";
 import { ReplyView } from "./reply.js";
 import { LiveFeed, readEvents } from "./sse.js";
 import { fillMessage, formatTime, h, messageView, plural } from "./views.js";
@@ -43,6 +44,7 @@ export class ConversationView {
       }
     });
     ui.older.addEventListener("click", () => this.loadOlder());
+    ui.stop.addEventListener("click", () => this.stop());
     ui.extend.addEventListener("click", () => this.extend());
     ui.clear.addEventListener("click", () => this.clear());
     ui.export.addEventListener("click", () => this.exportJson());
@@ -62,7 +64,7 @@ export class ConversationView {
       });
     }
     this.loading = false;
-    this.stopTurn = null; // a function that stops the turn being written, once the API has one
+    this.stopTurn = null; // stops the turn being written, once its stream named it
     this.ratings = new Map(); // message id -> the caller's rating (1, -1, or null: none)
     this.prefill = null; // text to put in the composer once the next conversation is open
   }
@@ -81,6 +83,7 @@ export class ConversationView {
     this.feed = null;
     this.id = null;
     this.busy = false;
+    this.stopTurn = null;
     this.ui.stop.hidden = true;
     this.elements.clear();
     this.rows.clear();
@@ -146,6 +149,9 @@ export class ConversationView {
     this.scrollToEnd(true);
     // Resume after what the page shows: whatever was appended since the read is replayed.
     this.follow(page.messages.length ? page.messages.at(-1).seq : page.last_seq);
+    // A reply this tab was reading before a reload: picked up where it was.
+    const pending = pendingReply(id);
+    if (pending) this.resume(pending);
   }
 
   /** A turn without a conversation started one: it is now the open conversation. */
@@ -229,7 +235,6 @@ export class ConversationView {
     if (this.busy || !text.trim()) return;
     this.setNotice("");
     this.events.showError("");
-    const generation = this.generation;
     const conversationId = this.id;
     const nearEnd = this.nearEnd();
     const mine = messageView({ role: "user", content: text, metadata: {} }, { pending: true });
@@ -238,65 +243,168 @@ export class ConversationView {
     this.setBusy(true);
     this.scrollToEnd(nearEnd);
     this.ui.input.value = "";
+    const turn = { generation: this.generation, conversationId, turnId: null, seq: 0 };
     let started = false;
-    let done = false;
     try {
       const response = await this.api.chatStream({ message: text, conversationId, idempotencyKey: newKey() });
-      for await (const item of readEvents(response.body)) {
-        // Another conversation was opened meanwhile: let the turn finish, show nothing of it.
-        if (item.type !== "event" || generation !== this.generation) continue;
-        const data = JSON.parse(item.data);
-        if (item.event === "start") {
-          started = true;
-          if (!conversationId) this.adopt(data.conversation_id);
-          this.bind(mine, data.user_message_id);
-        } else if (item.event === "tool") {
-          this.toolResult(data, reply.element);
-        } else if (item.event === "delta") {
-          reply.write(data.text);
-          this.scrollToEnd(this.nearEnd());
-        } else if (item.event === "done") {
-          done = true;
-          const metadata = {
-            model: data.model,
-            tokens: { prompt: data.usage?.prompt_tokens, completion: data.usage?.completion_tokens },
-            duration_ms: data.duration_ms,
-            tool_calls: data.tool_calls,
-          };
-          if (data.context) this.contexts.set(data.message_id, data.context);
-          reply.finish({ content: data.response, metadata, context: data.context });
-          this.bind(reply.element, data.message_id);
-          const row = this.rows.get(data.message_id);
-          if (row) this.upsert(row); // the feed was first: show the context on the stored one
-        } else if (item.event === "error") {
-          throw ApiError.fromStreamError(data);
-        }
-      }
-      if (!done) throw new ApiError(502, "stream_ended", "the answer was cut off");
+      const onStart = (data) => {
+        started = true;
+        if (!conversationId) this.adopt(data.conversation_id);
+        turn.conversationId = data.conversation_id;
+        this.bind(mine, data.user_message_id);
+      };
+      let end = await this.readTurn(response.body, reply, turn, onStart).catch((error) => {
+        if (turn.turnId && error instanceof TypeError) return null; // the connection broke: resumed below
+        throw error;
+      });
+      if (end === null && turn.turnId) end = await this.followTurn(reply, turn);
+      if (end === null) throw new ApiError(502, "stream_ended", "the answer was cut off");
     } catch (error) {
       reply.remove();
-      if (generation !== this.generation) return;
+      if (turn.conversationId) forgetReply(turn.conversationId);
+      if (turn.generation !== this.generation) return;
       if (!started) {
         mine.remove();
         if (!this.ui.input.value) this.ui.input.value = text; // not sent: give it back
       }
       this.failed(error);
     } finally {
-      reply.settle();
-      if (generation === this.generation) {
-        this.setBusy(false);
-        this.refreshInfo();
-      }
-      if (this.id) this.events.onChanged(this.id);
+      this.endTurn(reply, turn);
     }
   }
 
-  /** A turn is being written: Send waits; Stop is offered where a turn can be stopped. */
+  /** The reply this tab was reading here when the page was left (a reload): shown as far as it
+   * was read, then followed from that position to its end. */
+  async resume({ turnId, seq, content }) {
+    const reply = new ReplyView();
+    reply.replace(content ?? "");
+    this.ui.messages.append(reply.element);
+    const turn = { generation: this.generation, conversationId: this.id, turnId, seq };
+    this.stopTurn = () => this.api.stopTurn(turnId);
+    this.setBusy(true);
+    this.scrollToEnd(true);
+    try {
+      const end = await this.followTurn(reply, turn);
+      if (end === null && turn.generation === this.generation) {
+        throw new ApiError(502, "stream_ended", "the answer was cut off");
+      }
+    } catch (error) {
+      reply.remove();
+      forgetReply(turn.conversationId);
+      // Gone (its conversation expired or was deleted): the page shows what is stored.
+      if (turn.generation === this.generation && error?.status !== 404) this.failed(error);
+    } finally {
+      this.endTurn(reply, turn);
+    }
+  }
+
+  /** Reads the turn's stream from `turn.seq` on (GET /turns/{id}/events), reconnecting when it
+   * drops; its end ("done", "stopped"), or null when the page left it or it could not be read. */
+  async followTurn(reply, turn) {
+    for (let attempt = 0; attempt < 5 && turn.generation === this.generation; attempt += 1) {
+      if (attempt) await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      let response;
+      try {
+        response = await this.api.turnEvents(turn.turnId, turn.seq);
+      } catch (error) {
+        if (error instanceof NetworkError) continue;
+        throw error;
+      }
+      try {
+        const end = await this.readTurn(response.body, reply, turn);
+        if (end !== null) return end;
+      } catch (error) {
+        if (!(error instanceof TypeError)) throw error; // the connection broke: read again
+      }
+    }
+    return null;
+  }
+
+  /** Reads one stream of a turn into `reply`, remembering where it is (pending.js), until the
+   * turn's end: "done" or "stopped"; null when the stream ended first (a dropped connection, the
+   * server's shutdown) or another conversation was opened. An `error` event is thrown. */
+  async readTurn(body, reply, turn, onStart = () => {}) {
+    for await (const item of readEvents(body)) {
+      // Another conversation was opened meanwhile: the turn goes on without this page.
+      if (turn.generation !== this.generation) return null;
+      if (item.type !== "event") continue;
+      const data = JSON.parse(item.data);
+      if (item.event === "start") {
+        onStart(data);
+        turn.turnId = data.turn_id ?? null;
+        if (turn.turnId) this.stopTurn = () => this.api.stopTurn(turn.turnId);
+        this.setBusy(true);
+      } else if (item.event === "tool") {
+        this.toolResult(data, reply.element);
+      } else if (item.event === "delta") {
+        reply.write(data.text);
+        this.scrollToEnd(this.nearEnd());
+      } else if (item.event === "done" || item.event === "stopped") {
+        this.showReply(reply, data);
+        forgetReply(turn.conversationId);
+        return item.event;
+      } else if (item.event === "error") {
+        throw ApiError.fromStreamError(data);
+      } else if (item.event === "shutdown") {
+        return null; // this server stops: another one serves the stream
+      }
+      const seq = Number(item.id);
+      if (turn.turnId && turn.conversationId && Number.isInteger(seq)) {
+        turn.seq = seq;
+        rememberReply(turn.conversationId, { turnId: turn.turnId, seq, content: reply.content });
+      }
+    }
+    return null;
+  }
+
+  /** The turn's end (`done` or `stopped`, the stored reply): shown in place of what was
+   * written, until the stored row arrives. */
+  showReply(reply, data) {
+    if (!data.message_id) {
+      reply.remove(); // stopped before any text: nothing was stored
+      this.setNotice("Stopped before the reply began.");
+      return;
+    }
+    const metadata = {
+      model: data.model,
+      tokens: { prompt: data.usage?.prompt_tokens, completion: data.usage?.completion_tokens },
+      duration_ms: data.duration_ms,
+      tool_calls: data.tool_calls,
+      finish_reason: data.finish_reason,
+    };
+    if (data.context) this.contexts.set(data.message_id, data.context);
+    reply.finish({ content: data.response, metadata, context: data.context });
+    this.bind(reply.element, data.message_id);
+    const row = this.rows.get(data.message_id);
+    if (row) this.upsert(row); // the feed was first: show the context on the stored one
+  }
+
+  endTurn(reply, turn) {
+    reply.settle();
+    if (turn.generation !== this.generation) return;
+    this.stopTurn = null;
+    this.ui.stop.disabled = false;
+    this.setBusy(false);
+    this.refreshInfo();
+    if (this.id) this.events.onChanged(this.id);
+  }
+
+  /** Stop: the turn ends wherever it runs; its stream then ends with `stopped`. */
+  async stop() {
+    if (!this.stopTurn) return;
+    this.ui.stop.disabled = true;
+    try {
+      await this.stopTurn();
+    } catch (error) {
+      this.ui.stop.disabled = false;
+      this.failed(error);
+    }
+  }
+
+  /** A turn is being written: Send waits; Stop is offered once the turn can be stopped. */
   setBusy(busy) {
     this.busy = busy;
     this.ui.send.disabled = busy || this.ui.input.disabled;
-    // No route stops a turn yet (the durable-replies engine brings one and sets `stopTurn`);
-    // until then no Stop button is shown, since leaving the page does not stop a turn either.
     this.ui.stop.hidden = !(busy && this.stopTurn);
     this.showEmpty();
   }

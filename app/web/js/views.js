@@ -28,6 +28,8 @@ function contextText(context) {
 /** What the reply cost, from its metadata: model, tokens, duration (and its context). */
 function costLine(metadata, context) {
   const parts = [];
+  // Stopped by its reader: what was written until then, no more.
+  if (metadata.finish_reason === "stopped") parts.push(h("span", { class: "stopped" }, "Stopped"));
   if (metadata.model) parts.push(h("span", { class: "model" }, metadata.model));
   const tokens = metadata.tokens;
   if (tokens && (tokens.prompt != null || tokens.completion != null)) {
@@ -120,9 +122,20 @@ export function conversationLabel(conversation) {
   return conversation.title || conversation.last_message?.content || conversation.conversation_id;
 }
 
-/** A search snippet: its <mark> highlights as elements, everything else as text. */
+/** The text of HTML text: the five entities a search snippet escapes (&amp; last). */
+export function unescapeHtml(text) {
+  return text
+    .replaceAll("&lt;", "<")
+    .replaceAll("&gt;", ">")
+    .replaceAll("&quot;", '"')
+    .replaceAll("&#39;", "'")
+    .replaceAll("&amp;", "&");
+}
+
+/** A search snippet (HTML whose only tags are <mark> and </mark>, the rest escaped): its
+ * highlights as elements, everything else as text nodes, never parsed as HTML. */
 export function snippetView(snippet) {
-  const parts = snippet.split(/<mark>|<\/mark>/);
+  const parts = snippet.split(/<mark>|<\/mark>/).map(unescapeHtml);
   return h("span", { class: "snippet" }, parts.map((part, i) => (i % 2 ? h("mark", {}, part) : part)));
 }
 

@@ -77,4 +77,50 @@ end
 $$;
 comment on function tests.plan(text) is 'The verbose plan of p_query as text.';
 
+-- Realtime's authorisation of a private channel, as Realtime runs it (Realtime.Tenants.Authorization):
+-- as its admin it stores a probe row for the topic, then, as the client (role, claims and
+-- realtime.topic set), reads it back (may the client receive?) or stores one (may it send?).
+create or replace function tests.realtime_probe(p_topic text, p_extension text)
+returns uuid
+language sql
+security definer
+set search_path = ''
+as $$
+  insert into realtime.messages (topic, extension, private) values (p_topic, p_extension, true)
+  returning id
+$$;
+comment on function tests.realtime_probe(text, text) is
+  'Stores a probe row for a topic as the table''s owner would (bypassing RLS), as Realtime does.';
+
+create or replace function tests.realtime_receives(p_topic text, p_extension text default 'broadcast')
+returns boolean
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_probe uuid := tests.realtime_probe(p_topic, p_extension);
+begin
+  perform set_config('realtime.topic', p_topic, true);
+  return exists (select 1 from realtime.messages m where m.id = v_probe);
+end
+$$;
+comment on function tests.realtime_receives(text, text) is
+  'Whether the current caller may receive the topic (Realtime''s read check under the policies of realtime.messages).';
+
+create or replace function tests.realtime_sends(p_topic text)
+returns boolean
+language plpgsql
+set search_path = ''
+as $$
+begin
+  perform set_config('realtime.topic', p_topic, true);
+  insert into realtime.messages (topic, extension, private) values (p_topic, 'broadcast', true);
+  return true;
+exception when insufficient_privilege then
+  return false;
+end
+$$;
+comment on function tests.realtime_sends(text) is
+  'Whether the current caller may send on the topic (Realtime''s write check); the row stays until rollback.';
+
 grant execute on all functions in schema tests to anon, authenticated, service_role;
