@@ -45,6 +45,7 @@ from bench.chat import CHAT_PREFIX, CLIENTS, SERVE_FACTORY, Plan, prepare
 from bench.config import Config
 from bench.latency import percentile
 from bench.load import Load, run_wrk
+from bench.profile import profile_api, wanted
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, verdict_line
 
 __all__ = ["DELIVERY_GOAL", "THROUGHPUT_GOAL", "run"]
@@ -134,12 +135,13 @@ def _measured(server: Api, plan: Plan, script: Path) -> Load:
     return replace(load, api_cpu=server.cpu_seconds() - before)
 
 
-def _throughput(url: str, plan: Plan) -> Outcome:
+def _throughput(url: str, plan: Plan, profile: bool | None) -> Outcome:
     section("D1. streamed /chat turns: durable replies (TURN_STREAM=database) / memory only")
     client = f"wrk -t{plan.threads} -c{CLIENTS}" if shutil.which("wrk") else f"httpx, {CLIENTS} clients"
+    rounds = max(3, plan.rounds)  # a ratio of two rates: alternate, so a neighbour's load hits both
     line(
         f"two API processes (uvicorn, 1 worker, offline model, wal2json feed each), {client}, "
-        f'"stream": true; {plan.rounds} round(s) of {plan.duration:g} s each, alternating'
+        f'"stream": true; {rounds} rounds of {plan.duration:g} s each, alternating'
     )
     durable, memory = _api(url, TURN_STREAM="database"), _api(url, TURN_STREAM="memory")
     try:
@@ -150,19 +152,32 @@ def _throughput(url: str, plan: Plan) -> Outcome:
             script.write_text(_LUA.format(n=plan.conversations, message=SHORT_MESSAGE, prefix=CHAT_PREFIX))
             for server in (memory, durable):  # warm-up: connections, prepared statements
                 _stream_load(server.base, plan, 1.0, script)
-            rounds: list[tuple[Load, Load]] = []
-            for _ in range(plan.rounds):
-                rounds.append((_measured(memory, plan, script), _measured(durable, plan, script)))
+            loads = [
+                (_measured(memory, plan, script), _measured(durable, plan, script)) for _ in range(rounds)
+            ]
+            outcome = _throughput_outcome(loads)
+            if wanted(profile, [outcome]):
+                for label, server in (("memory", memory), ("durable", durable)):
+                    profile_api(
+                        server.pid,
+                        lambda seconds, s=server: _stream_load(s.base, plan, seconds, script).rate,
+                        plan.duration,
+                        f"streamed turns, TURN_STREAM={label}",
+                        tag=f"durable-{label}",
+                    )
     finally:
         durable.stop()
         memory.stop()
+    return outcome
+
+
+def _throughput_outcome(rounds: list[tuple[Load, Load]]) -> Outcome:
     for n, (m, d) in enumerate(rounds, 1):
         for label, load in (("memory", m), ("durable", d)):
-            cpu = load.api_cpu / load.requests * 1e6 if load.requests else float("nan")
             figure(
                 f"round {n}: {label}",
                 f"{fmt_rate(load.rate, 'turns/s')}  p50 {load.p50_ms:.1f} ms  p99 {load.p99_ms:.1f} ms"
-                f"  API CPU/turn {cpu:.0f} us",
+                f"  API CPU/turn {load.cpu_us:.0f} us",
             )
     mem = [m for m, _ in rounds]
     dur = [d for _, d in rounds]
@@ -445,7 +460,7 @@ def _wal(url: str, plan: Plan) -> Outcome:
 def run(url: str, config: Config) -> list[Outcome]:
     plan = Plan.from_config(config)
     prepare(url, plan.conversations)
-    outcomes = [_throughput(url, plan)]
+    outcomes = [_throughput(url, plan, config.profile)]
     outcomes += _two_instances(url, plan)
     outcomes.append(_wal(url, plan))
     return outcomes

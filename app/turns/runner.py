@@ -10,7 +10,8 @@ What the runner adds to the engine:
 
 * the journal: the events between the start and the end are written to public.ai_turn_events in
   small batches, one write in flight per turn (a write starts when the previous one committed and
-  `flush_seconds` passed since it started; whatever came meanwhile goes in the next). The engine
+  `flush_seconds` passed since it started, or since the turn began for the first, or at once when
+  the turn's output is to be stored; whatever came meanwhile goes in the next). The engine
   awaits the journal before it stores the turn's output (TurnControl.before_store), so the
   stream's end, which the database writes with the output, comes after every batch. With
   TURN_STREAM=memory nothing is written: a stream is then readable only here while it runs;
@@ -78,6 +79,7 @@ class Journal:
 
     __slots__ = (
         "_first",
+        "_flushing",
         "_last_write",
         "_pending",
         "_task",
@@ -94,8 +96,11 @@ class Journal:
         self.flush_seconds = flush_seconds
         self._pending: list[dict[str, Any]] = []
         self._first = 0
-        self._last_write = 0.0
+        # As if a write started when the turn began: its first batch goes `flush_seconds` later
+        # with whatever came by then (a short reply in one write), or at its end if that is sooner.
+        self._last_write = time.monotonic()
         self._task: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Event()  # the turn is over: what is pending goes without waiting
         self.lost: Callable[[], None] | None = None  # called when the turn is found not running
         self.writes = 0
 
@@ -107,7 +112,9 @@ class Journal:
             self._task = asyncio.create_task(self._write(), name=f"turn-journal-{self.turn_id}")
 
     async def flush(self) -> None:
-        """Until every event added is written (or writing failed: logged, the stream ends anyway)."""
+        """Until every event added is written (or writing failed: logged, the stream ends anyway).
+        The turn's output is stored next: the last batch goes at once, not `flush_seconds` later."""
+        self._flushing.set()
         while self._task is not None and not self._task.done():
             await asyncio.shield(self._task)
         if self._pending:
@@ -118,8 +125,10 @@ class Journal:
         failures = 0
         while self._pending:
             wait = self._last_write + self.flush_seconds - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            if wait > 0 and not self._flushing.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._flushing.wait()
             batch, first = self._pending, self._first
             self._pending, self._first = [], first + len(batch)
             self._last_write = time.monotonic()

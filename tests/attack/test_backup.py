@@ -187,6 +187,7 @@ def test_backup_and_restore_round_trip_every_row(cluster: str, tmp_path: Path) -
         jobs = conn.execute("select jobname, database from cron.job order by 1").fetchall()
         assert jobs == [
             ("cleanup-expired-conversations", "postgres"),
+            ("maintain-turn-streams", "postgres"),
             ("prune-conversation-cron-history", "postgres"),
             ("roll-up-usage", "postgres"),
         ]

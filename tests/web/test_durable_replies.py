@@ -123,3 +123,24 @@ async def test_stop_mid_reply_keeps_the_partial_reply_marked_stopped(
     await expect(page.locator("#send")).to_be_enabled()
     await page.reload()
     await expect(page.locator("#messages article.role-assistant .meta")).to_contain_text("Stopped")
+
+
+async def test_a_reply_left_for_another_conversation_is_picked_up_on_return(
+    new_page: NewPage, slow_api: ApiProcess
+) -> None:
+    page = await new_page(f"{slow_api.base_url}/")
+    await send(page, LONG)
+    before = await words_written(page, 4)
+    conversation_id = (await page.evaluate("() => location.hash")).removeprefix("#/c/")
+
+    await page.locator("#new-conversation").click()
+    await expect(page.locator("#messages article")).to_have_count(0)
+    await page.evaluate("(id) => { location.hash = `#/c/${encodeURIComponent(id)}`; }", conversation_id)
+
+    await expect(page.locator(PENDING_REPLY)).to_contain_text(before.strip())
+    reply = page.locator("#messages article.role-assistant:not(.pending)")
+    await expect(reply).to_have_count(1)
+    await expect(page.locator("#messages article.role-assistant")).to_have_count(1)
+    async with httpx.AsyncClient(base_url=slow_api.base_url, timeout=10) as http:
+        stored = await stored_reply(http, conversation_id)
+    assert (await reply.locator(".text").inner_text()).strip() == stored["content"].strip()

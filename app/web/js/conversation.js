@@ -296,8 +296,9 @@ export class ConversationView {
       if (end === null) throw new ApiError(502, "stream_ended", "the answer was cut off");
     } catch (error) {
       reply.remove();
-      if (turn.conversationId) forgetReply(turn.conversationId);
+      // Left for another conversation: the turn goes on, and opening this one again resumes it.
       if (turn.generation !== this.generation) return;
+      if (turn.conversationId) forgetReply(turn.conversationId);
       if (!started) onUnsent();
       this.failed(error);
     } finally {
@@ -330,9 +331,10 @@ export class ConversationView {
       }
     } catch (error) {
       reply.remove();
+      if (turn.generation !== this.generation) return;
       forgetReply(turn.conversationId);
       // Gone (its conversation expired or was deleted): the page shows what is stored.
-      if (turn.generation === this.generation && error?.status !== 404) this.failed(error);
+      if (error?.status !== 404) this.failed(error);
     } finally {
       this.endTurn(reply, turn);
     }
