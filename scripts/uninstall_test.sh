@@ -3,7 +3,7 @@
 #
 #   scripts/uninstall_test.sh
 #
-# On a throwaway cluster (scripts/lib/throwaway.sh; UNINSTALL_PORT, default STACK_PORT + 100; the
+# On a throwaway cluster (scripts/lib/throwaway.sh; UNINSTALL_PORT, default a free port; the
 # dev database is never touched) it (a) builds a Supabase project database holding a host
 # application, deployed the way a project deploys: its own migration through `supabase migration up` (a schema, tables,
 # functions, policies, a trigger on auth.users, a pg_cron job, a publication entry, a policy on

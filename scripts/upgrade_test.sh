@@ -4,8 +4,8 @@
 #   scripts/upgrade_test.sh
 #
 # The releases are the commits listed in supabase/releases.txt (UPGRADE_FROM="<commit> ..."
-# picks some). On a throwaway cluster (scripts/lib/throwaway.sh; UPGRADE_PORT, default
-# STACK_PORT + 100) it first builds a fresh database from the current migrations and dumps its
+# picks some). On a throwaway cluster (scripts/lib/throwaway.sh; UPGRADE_PORT, default a
+# free port) it first builds a fresh database from the current migrations and dumps its
 # schema; then, for each release, it (a) builds a database from the migrations exactly as
 # released, read with `git show`, and fills it with data through that release's own functions;
 # (b) upgrades it with `supabase migration up` and the current supabase/migrations; and checks

@@ -1,7 +1,7 @@
 """A real transaction pooler for the tests: Debian's pgbouncer in transaction mode, in front of
 the test database, the way Supabase's pooler on port 6543 is used.
 
-Started on PGBOUNCER_PORT (default: the stack's port + 110) with its own ini and auth file
+Started on PGBOUNCER_PORT (default: a port free when it starts) with its own ini and auth file
 (postgres/postgres) in a temporary directory, as the postgres OS user when run as root
 (pgbouncer refuses to run as root). `make deps` installs it.
 """
@@ -26,6 +26,13 @@ __all__ = ["pgbouncer"]
 def _free(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _unused_port() -> int:
+    """A port nothing listens on now (a fixed default can be any process's ephemeral port)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 _UP = "LOG process up"  # logged once it listens
@@ -55,7 +62,7 @@ def pgbouncer(database_url: str) -> Iterator[str]:
     binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
     assert Path(binary).exists(), "pgbouncer is missing: run `make deps` (scripts/stack.sh deps)"
     target = conninfo_to_dict(database_url)
-    port = int(os.environ.get("PGBOUNCER_PORT") or int(target.get("port") or 5432) + 110)
+    port = int(os.environ.get("PGBOUNCER_PORT") or _unused_port())
     assert _free(port), f"port {port} is taken: set PGBOUNCER_PORT"
     root = os.geteuid() == 0
     with tempfile.TemporaryDirectory(prefix="pgbouncer-") as directory:

@@ -4,15 +4,20 @@
 # A build is a copy of this project's stack (scripts/stack.sh, supabase/config.toml, the platform
 # bootstrap, node_modules) whose supabase/migrations/ holds the SQL to build from: `stack.sh
 # reset` then builds it exactly as `make db-reset` does (initdb, the bootstrap, `supabase
-# migration up`), in its own data directory, on THROWAWAY_PORT (default STACK_PORT + 100; the dev
-# database is never touched). One build runs at a time (pg_cron runs in one database per
+# migration up`), in its own data directory, on THROWAWAY_PORT (default: a port free when it
+# starts, since a fixed one can be any process's ephemeral port; the dev database is never
+# touched). One build runs at a time (pg_cron runs in one database per
 # cluster, so builds cannot share a cluster); whatever happens, every build is stopped and
 # removed on exit.
 #
 # The caller sets LOG_TAG and may define on_exit_passed / on_exit_failed messages via log.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-THROWAWAY_PORT="${THROWAWAY_PORT:-$(( ${STACK_PORT:-54322} + 100 ))}"
+free_port() {
+  "$([[ -x "${ROOT}/.venv/bin/python" ]] && echo "${ROOT}/.venv/bin/python" || echo python3)" -c \
+    'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+THROWAWAY_PORT="${THROWAWAY_PORT:-$(free_port)}"
 THROWAWAY_URL="postgresql://postgres:postgres@127.0.0.1:${THROWAWAY_PORT}/postgres"
 CLI="${ROOT}/node_modules/.bin/supabase"
 THROWAWAY_WORK="$(mktemp -d)"

@@ -1,14 +1,15 @@
 """A backup restores every row of the store exactly (issue 22, item 2).
 
-On a throwaway cluster (port STACK_PORT + 120, or BACKUP_TEST_PORT; the dev database is never
-touched): a database built from the migrations is filled with everything the store keeps
-(conversations of users and anonymous ones, messages with token counts, summaries, a clear, a
-deleted message, a fork, ratings, a turn, a legal hold, prices, changed settings, a usage
-roll-up, an erasure, an expired conversation), backed up with `python -m app backup`, the cluster wiped and
-built again from the migrations, the backup restored with `python -m app restore`; then every
-table's rows must be equal, to the microsecond and the counter, the pgTAP suite must pass on
-the restored database, pg_cron must keep its own jobs, and the store must carry on from where
-it was (the next seq, the totals).
+On a throwaway cluster (on BACKUP_TEST_PORT, or a port free when the test starts: a fixed one
+can be taken by any process's ephemeral port; the dev database is never touched): a database
+built from the migrations is filled with everything the store keeps (conversations of users and
+anonymous ones, messages with token counts, summaries, a clear, a deleted message, a fork,
+ratings, a turn, a legal hold, prices, changed settings, a usage roll-up, an erasure, an expired
+conversation), backed up with `python -m app backup`, the cluster wiped and built again from the
+migrations, the backup restored with `python -m app restore`; then every table's rows must be
+equal, to the microsecond and the counter, the pgTAP suite must pass on the restored database,
+pg_cron must keep its own jobs, and the store must carry on from where it was (the next seq, the
+totals).
 
 Before: the README's `pg_dump --data-only` of two tables restored with `psql -f` ran the
 triggers on every row (645 of 655 conversations got updated_at = the restore's time, expiries
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -40,7 +42,14 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-PORT = int(os.environ.get("BACKUP_TEST_PORT") or int(os.environ.get("STACK_PORT") or "54322") + 120)
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+PORT = int(os.environ.get("BACKUP_TEST_PORT") or _free_port())
 URL = f"postgresql://postgres:postgres@127.0.0.1:{PORT}/postgres"
 ALICE, BOB, CAROL = (uuid.UUID(f"7f1e0000-0000-4000-8000-0000000bac{n:02x}") for n in (1, 2, 3))
 
