@@ -24,6 +24,7 @@ from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 
 from app import __version__
+from app.aisdk import AISDKController
 from app.auth import BearerAuth, check_auth_mode
 from app.config import Settings
 from app.controllers.admin import AdminController, ImportController
@@ -106,6 +107,7 @@ class ApplicationCore(InitPluginProtocol):
                 ErasureController,
                 ChatController,
                 TurnController,
+                AISDKController,
                 EventsController,
                 MetricsController,
                 Router(

@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
 from app.auth.tokens import SigningKeysUnavailableError
@@ -35,6 +36,7 @@ __all__ = [
     "ApiError",
     "create_exception_handlers",
     "error_response",
+    "error_responses",
     "handle_exception",
     "provider_error_details",
 ]
@@ -233,3 +235,25 @@ def handle_exception(
         if handler is not None:
             return handler(request, exc)
     return _unexpected(request, exc)
+
+
+# -- the error answers of a route, in its OpenAPI description ---------------------------------
+_DESCRIPTIONS = {
+    400: "Malformed request (not JSON)",
+    401: "Missing or invalid bearer token",
+    403: "Not allowed for this principal",
+    404: "Conversation unknown, expired, or not the caller's",
+    409: "Conflict with existing data",
+    413: "Request body too large",
+    422: "Invalid input",
+    503: "Database unavailable (see Retry-After)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error answers of a route (always 401, 422 and 503)."""
+    wanted = sorted({401, 422, 503, *statuses})
+    return {
+        s: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS[s], generate_examples=False)
+        for s in wanted
+    }

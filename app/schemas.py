@@ -205,6 +205,13 @@ IncludeHistory = Annotated[
     bool, msgspec.Meta(description="Send the conversation's last messages to the model (else only this one).")
 ]
 StreamFlag = Annotated[bool, msgspec.Meta(description="Answer as server-sent events (text/event-stream).")]
+RegenerateFlag = Annotated[
+    bool,
+    msgspec.Meta(
+        description="Answer this message again: `idempotency_key` names the stored user message; what "
+        "came after it (the reply, its tool results) is replaced, and kept on the new turn (superseded)."
+    ),
+]
 
 
 class ChatIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -222,3 +229,4 @@ class ChatIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     conversation_metadata: StartMetadata | None = None
     idempotency_key: IdempotencyKey | None = None
     stream: StreamFlag = False
+    regenerate: RegenerateFlag = False

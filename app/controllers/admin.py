@@ -8,8 +8,8 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from app.auth import requires_service
-from app.controllers.params import errors
 from app.dto import StrictBody
+from app.errors import error_responses
 from app.schemas import CleanupOut, Conversation, ConversationExport, Stats
 from app.store import ConversationManager
 
@@ -26,7 +26,7 @@ class AdminController(Controller):
         operation_id="conversation_stats",
         description="Conversations and messages stored, expired conversations not yet cleaned up, "
         "live ones, and the default TTL; the totals come from counters the triggers keep.",
-        responses=errors(403),
+        responses=error_responses(403),
     )
     async def stats(self, store: NamedDependency[ConversationManager]) -> Stats:
         return await store.stats()
@@ -37,7 +37,7 @@ class AdminController(Controller):
         operation_id="cleanup_expired_conversations",
         description="The same cleanup pg_cron runs hourly; answers how many conversations it removed.",
         status_code=HTTP_200_OK,
-        responses=errors(403),
+        responses=error_responses(403),
     )
     async def cleanup(self, store: NamedDependency[ConversationManager]) -> CleanupOut:
         return CleanupOut(removed=await store.cleanup_expired())
@@ -59,7 +59,7 @@ class ImportController(Controller):
         status_code=HTTP_201_CREATED,
         dto=StrictBody[ConversationExport],
         return_dto=None,
-        responses=errors(400, 403, 409, 413),
+        responses=error_responses(400, 403, 409, 413),
     )
     async def import_conversation(
         self, store: NamedDependency[ConversationManager], data: JSONBody[ConversationExport]

@@ -38,10 +38,10 @@ from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK
 
-from app.controllers.params import IdempotencyKeyHeader, errors, idempotency_key
+from app.controllers.params import IdempotencyKeyHeader, idempotency_key
 from app.dependencies import provide_engine, provide_turn_runner, provide_turn_streams
 from app.dto import StrictBody
-from app.errors import ApiError, handle_exception
+from app.errors import ApiError, error_responses, handle_exception
 from app.llm import ProviderError
 from app.schemas import ChatIn, ErrorBody
 from app.store import Principal
@@ -102,14 +102,24 @@ def _turn_details(exc: ProviderError, turn: Turn) -> None:
 
 
 def chat_request(data: ChatIn, idempotency_key: str | None) -> TurnRequest:
-    """The parser: a /chat body as the turn it asks for."""
+    """The parser: a /chat body as the turn it asks for. A regeneration answers the stored user
+    message its key names again (a new turn: its own key is the store's)."""
+    if data.regenerate and (idempotency_key is None or data.conversation_id is None):
+        raise ApiError(
+            "validation_error",
+            "regenerate needs conversation_id and the idempotency_key of the stored user message",
+            status_code=422,
+            details=[{"key": "idempotency_key", "source": "body"}],
+        )
+    key = idempotency_key
     return TurnRequest(
         kind="chat",
-        input=[NewMessage(role="user", content=data.message, metadata=data.metadata or {})],
+        input=[NewMessage("user", data.message, data.metadata or {}, key)],
         conversation_id=data.conversation_id,
         user_id=data.user_id,
         conversation_metadata=data.conversation_metadata,
-        idempotency_key=idempotency_key,
+        idempotency_key=None if data.regenerate else key,
+        regenerate=data.regenerate,
         include_history=data.include_history,
         history_limit=data.history_limit,
         token_budget=data.token_budget,
@@ -188,7 +198,7 @@ class ChatController(Controller):
         dto=StrictBody[ChatIn],
         return_dto=None,
         responses={
-            **errors(400, 403, 404, 413),
+            **error_responses(400, 403, 404, 413),
             502: ResponseSpec(
                 data_container=ErrorBody,
                 description="The model provider failed (unreachable, HTTP error, malformed answer)",

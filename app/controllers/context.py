@@ -8,8 +8,9 @@ from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
-from app.controllers.params import ConversationIdPath, errors
+from app.controllers.params import ConversationIdPath
 from app.dependencies import provide_engine
+from app.errors import error_responses
 from app.schemas import INT32_MAX, Context
 from app.turns import TurnEngine
 
@@ -36,7 +37,7 @@ class ContextController(Controller):
         "result), their token total (the summary's included), what was left out (summarized, and "
         "unsummarized with its tokens) and whether a summary is due (compaction). The full history "
         "stays in GET /conversations/{id}.",
-        responses=errors(404),
+        responses=error_responses(404),
     )
     async def get_context(
         self,

@@ -20,10 +20,10 @@ from app.controllers.params import (
     PinnedQuery,
     TagQuery,
     UserIdQuery,
-    errors,
     json_object_query,
 )
 from app.dto import StrictBody
+from app.errors import error_responses
 from app.schemas import (
     ClearResult,
     Conversation,
@@ -57,7 +57,7 @@ class ConversationController(Controller):
         status_code=HTTP_201_CREATED,
         dto=StrictBody[CreateConversationIn],
         return_dto=None,
-        responses=errors(400, 403, 409, 413),
+        responses=error_responses(400, 403, 409, 413),
     )
     async def create_conversation(
         self, store: NamedDependency[ConversationManager], data: JSONBody[CreateConversationIn | None] = None
@@ -80,7 +80,7 @@ class ConversationController(Controller):
         "all must match) and metadata (JSON containment) filter further. Each carries its title "
         "and last_message (role, first 200 characters, created_at). Pass next_cursor as cursor "
         "for the next page.",
-        responses=errors(403),
+        responses=error_responses(403),
     )
     async def list_conversations(
         self,
@@ -113,7 +113,7 @@ class ConversationController(Controller):
         "service's only (403 for users); a held conversation never expires and cannot be deleted.",
         dto=StrictBody[UpdateConversationIn],
         return_dto=None,
-        responses=errors(400, 403, 404, 413),
+        responses=error_responses(400, 403, 404, 413),
     )
     async def update_conversation(
         self,
@@ -134,7 +134,7 @@ class ConversationController(Controller):
         status_code=HTTP_201_CREATED,
         dto=StrictBody[ForkIn],
         return_dto=None,
-        responses=errors(400, 404, 409, 413),
+        responses=error_responses(400, 404, 409, 413),
     )
     async def fork_conversation(
         self,
@@ -152,7 +152,7 @@ class ConversationController(Controller):
         operation_id="get_conversation",
         description="Messages oldest to newest, each with the caller's own feedback (null when it "
         "has not rated it); next_cursor (a seq) passed as before gives the page before.",
-        responses=errors(404),
+        responses=error_responses(404),
     )
     async def get_conversation(
         self,
@@ -172,7 +172,7 @@ class ConversationController(Controller):
         status_code=HTTP_200_OK,
         dto=StrictBody[ExtendIn],
         return_dto=None,
-        responses=errors(400, 404, 413),
+        responses=error_responses(400, 404, 413),
     )
     async def extend_conversation(
         self,
@@ -190,7 +190,7 @@ class ConversationController(Controller):
         "expiry); a deleted seq is never handed out again. Answers how many messages went. 403 "
         "while the conversation is under legal hold.",
         status_code=HTTP_200_OK,
-        responses=errors(403, 404),
+        responses=error_responses(403, 404),
     )
     async def clear_conversation(
         self, store: NamedDependency[ConversationManager], conversation_id: ConversationIdPath
@@ -203,7 +203,7 @@ class ConversationController(Controller):
         operation_id="delete_conversation",
         description="Deletes the conversation and its messages. 403 while it is under legal hold.",
         status_code=HTTP_204_NO_CONTENT,
-        responses=errors(403, 404),
+        responses=error_responses(403, 404),
     )
     async def delete_conversation(
         self, store: NamedDependency[ConversationManager], conversation_id: ConversationIdPath
@@ -220,7 +220,7 @@ class ConversationController(Controller):
         media_type=MediaType.JSON,
         responses={
             200: ResponseSpec(ConversationExport, description="The export document", generate_examples=False),
-            **errors(404),
+            **error_responses(404),
         },
     )
     async def export_conversation(

@@ -7,7 +7,8 @@ from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK
 
 from app.auth import requires_service
-from app.controllers.params import ConversationsLimit, UserIdPath, UserIdQuery, errors
+from app.controllers.params import ConversationsLimit, UserIdPath, UserIdQuery
+from app.errors import error_responses
 from app.store import ConversationManager
 from app.store.models import Erasure
 
@@ -26,7 +27,7 @@ class ErasureController(Controller):
         "conversations under legal hold (counted in conversations_kept, kept_reason 'legal hold'), "
         "and answers the erasure record (who asked, when, how many rows; no content).",
         status_code=HTTP_200_OK,
-        responses=errors(403),
+        responses=error_responses(403),
     )
     async def erase_user_data(
         self, store: NamedDependency[ConversationManager], user_id: UserIdPath
@@ -39,7 +40,7 @@ class ErasureController(Controller):
         operation_id="list_erasures",
         description="Every erasure (DELETE /users/{user_id}/data, or a user deleted from "
         "auth.users), or one user's with user_id.",
-        responses=errors(403),
+        responses=error_responses(403),
     )
     async def list_erasures(
         self,

@@ -13,9 +13,9 @@ from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent
 
 from app.config import Settings
-from app.controllers.params import ConversationIdPath, errors
+from app.controllers.params import ConversationIdPath
 from app.dependencies import provide_hub
-from app.errors import ApiError
+from app.errors import ApiError, error_responses
 from app.realtime import SSE_HEADERS, Hub, parse_last_event_id, sse_events
 from app.store import ConversationManager, Principal
 
@@ -88,7 +88,7 @@ class EventsController(Controller):
                 generate_examples=False,
                 examples=[Example(summary="A resumed stream", value=_STREAM_EXAMPLE)],
             ),
-            **errors(404),
+            **error_responses(404),
         },
     )
     async def events(

@@ -7,8 +7,9 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from app.controllers.params import ConversationIdPath, SeqPath, errors
+from app.controllers.params import ConversationIdPath, SeqPath
 from app.dto import StrictBody
+from app.errors import error_responses
 from app.schemas import FeedbackIn
 from app.store import ConversationManager
 from app.store.models import FeedbackResult
@@ -28,7 +29,7 @@ class FeedbackController(Controller):
         "user per message, a second PUT replaces it. Answers the message with the feedback.",
         dto=StrictBody[FeedbackIn],
         return_dto=None,
-        responses=errors(400, 404, 413),
+        responses=error_responses(400, 404, 413),
     )
     async def set_feedback(
         self,
@@ -45,7 +46,7 @@ class FeedbackController(Controller):
         operation_id="delete_message_feedback",
         description="Removes the caller's rating of the message (204 also when there was none).",
         status_code=HTTP_204_NO_CONTENT,
-        responses=errors(404),
+        responses=error_responses(404),
     )
     async def delete_feedback(
         self, store: NamedDependency[ConversationManager], conversation_id: ConversationIdPath, seq: SeqPath

@@ -8,8 +8,9 @@ from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from app.controllers.params import ConversationIdPath, IdempotencyKeyHeader, errors, idempotency_key
+from app.controllers.params import ConversationIdPath, IdempotencyKeyHeader, idempotency_key
 from app.dto import StrictBody
+from app.errors import error_responses
 from app.schemas import AppendMessageIn, Message
 from app.store import ConversationManager
 
@@ -35,7 +36,7 @@ class MessageController(Controller):
             HTTP_200_OK: ResponseSpec(
                 Message, description="A replay: the message first stored with this key"
             ),
-            **errors(400, 404, 409, 413),
+            **error_responses(400, 404, 409, 413),
         },
     )
     async def append_message(

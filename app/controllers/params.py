@@ -6,12 +6,11 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from app.dto import decode_json_text
 from app.errors import ApiError
-from app.schemas import CONVERSATION_ID_PATTERN, INT32_MAX, ErrorBody
+from app.schemas import CONVERSATION_ID_PATTERN, INT32_MAX
 
 __all__ = [
     "ArchivedQuery",
@@ -32,7 +31,6 @@ __all__ = [
     "ToQuery",
     "UserIdPath",
     "UserIdQuery",
-    "errors",
     "idempotency_key",
     "json_object_query",
 ]
@@ -127,27 +125,6 @@ MessagesLimit = Annotated[
         ge=0, le=INT32_MAX, description="Newest messages to include (0: none; the database caps it)."
     ),
 ]
-
-
-_DESCRIPTIONS = {
-    400: "Malformed request (not JSON)",
-    401: "Missing or invalid bearer token",
-    403: "Not allowed for this principal",
-    404: "Conversation unknown, expired, or not the caller's",
-    409: "Conflict with existing data",
-    413: "Request body too large",
-    422: "Invalid input",
-    503: "Database unavailable (see Retry-After)",
-}
-
-
-def errors(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the error answers of a route (always 401, 422 and 503)."""
-    wanted = sorted({401, 422, 503, *statuses})
-    return {
-        s: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS[s], generate_examples=False)
-        for s in wanted
-    }
 
 
 def idempotency_key(body: str | None, header: str | None) -> str | None:

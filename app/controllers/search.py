@@ -5,7 +5,8 @@ from __future__ import annotations
 from litestar import Controller, get
 from litestar.di import NamedDependency
 
-from app.controllers.params import Cursor, SearchLimit, SearchQuery, UserIdQuery, errors
+from app.controllers.params import Cursor, SearchLimit, SearchQuery, UserIdQuery
+from app.errors import error_responses
 from app.store import ConversationManager
 from app.store.models import SearchResult
 
@@ -24,7 +25,7 @@ class SearchController(Controller):
         "each with its conversation's id and title, its seq and a snippet with <mark> highlights. "
         "The service searches everyone's, or one user's with user_id (403 for a user naming "
         "another). The text-search configuration is the database's (settings.search_config).",
-        responses=errors(403),
+        responses=error_responses(403),
     )
     async def search(
         self,

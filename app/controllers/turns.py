@@ -40,9 +40,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from app.config import Settings
 from app.controllers.chat import turn_event
 from app.controllers.events import token_expiry
-from app.controllers.params import errors
 from app.dependencies import provide_turn_runner, provide_turn_streams
-from app.errors import ApiError
+from app.errors import ApiError, error_responses
 from app.realtime import SSE_HEADERS, parse_last_event_id
 from app.schemas import ErrorBody
 from app.store import ConversationManager, Principal
@@ -166,7 +165,7 @@ class TurnController(Controller):
         "model, tokens, duration_ms, finish_reason, or error; `event_seq`: the seq of its stream's "
         "last event once it ended; `stop_requested_at`; `lease_expires_at` while it runs) and the "
         "messages it stored as output. 404 for a turn that is not the caller's.",
-        responses=errors(404),
+        responses=error_responses(404),
     )
     async def get_turn(self, store: NamedDependency[ConversationManager], turn_id: TurnIdPath) -> TurnView:
         return await store.get_turn(turn_id)
@@ -192,7 +191,7 @@ class TurnController(Controller):
                 generate_examples=False,
                 examples=[Example(summary="A stream resumed after event 2", value=_STREAM_EXAMPLE)],
             ),
-            **errors(404),
+            **error_responses(404),
         },
     )
     async def stream_turn_events(
@@ -238,7 +237,7 @@ class TurnController(Controller):
             202: ResponseSpec(
                 data_container=TurnView, description="The stop was asked for; the turn is still stopping"
             ),
-            **errors(404),
+            **error_responses(404),
         },
     )
     async def stop_turn(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from litestar import Controller, get
 from litestar.di import NamedDependency
 
-from app.controllers.params import FromQuery, GroupByQuery, ToQuery, UserIdQuery, errors
+from app.controllers.params import FromQuery, GroupByQuery, ToQuery, UserIdQuery
+from app.errors import error_responses
 from app.store import ConversationManager
 from app.store.models import Usage
 
@@ -25,7 +26,7 @@ class UsageController(Controller):
         "per day and/or model. Usage is a ledger: messages removed later stay counted, fork "
         "copies never count. A user reads its own (403 for another user_id); the service one "
         "user's or, without user_id, everyone's.",
-        responses=errors(403),
+        responses=error_responses(403),
     )
     async def usage(
         self,

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.examples.ai_sdk import AI_SDK_EXAMPLES
 from app.examples.native import NATIVE_EXAMPLES
 from app.examples.plugin import SchemaExamples
 from app.examples.v1 import V1_EXAMPLES
 
 __all__ = ["EXAMPLES", "SchemaExamples", "schema_examples"]
 
-EXAMPLES: dict[type, Any] = {**NATIVE_EXAMPLES, **V1_EXAMPLES}
+EXAMPLES: dict[type, Any] = {**NATIVE_EXAMPLES, **V1_EXAMPLES, **AI_SDK_EXAMPLES}
 
 
 def schema_examples() -> SchemaExamples:

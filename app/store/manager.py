@@ -332,6 +332,8 @@ class ConversationManager:
         store: bool = True,
         request: dict[str, Any] | None = None,
         turn_id: UUID | None = None,
+        regenerate: bool = False,
+        superseded_id: str | None = None,
     ) -> BegunTurn:
         """The first of a turn's two round trips (begin_turn): where it goes, its input stored,
         the history window ending with it. The turn's key names it and its own message (the
@@ -357,6 +359,8 @@ class ConversationManager:
             p_store=None if store else False,
             p_request=request,
             p_turn_id=str(turn_id) if turn_id else None,
+            p_regenerate=regenerate or None,
+            p_superseded_id=superseded_id,
         )
         if turn.replayed and own:  # the store's own retry: new for the caller
             return msgspec.structs.replace(turn, replayed=False)
@@ -395,6 +399,12 @@ class ConversationManager:
             p_after_event=after_event,
             p_limit=limit,
         )
+
+    async def get_running_turn(self, conversation_id: str) -> TurnView | None:
+        """The conversation's newest turn still in progress, from the start of its stream; None
+        when there is none. NotFoundError when the caller may not read the conversation."""
+        running: type[TurnView | None] = TurnView | None  # type: ignore[assignment]
+        return await self._call("get_running_turn", running, retry=True, p_conversation_id=conversation_id)
 
     async def stop_turn(self, turn_id: UUID | str) -> TurnRecord:
         """Ask a running turn to stop (idempotent: a finished one is answered as it is)."""

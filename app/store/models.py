@@ -342,13 +342,15 @@ class TurnEventBatch(msgspec.Struct, frozen=True):
 
 
 class TurnView(msgspec.Struct, frozen=True):
-    """What get_turn answers: the turn, its own message, the output it stored and, when asked for,
-    the batches of its stream after a position."""
+    """What get_turn answers: the turn, its own message, the output it stored, what it superseded
+    (a regeneration's replaced messages) and, when asked for, the batches of its stream after a
+    position."""
 
     turn: TurnRecord
     output: list[Message]
     user_message_id: UUID | None = None
     events: list[TurnEventBatch] | None = None
+    superseded: list[Message] | None = None
 
 
 class LeaseRenewal(msgspec.Struct, frozen=True):

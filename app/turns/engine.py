@@ -341,6 +341,8 @@ class TurnEngine:
             store=request.store,
             request=request.envelope or None,
             turn_id=request.turn_id,
+            regenerate=request.regenerate,
+            superseded_id=request.superseded_id,
         )
         history = list(begun.history)
         if not request.store:

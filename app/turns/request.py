@@ -46,7 +46,9 @@ class TurnRequest:
     `tool_choice` "none" asks for text; `max_output_tokens` caps the answer.
 
     `turn_id` is the turn's id when the face chooses it (to name its output after it); the
-    database's otherwise.
+    database's otherwise. `regenerate` answers the turn's own message (stored already) again:
+    what came after it is replaced, and kept on the turn (`superseded_id`, when given, must be one
+    of those messages).
 
     The output: `reply_key` keys the reply (so a stream can name it before it is stored),
     `call_key` each client tool call; `output_metadata` joins every output message's metadata
@@ -72,6 +74,8 @@ class TurnRequest:
     client_tools: Sequence[ToolSpec] = ()
     tool_choice: Literal["auto", "none"] | None = None
     max_output_tokens: int | None = None
+    regenerate: bool = False
+    superseded_id: str | None = None
     reply_key: str | None = None
     call_key: CallKey | None = None
     output_metadata: dict[str, Any] = field(default_factory=dict)

@@ -67,7 +67,9 @@ create table public.ai_turns (
   lease_expires_at timestamptz,
   stop_requested_at timestamptz,
   event_seq integer not null default 0
-    constraint ai_turns_event_seq_check check (event_seq >= 0)
+    constraint ai_turns_event_seq_check check (event_seq >= 0),
+  superseded jsonb
+    constraint ai_turns_superseded_array check (jsonb_typeof(superseded) = 'array')
 );
 comment on table public.ai_turns is
   'One row per turn of a conversation (a /chat turn, a /v1 response, an AI SDK reply): its face '
@@ -80,6 +82,7 @@ comment on column public.ai_turns.request is 'What the face needs to render the 
 comment on column public.ai_turns.result is 'What finished it: model, tokens, duration_ms, finish_reason; error when it failed.';
 comment on column public.ai_turns.input_ids is 'The messages the turn stored as its input, in order.';
 comment on column public.ai_turns.output_ids is 'The messages the turn stored as its output (the reply, output items), in order.';
+comment on column public.ai_turns.superseded is 'A regeneration''s: the messages it replaced (what came after its input), as they were.';
 comment on column public.ai_turns.last_seq is 'The seq of the turn''s last message: where a continuation of it goes on, or forks.';
 comment on column public.ai_turns.lease_expires_at is
   'While it runs: until when the API instance generating it has promised to renew this lease. Past '
@@ -246,7 +249,9 @@ create function public.begin_turn(
   p_store boolean default true,
   p_kind text default 'chat',
   p_request jsonb default '{}'::jsonb,
-  p_turn_id uuid default null
+  p_turn_id uuid default null,
+  p_regenerate boolean default false,
+  p_superseded_id text default null
 )
 returns json
 language plpgsql
@@ -276,6 +281,8 @@ declare
   v_reply public.ai_conversation_messages;
   v_tools json;
   v_running boolean := false;
+  v_own bigint;
+  v_superseded jsonb;
 begin
   -- The request first: nothing is read or written for one that cannot run.
   perform private.check_messages(p_input, 'input');
@@ -374,6 +381,29 @@ begin
     v_created := true;
   end if;
 
+  -- A regeneration answers its own message (stored already) again: what came after it is
+  -- replaced, and kept on the new turn as it was (superseded). p_superseded_id, when given, must
+  -- be one of those messages (by its key, or <prefix>_<uuid hex>).
+  if p_regenerate then
+    select m.seq into v_own from public.ai_conversation_messages m
+     where m.conversation_id = v_id
+       and m.idempotency_key = coalesce(p_input -> -1 ->> 'idempotency_key', p_idempotency_key);
+    if v_own is null then
+      raise exception 'the message to answer again is not stored' using errcode = '22023';
+    end if;
+    with gone as (
+      delete from public.ai_conversation_messages m
+       where m.conversation_id = v_id and m.seq > v_own
+      returning m.*)
+    select jsonb_agg(to_jsonb(g) order by g.seq) into v_superseded from gone g;
+    if p_superseded_id is not null and not exists (
+         select 1 from jsonb_array_elements(coalesce(v_superseded, '[]')) e
+          where e.value ->> 'idempotency_key' = p_superseded_id
+             or (e.value ->> 'id')::uuid is not distinct from private.item_uuid(p_superseded_id)) then
+      perform private.item_not_found('message', p_superseded_id);
+    end if;
+  end if;
+
   -- The input, each message as append_message stores one (seq, sliding expiry, idempotency); the
   -- turn's own message, the last, takes the turn's key when it has none.
   for v_item, v_n in select e.value, e.n from jsonb_array_elements(p_input) with ordinality e(value, n) loop
@@ -391,9 +421,9 @@ begin
   -- running: the caller follows its stream (running) instead of generating it a second time. One
   -- that failed or stopped runs again, under a new lease.
   insert into public.ai_turns (id, conversation_id, kind, idempotency_key, request, input_ids, last_seq,
-                               lease_expires_at)
+                               lease_expires_at, superseded)
   values (coalesce(p_turn_id, gen_random_uuid()), v_id, p_kind, p_idempotency_key, p_request, v_ids, v_last,
-          private.turn_lease())
+          private.turn_lease(), v_superseded)
   on conflict (conversation_id, idempotency_key) do update
      set state = case when ai_turns.state = 'completed' or private.turn_is_running(ai_turns)
                       then ai_turns.state else 'in_progress' end,
@@ -445,7 +475,7 @@ begin
     'running', v_running);
 end
 $$;
-comment on function public.begin_turn(jsonb, text, text, boolean, uuid, jsonb, text, integer, integer, boolean, boolean, text, jsonb, uuid) is
+comment on function public.begin_turn(jsonb, text, text, boolean, uuid, jsonb, text, integer, integer, boolean, boolean, text, jsonb, uuid, boolean, text) is
   'Begins a turn in one transaction: resolves where it goes (p_conversation_id, created when missing '
   'and p_create_if_missing; the conversation of p_previous_response_id, forked at that response''s '
   'last message when something but summaries came after it, decided under the conversation''s row '
@@ -459,7 +489,9 @@ comment on function public.begin_turn(jsonb, text, text, boolean, uuid, jsonb, t
   'on a replayed p_idempotency_key, what the first attempt stored (reply, tool_results), and running: '
   'that attempt still runs under a live lease (follow its stream, do not generate it again). A new or '
   'rerun turn gets a lease of turn_lease_seconds. With p_store false nothing is written: the history is '
-  'the window of what is stored, for what the input leaves.';
+  'the window of what is stored, for what the input leaves. With p_regenerate the turn answers its own '
+  'message (already stored) again: what came after it is deleted and kept on the turn (superseded); '
+  'p_superseded_id, when given, must be one of those messages (P0002 otherwise).';
 
 -- Finish ----------------------------------------------------------------------------------------
 create function public.finish_turn(

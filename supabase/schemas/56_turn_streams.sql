@@ -266,6 +266,7 @@ begin
     'user_message_id', v_turn.input_ids[array_length(v_turn.input_ids, 1)],
     'output', (select coalesce(json_agg(m order by m.seq), '[]'::json) from public.ai_conversation_messages m
                 where m.conversation_id = v_turn.conversation_id and m.id = any(v_turn.output_ids)),
+    'superseded', v_turn.superseded,
     'events', case when p_after_event is not null then (
       select coalesce(json_agg(json_build_object('seq', e.seq, 'last_seq', e.last_seq, 'events', e.events)
                                order by e.seq), '[]'::json)
@@ -276,9 +277,34 @@ end
 $$;
 comment on function public.get_turn(text, integer, integer) is
   'One turn (its id, or a response id): its row (state, result, lease, stop, event_seq), its own message '
-  '(user_message_id) and the output it stored; with p_after_event, also the batches of its stream '
+  '(user_message_id), the output it stored and, for a regeneration, what it superseded; with '
+  'p_after_event, also the batches of its stream '
   'holding events after that seq (at most p_limit batches, in order). P0002 when it is unknown, not '
   'visible to the caller or its conversation expired.';
+
+create function public.get_running_turn(p_conversation_id text)
+returns json
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_id uuid;
+begin
+  perform private.live_conversation(p_conversation_id);
+  select t.id into v_id from public.ai_turns t
+   where t.conversation_id = p_conversation_id and t.state in ('queued', 'in_progress')
+   order by t.created_at desc
+   limit 1;
+  -- JSON null (not SQL null: every store call answers a value) when nothing runs.
+  return coalesce(case when v_id is not null then public.get_turn(v_id::text, 0) end, 'null'::json);
+end
+$$;
+comment on function public.get_running_turn(text) is
+  'The newest turn of a conversation still queued or in progress, as get_turn answers it from the start '
+  'of its stream (what a client resumes: the AI SDK''s GET /api/chat/{id}/stream); null when none. P0002 '
+  'for a conversation the caller cannot read.';
 
 -- Maintenance -------------------------------------------------------------------------------------
 create function private.prune_turn_events()

@@ -242,7 +242,7 @@ select results_eq(
             ('clear_conversation'), ('context_fits'), ('conversation_topic'), ('create_conversation'), ('delete_conversation'), ('delete_message'),
             ('delete_message_feedback'), ('delete_response'), ('export_conversation'),
             ('export_conversation_page'), ('extend_conversation'), ('finish_turn'), ('fork_conversation'), ('get_context'),
-            ('get_conversation'), ('get_message'), ('get_messages'), ('get_response'), ('get_summary_input'),
+            ('get_conversation'), ('get_message'), ('get_messages'), ('get_response'), ('get_running_turn'), ('get_summary_input'),
             ('get_turn'), ('get_usage'), ('list_conversations'), ('list_messages'), ('list_response_items'),
             ('search_messages'), ('set_message_feedback'), ('stop_turn'), ('update_conversation') $$,
   'authenticated may execute exactly the user-facing store functions'

@@ -156,8 +156,9 @@ export class Api {
   }
 
   /** One chat turn answered as server-sent events; resolves once the user message is stored. */
-  chatStream({ message, conversationId = null, idempotencyKey }, signal) {
+  chatStream({ message, conversationId = null, idempotencyKey, regenerate = false }, signal) {
     const body = { message, stream: true, idempotency_key: idempotencyKey };
+    if (regenerate) body.regenerate = true;
     if (conversationId) body.conversation_id = conversationId;
     return this.request("POST", "/chat", { body, signal, accept: "text/event-stream" });
   }

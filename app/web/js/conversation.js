@@ -233,27 +233,62 @@ export class ConversationView {
 
   async send(text) {
     if (this.busy || !text.trim()) return;
+    const mine = messageView({ role: "user", content: text, metadata: {} }, { pending: true });
+    this.ui.input.value = "";
+    await this.runTurn(
+      { message: text, conversationId: this.id, idempotencyKey: newKey() },
+      {
+        before: [mine],
+        onStart: (data) => this.bind(mine, data.user_message_id),
+        onUnsent: () => {
+          mine.remove();
+          if (!this.ui.input.value) this.ui.input.value = text; // not sent: give it back
+        },
+      },
+    );
+  }
+
+  /** Regenerate: the question before this reply answered again, in place (/chat `regenerate`,
+   * naming the stored question by its idempotency key). What came after the question leaves the
+   * conversation once the new turn starts; the store keeps it on that turn (`superseded`). */
+  async regenerate(answer) {
+    if (this.busy) return;
+    const question = [...this.rows.values()]
+      .filter((row) => row.role === "user" && row.seq < answer.seq)
+      .reduce((latest, row) => (latest && latest.seq > row.seq ? latest : row), null);
+    if (!question?.idempotency_key) {
+      this.setNotice("This reply has no stored question to answer again.");
+      return;
+    }
+    const replaced = [...this.rows.values()].filter((row) => row.seq > question.seq);
+    await this.runTurn(
+      { message: question.content, conversationId: this.id, idempotencyKey: question.idempotency_key, regenerate: true },
+      { onStart: () => replaced.forEach((row) => this.forget(row.id)) },
+    );
+  }
+
+  /** One chat turn, its reply streamed into a new ReplyView after `before` (the pending
+   * question, if any); `onStart` once the stream says it began, `onUnsent` if it never did. */
+  async runTurn(request, { before = [], onStart = () => {}, onUnsent = () => {} }) {
     this.setNotice("");
     this.events.showError("");
-    const conversationId = this.id;
+    const conversationId = request.conversationId;
     const nearEnd = this.nearEnd();
-    const mine = messageView({ role: "user", content: text, metadata: {} }, { pending: true });
     const reply = new ReplyView();
-    this.ui.messages.append(mine, reply.element);
+    this.ui.messages.append(...before, reply.element);
     this.setBusy(true);
     this.scrollToEnd(nearEnd);
-    this.ui.input.value = "";
     const turn = { generation: this.generation, conversationId, turnId: null, seq: 0 };
     let started = false;
     try {
-      const response = await this.api.chatStream({ message: text, conversationId, idempotencyKey: newKey() });
-      const onStart = (data) => {
+      const response = await this.api.chatStream(request);
+      const start = (data) => {
         started = true;
         if (!conversationId) this.adopt(data.conversation_id);
         turn.conversationId = data.conversation_id;
-        this.bind(mine, data.user_message_id);
+        onStart(data);
       };
-      let end = await this.readTurn(response.body, reply, turn, onStart).catch((error) => {
+      let end = await this.readTurn(response.body, reply, turn, start).catch((error) => {
         if (turn.turnId && error instanceof TypeError) return null; // the connection broke: resumed below
         throw error;
       });
@@ -264,14 +299,19 @@ export class ConversationView {
       // Left for another conversation: the turn goes on, and opening this one again resumes it.
       if (turn.generation !== this.generation) return;
       if (turn.conversationId) forgetReply(turn.conversationId);
-      if (!started) {
-        mine.remove();
-        if (!this.ui.input.value) this.ui.input.value = text; // not sent: give it back
-      }
+      if (!started) onUnsent();
       this.failed(error);
     } finally {
       this.endTurn(reply, turn);
     }
+  }
+
+  /** A stored message no longer in the conversation (replaced by a regeneration). */
+  forget(id) {
+    this.elements.get(id)?.remove();
+    this.elements.delete(id);
+    this.rows.delete(id);
+    this.contexts.delete(id);
   }
 
   /** The reply this tab was reading here when the page was left (a reload): shown as far as it
@@ -436,6 +476,12 @@ export class ConversationView {
     }
     if (this.features.fork && message.role === "assistant") {
       buttons.push(this.toolButton("Fork from here", "A new conversation with the messages up to this one", () => this.forkAt(message)));
+    }
+    if (this.features.regenerate && message.role === "assistant") {
+      // Shown on the conversation's last message only (style.css): the reply to answer again.
+      const button = this.toolButton("Regenerate", "Answer the question again (replaces this reply)", () => this.regenerate(message));
+      button.classList.add("regenerate");
+      buttons.push(button);
     }
     if (this.features.feedback && message.role === "assistant") {
       // The caller's own rating comes with the message it rated (null: none yet).

@@ -8,15 +8,21 @@ const CHECKS = {
   search: (paths) => Boolean(paths["/search"]?.get || paths["/search"]?.post),
   fork: (paths) => Object.keys(paths).some((p) => p.startsWith("/conversations/{conversation_id}") && p.endsWith("/fork")),
   feedback: (paths) => Object.keys(paths).some((p) => p.endsWith("/feedback")),
+  // a reply answered again in place: /chat's `regenerate`
+  regenerate: (paths, schemas) => Boolean(paths["/chat"]?.post && schemas.ChatIn?.properties?.regenerate),
 };
 
-/** {organise, search, fork, feedback}: booleans; all false when the document is unreadable. */
+/** {organise, search, fork, feedback, regenerate}: booleans; all false when the document is
+ * unreadable. */
 export async function detectFeatures(api) {
   let paths = {};
+  let schemas = {};
   try {
-    paths = (await api.schema()).paths ?? {};
+    const document = await api.schema();
+    paths = document.paths ?? {};
+    schemas = document.components?.schemas ?? {};
   } catch {
     // no schema (an older server, a proxy that hides it): offer the basic controls only
   }
-  return Object.fromEntries(Object.entries(CHECKS).map(([name, check]) => [name, check(paths)]));
+  return Object.fromEntries(Object.entries(CHECKS).map(([name, check]) => [name, check(paths, schemas)]));
 }
