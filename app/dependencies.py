@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool
 
@@ -34,6 +34,7 @@ __all__ = [
     "provide_store",
     "provide_turn_runner",
     "provide_turn_streams",
+    "turn_dependencies",
 ]
 
 
@@ -88,3 +89,14 @@ def provide_turn_runner(services: NamedDependency[Services]) -> TurnRunner:
 def provide_turn_streams(services: NamedDependency[Services]) -> TurnStreams:
     """The process's turn streams: any turn's events, from any position."""
     return services.running.streams
+
+
+def turn_dependencies() -> dict[str, Provide]:
+    """What a face of the turn engine declares (/chat, /v1/responses, /api/chat): the engine
+    that begins a turn, the runner that runs it, the streams that read it back. A new dict each
+    time: Litestar keeps a controller's mapping as its own."""
+    return {
+        "engine": Provide(provide_engine, sync_to_thread=False),
+        "runner": Provide(provide_turn_runner, sync_to_thread=False),
+        "streams": Provide(provide_turn_streams, sync_to_thread=False),
+    }

@@ -33,7 +33,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
@@ -42,7 +42,7 @@ from app.aisdk.chunks import DONE, HEADERS, UIChunks, frame
 from app.aisdk.messages import new_message, ui_messages
 from app.aisdk.schemas import ChatRequestIn, UIMessage
 from app.config import Settings
-from app.dependencies import provide_engine, provide_turn_runner, provide_turn_streams
+from app.dependencies import turn_dependencies
 from app.errors import ApiError, error_responses
 from app.store import ConversationManager, Principal
 from app.store.models import Message, NewMessage
@@ -120,11 +120,7 @@ async def _messages(store: ConversationManager, conversation_id: str) -> list[Me
 class AISDKController(Controller):
     path = "/api/chat"
     tags = ["ai sdk"]
-    dependencies = {
-        "engine": Provide(provide_engine, sync_to_thread=False),
-        "runner": Provide(provide_turn_runner, sync_to_thread=False),
-        "streams": Provide(provide_turn_streams, sync_to_thread=False),
-    }
+    dependencies = turn_dependencies()
 
     @post(
         "/",

@@ -31,7 +31,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import JSONBody
@@ -39,7 +39,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK
 
 from app.controllers.params import IdempotencyKeyHeader, idempotency_key
-from app.dependencies import provide_engine, provide_turn_runner, provide_turn_streams
+from app.dependencies import turn_dependencies
 from app.dto import StrictBody
 from app.errors import ApiError, error_responses, handle_exception
 from app.llm import ProviderError
@@ -171,11 +171,7 @@ class _ChatOperation(Operation):
 class ChatController(Controller):
     path = "/chat"
     tags = ["chat"]
-    dependencies = {
-        "engine": Provide(provide_engine, sync_to_thread=False),
-        "runner": Provide(provide_turn_runner, sync_to_thread=False),
-        "streams": Provide(provide_turn_streams, sync_to_thread=False),
-    }
+    dependencies = turn_dependencies()
 
     @post(
         "/",

@@ -20,13 +20,13 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK
 
 from app.config import Settings
-from app.dependencies import provide_engine, provide_turn_runner, provide_turn_streams
+from app.dependencies import turn_dependencies
 from app.errors import handle_exception
 from app.openai_api.compacting import compact
 from app.openai_api.conversations import item_list
@@ -227,11 +227,7 @@ async def _sse(
 class ResponsesController(Controller):
     path = "/responses"
     tags = ["openai: responses"]
-    dependencies = {
-        "engine": Provide(provide_engine, sync_to_thread=False),
-        "runner": Provide(provide_turn_runner, sync_to_thread=False),
-        "streams": Provide(provide_turn_streams, sync_to_thread=False),
-    }
+    dependencies = turn_dependencies()
 
     @post(
         "/",
