@@ -139,10 +139,13 @@ class Layout:
 
 
 def truncate(url: str) -> None:
-    """Empties both tables, and the turns that reference conversations (the truncate triggers
-    reset the totals)."""
+    """Empties both tables, and the turns (with their streams) that reference conversations (the
+    truncate triggers reset the totals)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("truncate public.ai_conversation_messages, public.ai_turns, public.ai_conversations")
+        conn.execute(
+            "truncate public.ai_conversation_messages, public.ai_turn_events, public.ai_turns,"
+            " public.ai_conversations"
+        )
 
 
 def _insert(url: str, groups: Sequence[Group]) -> None:
