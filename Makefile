@@ -46,7 +46,7 @@ test-py: ## pytest: integration and API tests against the real database
 test-js: ## the official JavaScript openai SDK against a server started for it (tests/js, node --test)
 	DATABASE_URL="$$($(STACK) url)" scripts/js_smoke.sh
 
-bench: deps ## benchmarks on throwaway clusters: SQL, organise, broadcast, HTTP API and its floor, export, chat, the OpenAI SDK, durable replies, our layers, realtime (~40 min; BENCH_QUICK=1: ~7 min; BENCH_ONLY=db,organise,broadcast,http,export,chat,openai,durable,layers,realtime,transport)
+bench: deps ## benchmarks on throwaway clusters: SQL, organise, broadcast, HTTP API and its floor, export, chat, the OpenAI SDK, durable replies, our layers, realtime (~40 min; BENCH_QUICK=1: ~8 min; BENCH_ONLY=db,organise,broadcast,http,export,chat,openai,durable,layers,realtime,transport)
 	$(PY) -m bench
 
 lint: deps ## ruff (lint and format check), mypy, import-linter (the Layout's layers, no cycles)
