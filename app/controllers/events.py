@@ -13,10 +13,10 @@ from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent
 
 from app.config import Settings
-from app.controllers.params import ConversationIdPath
+from app.controllers.params import ConversationIdPath, stream_start
 from app.dependencies import provide_hub
-from app.errors import ApiError, error_responses
-from app.realtime import SSE_HEADERS, Hub, parse_last_event_id, sse_events
+from app.errors import error_responses
+from app.realtime import SSE_HEADERS, Hub, sse_events
 from app.store import ConversationManager, Principal
 
 __all__ = ["EventsController"]
@@ -101,19 +101,10 @@ class EventsController(Controller):
         after: After = None,
         last_event_id: LastEventId = None,
     ) -> ServerSentEvent:
-        try:
-            resume = parse_last_event_id(last_event_id)
-        except ValueError as exc:
-            raise ApiError(
-                "validation_error",
-                str(exc),
-                status_code=422,
-                details=[{"key": "Last-Event-ID", "source": "header"}],
-            ) from exc
+        start = stream_start(last_event_id, after)
         # Authorize as the caller (404 when not theirs): the stream is bound to the row read
         # here, never to whatever later takes its id; the hub then reads as the service.
         window = await store.get_stream_window(conversation_id)
-        start = resume if resume is not None else after
         subscription = await hub.subscribe(conversation_id, start, row=window.row_id)
         return ServerSentEvent(
             sse_events(

@@ -10,6 +10,7 @@ from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from app.dto import decode_json_text
 from app.errors import ApiError
+from app.realtime import parse_last_event_id
 from app.schemas import CONVERSATION_ID_PATTERN, INT32_MAX
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "UserIdQuery",
     "idempotency_key",
     "json_object_query",
+    "stream_start",
 ]
 
 INT64_MAX = 9_223_372_036_854_775_807
@@ -155,3 +157,19 @@ def json_object_query(name: str, value: str | None) -> dict[str, Any] | None:
             details=[{"key": name, "source": "query"}],
         )
     return decoded
+
+
+def stream_start(last_event_id: str | None, after: int | None) -> int | None:
+    """Where a resumed event stream goes on: after the Last-Event-ID header's seq, else after
+    `after` (the same for clients that cannot set headers), else from the start (None); 422 when
+    the header is not a seq."""
+    try:
+        resume = parse_last_event_id(last_event_id)
+    except ValueError as exc:
+        raise ApiError(
+            "validation_error",
+            str(exc),
+            status_code=422,
+            details=[{"key": "Last-Event-ID", "source": "header"}],
+        ) from exc
+    return resume if resume is not None else after

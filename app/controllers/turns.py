@@ -40,9 +40,10 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from app.config import Settings
 from app.controllers.chat import turn_event
 from app.controllers.events import token_expiry
+from app.controllers.params import stream_start
 from app.dependencies import provide_turn_runner, provide_turn_streams
-from app.errors import ApiError, error_responses
-from app.realtime import SSE_HEADERS, parse_last_event_id
+from app.errors import error_responses
+from app.realtime import SSE_HEADERS
 from app.schemas import ErrorBody
 from app.store import ConversationManager, Principal
 from app.store.models import TurnView
@@ -204,16 +205,7 @@ class TurnController(Controller):
         after: After = None,
         last_event_id: LastEventId = None,
     ) -> ServerSentEvent:
-        try:
-            resume = parse_last_event_id(last_event_id)
-        except ValueError as exc:
-            raise ApiError(
-                "validation_error",
-                "Last-Event-ID must be the id (seq) of an event (ASCII digits)",
-                status_code=422,
-                details=[{"key": "Last-Event-ID", "source": "header"}],
-            ) from exc
-        start = resume if resume is not None else after
+        start = stream_start(last_event_id, after)
         # Authorises as the caller (404 when not theirs), with the stream's batches from the start.
         view = await store.get_turn(turn_id, after_event=0)
         entries = follow(

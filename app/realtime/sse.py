@@ -45,7 +45,7 @@ def parse_last_event_id(value: str | None) -> int | None:
     if not value:
         return None
     if not (value.isascii() and value.isdigit()):
-        raise ValueError("Last-Event-ID must be the seq of a message (ASCII digits)")
+        raise ValueError("Last-Event-ID must be the id (seq) of an event (ASCII digits)")
     return int(value)
 
 
