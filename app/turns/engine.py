@@ -155,16 +155,17 @@ class Turn:
 @dataclass(slots=True)
 class TurnControl:
     """What a turn's runner (app.turns.runner) gives the engine: `stop`, set to end generation
-    early (what was generated is stored, the turn finished as stopped), and `before_store`,
-    awaited before each store call that finishes the turn (the runner writes the stream's
-    pending events there, so the stream's end comes after them)."""
+    early (what was generated is stored, the turn finished as stopped), and `last_batch`,
+    awaited before each store call that finishes the turn: the stream's events not written yet,
+    as (first seq, events), which finish_turn writes before the stream's end."""
 
     stop: asyncio.Event = field(default_factory=asyncio.Event)
-    before_store: Callable[[], Awaitable[None]] | None = None
+    last_batch: Callable[[], Awaitable[tuple[int, list[dict[str, Any]]] | None]] | None = None
 
-    async def flushed(self) -> None:
-        if self.before_store is not None:
-            await self.before_store()
+    async def unwritten(self) -> tuple[list[dict[str, Any]] | None, int | None]:
+        """finish_turn's `events` and `event_seq`: the last batch, or nothing."""
+        batch = await self.last_batch() if self.last_batch is not None else None
+        return (batch[1], batch[0]) if batch is not None else (None, None)
 
 
 class _Stopped(Exception):
@@ -579,9 +580,11 @@ class TurnEngine:
         if turn.record is not None:
             state: Literal["completed", "stopped"] = "stopped" if stopped else "completed"
             try:
-                await _shielded(control.flushed())
+                events, event_seq = await _shielded(control.unwritten())
                 finished = await _shielded(
-                    self.store.finish_turn(turn.record.id, outputs, state=state, result=cost)
+                    self.store.finish_turn(
+                        turn.record.id, outputs, state=state, result=cost, events=events, event_seq=event_seq
+                    )
                 )
             except InvalidInputError as exc:
                 raise ReplyRejected(
@@ -655,8 +658,16 @@ class TurnEngine:
             return
         error = {"code": exc.code, "message": exc.message}
         try:
-            await _shielded(control.flushed())
-            await _shielded(self.store.finish_turn(turn.record.id, state="failed", result={"error": error}))
+            events, event_seq = await _shielded(control.unwritten())
+            await _shielded(
+                self.store.finish_turn(
+                    turn.record.id,
+                    state="failed",
+                    result={"error": error},
+                    events=events,
+                    event_seq=event_seq,
+                )
+            )
         except StoreError as failure:
             log.warning("could not mark turn %s failed: %s", turn.record.id, failure)
 
