@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.turns.engine import _Stopped, _stoppable, _unless_stopped
+from app.turns.engine import _stoppable, _Stopped, _unless_stopped
 
 __all__: list[str] = []
 
