@@ -205,15 +205,21 @@ class _Interrupter:
             raise _Stopped
         self._waiting = True
         try:
-            return await awaitable
-        except asyncio.CancelledError:
-            if self._fired:
-                self._fired = False
-                if self._task.uncancel() == 0:
-                    raise _Stopped from None
-            raise
-        finally:
+            result = await awaitable
+        except BaseException as exc:
             self._waiting = False
+            if not self._fired:
+                raise
+            self._fired = False
+            if self._task.uncancel() > 0 and isinstance(exc, asyncio.CancelledError):
+                raise  # cancelled from elsewhere too
+            raise _Stopped from exc
+        self._waiting = False
+        if self._fired:  # the awaitable swallowed the cancellation: stopped all the same
+            self._fired = False
+            self._task.uncancel()
+            raise _Stopped
+        return result
 
     def close(self) -> None:
         self._stopper.remove_done_callback(self._interrupt)

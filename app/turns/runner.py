@@ -134,8 +134,8 @@ class Journal:
         return (self._first, list(self._pending)) if self._pending else None
 
     async def flush(self) -> None:
-        """Until every event added is written here (what a turn finished without finish_turn, or a
-        measurement of the journal alone, needs)."""
+        """Until every event added is written here, without finish_turn (benchmark D4 measures
+        the journal's WAL alone)."""
         batch = await self.last_batch()
         if batch is not None and await self.store.append_turn_events(self.turn_id, *batch):
             self._pending = []

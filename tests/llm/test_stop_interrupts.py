@@ -118,3 +118,25 @@ async def test_a_stop_leaves_the_turns_other_awaits_alone() -> None:
             break
     assert got == ["one"]
     assert store_call.is_set()
+
+
+async def test_a_model_that_swallows_the_cancellation_is_stopped_all_the_same() -> None:
+    stop, started = asyncio.Event(), asyncio.Event()
+
+    async def complete() -> str:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            return "late answer"  # a client library that turns a cancellation into an answer
+        return "never"
+
+    async def turn() -> str:
+        return await _unless_stopped(complete(), stop)
+
+    task = asyncio.create_task(turn())
+    await started.wait()
+    stop.set()
+    with pytest.raises(_Stopped):
+        await task
+    assert task.cancelling() == 0  # nothing left to cancel a later await of the turn
