@@ -162,8 +162,11 @@ class TurnControl:
     last_batch: Callable[[], Awaitable[tuple[int, list[dict[str, Any]]] | None]] | None = None
 
     async def unwritten(self) -> tuple[list[dict[str, Any]] | None, int | None]:
-        """finish_turn's `events` and `event_seq`: the last batch, or nothing."""
-        batch = await self.last_batch() if self.last_batch is not None else None
+        """finish_turn's `events` and `event_seq`: the last batch, or nothing (at once, without a
+        task to shield, when no journal is kept)."""
+        if self.last_batch is None:
+            return None, None
+        batch = await _shielded(self.last_batch())
         return (batch[1], batch[0]) if batch is not None else (None, None)
 
 
@@ -612,7 +615,7 @@ class TurnEngine:
         if turn.record is not None:
             state: Literal["completed", "stopped"] = "stopped" if stopped else "completed"
             try:
-                events, event_seq = await _shielded(control.unwritten())
+                events, event_seq = await control.unwritten()
                 finished = await _shielded(
                     self.store.finish_turn(
                         turn.record.id, outputs, state=state, result=cost, events=events, event_seq=event_seq
@@ -690,7 +693,7 @@ class TurnEngine:
             return
         error = {"code": exc.code, "message": exc.message}
         try:
-            events, event_seq = await _shielded(control.unwritten())
+            events, event_seq = await control.unwritten()
             await _shielded(
                 self.store.finish_turn(
                     turn.record.id,
