@@ -42,11 +42,11 @@ from app.aisdk.chunks import DONE, HEADERS, UIChunks, frame
 from app.aisdk.messages import new_message, ui_messages
 from app.aisdk.schemas import ChatRequestIn, UIMessage
 from app.config import Settings
-from app.dependencies import turn_dependencies
+from app.dependencies import TurnFace, turn_dependencies
 from app.errors import ApiError, error_responses
 from app.store import ConversationManager, Principal
 from app.store.models import Message, NewMessage
-from app.turns import StreamEvent, TurnEngine, TurnRequest, TurnRunner, TurnStreams
+from app.turns import StreamEvent, TurnRequest, TurnRunner, TurnStreams
 
 __all__ = ["AISDKController", "ui_request"]
 
@@ -136,11 +136,10 @@ class AISDKController(Controller):
     async def chat(
         self,
         request: Request[Principal, Any, State],
-        engine: NamedDependency[TurnEngine],
-        runner: NamedDependency[TurnRunner],
-        streams: NamedDependency[TurnStreams],
+        face: NamedDependency[TurnFace],
         data: JSONBody[ChatRequestIn],
     ) -> Stream:
+        engine, runner, streams = face.engine, face.runner, face.streams
         turn_request = ui_request(data, service=request.user.is_service)
         turn = await engine.begin(turn_request)
         reply = turn.begun.reply

@@ -39,7 +39,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK
 
 from app.controllers.params import IdempotencyKeyHeader, idempotency_key
-from app.dependencies import turn_dependencies
+from app.dependencies import TurnFace, turn_dependencies
 from app.dto import StrictBody
 from app.errors import ApiError, error_responses, handle_exception
 from app.llm import ProviderError
@@ -51,11 +51,8 @@ from app.turns import (
     StreamEvent,
     Turn,
     TurnCompleted,
-    TurnEngine,
     TurnFailed,
     TurnRequest,
-    TurnRunner,
-    TurnStreams,
 )
 
 __all__ = ["ChatController", "chat_request", "error_body", "turn_event"]
@@ -210,12 +207,11 @@ class ChatController(Controller):
     async def chat(
         self,
         request: Request[Principal, Any, State],
-        engine: NamedDependency[TurnEngine],
-        runner: NamedDependency[TurnRunner],
-        streams: NamedDependency[TurnStreams],
+        face: NamedDependency[TurnFace],
         data: JSONBody[ChatIn],
         idempotency_key_header: IdempotencyKeyHeader = None,
     ) -> Response[ChatResult]:
+        engine, runner, streams = face.engine, face.runner, face.streams
         turn = await engine.begin(
             chat_request(data, idempotency_key(data.idempotency_key, idempotency_key_header))
         )

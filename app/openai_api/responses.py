@@ -26,7 +26,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK
 
 from app.config import Settings
-from app.dependencies import turn_dependencies
+from app.dependencies import TurnFace, turn_dependencies
 from app.errors import handle_exception
 from app.openai_api.compacting import compact
 from app.openai_api.conversations import item_list
@@ -245,10 +245,10 @@ class ResponsesController(Controller):
     async def create_response(
         self,
         request: Request[Principal, Any, State],
-        engine: NamedDependency[TurnEngine],
-        runner: NamedDependency[TurnRunner],
+        face: NamedDependency[TurnFace],
         data: JSONBody[CreateResponseIn],
     ) -> Response[ResponseObject]:
+        engine, runner = face.engine, face.runner
         try:
             turn = await engine.begin(response_request(data, engine.provider.model))
         except StoreError as exc:

@@ -373,9 +373,13 @@ class ConversationManager:
         *,
         state: Literal["completed", "stopped", "failed"] = "completed",
         result: dict[str, Any] | None = None,
+        events: list[dict[str, Any]] | None = None,
+        event_seq: int | None = None,
     ) -> FinishedTurn:
-        """The second round trip (finish_turn): the turn's output stored and its state. A
-        finished turn answers its stored output, so the call may run twice."""
+        """The second round trip (finish_turn): the turn's output stored and its state, after the
+        last batch of its stream (`events` from `event_seq`: written as append_turn_events would,
+        left out if it does not continue the stream). A finished turn answers its stored output,
+        so the call may run twice."""
         return await self._call(
             "finish_turn",
             FinishedTurn,
@@ -384,6 +388,8 @@ class ConversationManager:
             p_messages=msgspec.to_builtins(list(messages)),
             p_state=state,
             p_result=result,
+            p_events=events,
+            p_event_seq=event_seq,
         )
 
     async def get_turn(

@@ -31,7 +31,6 @@ shielded from cancellation: it is stored whole or not at all.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -155,20 +154,79 @@ class Turn:
 @dataclass(slots=True)
 class TurnControl:
     """What a turn's runner (app.turns.runner) gives the engine: `stop`, set to end generation
-    early (what was generated is stored, the turn finished as stopped), and `before_store`,
-    awaited before each store call that finishes the turn (the runner writes the stream's
-    pending events there, so the stream's end comes after them)."""
+    early (what was generated is stored, the turn finished as stopped), and `last_batch`,
+    awaited before each store call that finishes the turn: the stream's events not written yet,
+    as (first seq, events), which finish_turn writes before the stream's end."""
 
     stop: asyncio.Event = field(default_factory=asyncio.Event)
-    before_store: Callable[[], Awaitable[None]] | None = None
+    last_batch: Callable[[], Awaitable[tuple[int, list[dict[str, Any]]] | None]] | None = None
 
-    async def flushed(self) -> None:
-        if self.before_store is not None:
-            await self.before_store()
+    async def unwritten(self) -> tuple[list[dict[str, Any]] | None, int | None]:
+        """finish_turn's `events` and `event_seq`: the last batch, or nothing (at once, without a
+        task to shield, when no journal is kept)."""
+        if self.last_batch is None:
+            return None, None
+        batch = await _shielded(self.last_batch())
+        return (batch[1], batch[0]) if batch is not None else (None, None)
 
 
 class _Stopped(Exception):
     """The model call was interrupted by an explicit stop."""
+
+
+class _Interrupter:
+    """Ends what the current task awaits from the model when `stop` is set meanwhile (_Stopped).
+
+    One waiter on `stop` per model call, not a task per streamed item: the task awaits the model
+    directly, and the waiter cancels it only while it is inside `wait`, never at another await of
+    the task. An item that is ready costs no trip through the event loop."""
+
+    __slots__ = ("_fired", "_stopper", "_task", "_waiting", "stop")
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.stop = stop
+        self._task = task
+        self._waiting = False
+        self._fired = False
+        self._stopper = asyncio.ensure_future(stop.wait())
+        self._stopper.add_done_callback(self._interrupt)
+
+    def _interrupt(self, stopper: asyncio.Future[Any]) -> None:
+        if self._waiting and not stopper.cancelled() and not self._fired:
+            self._fired = True
+            self._task.cancel()
+
+    async def wait(self, awaitable: Awaitable[T]) -> T:
+        """The awaitable's result, or _Stopped (the awaitable cancelled) when `stop` is set first.
+        A cancellation from elsewhere (shutdown) stays one."""
+        if self.stop.is_set():
+            close = getattr(awaitable, "close", None)
+            if close is not None:
+                close()  # never awaited: not left for the garbage collector to warn about
+            raise _Stopped
+        self._waiting = True
+        try:
+            result = await awaitable
+        except BaseException as exc:
+            self._waiting = False
+            if not self._fired:
+                raise
+            self._fired = False
+            if self._task.uncancel() > 0 and isinstance(exc, asyncio.CancelledError):
+                raise  # cancelled from elsewhere too
+            raise _Stopped from exc
+        self._waiting = False
+        if self._fired:  # the awaitable swallowed the cancellation: stopped all the same
+            self._fired = False
+            self._task.uncancel()
+            raise _Stopped
+        return result
+
+    def close(self) -> None:
+        self._stopper.remove_done_callback(self._interrupt)
+        self._stopper.cancel()
 
 
 async def _stoppable(iterator: AsyncIterator[T], stop: asyncio.Event | None) -> AsyncIterator[T]:
@@ -177,49 +235,27 @@ async def _stoppable(iterator: AsyncIterator[T], stop: asyncio.Event | None) -> 
         async for item in iterator:
             yield item
         return
-    stopper = asyncio.ensure_future(stop.wait())
+    interrupter = _Interrupter(stop)
     try:
         while True:
-            if stop.is_set():
-                raise _Stopped
-            step = asyncio.ensure_future(anext(iterator))
             try:
-                await asyncio.wait({step, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                # Stopped, or this task cancelled: the pending item's task ends before the iterator
-                # is closed (closing a generator while its step runs raises RuntimeError).
-                interrupted = not step.done()
-                if interrupted:
-                    step.cancel()
-                    with contextlib.suppress(Exception, asyncio.CancelledError):
-                        await step
-            if interrupted:
-                raise _Stopped
-            try:
-                item = step.result()
+                item = await interrupter.wait(anext(iterator))
             except StopAsyncIteration:
                 return
             yield item
     finally:
-        stopper.cancel()
+        interrupter.close()
 
 
 async def _unless_stopped(awaitable: Awaitable[T], stop: asyncio.Event | None) -> T:
     """The awaitable's result, or _Stopped (it cancelled) when `stop` is set first."""
     if stop is None:
         return await awaitable
-    task = asyncio.ensure_future(awaitable)
-    stopper = asyncio.ensure_future(stop.wait())
+    interrupter = _Interrupter(stop)
     try:
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        return await interrupter.wait(awaitable)
     finally:
-        stopper.cancel()
-    if not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        raise _Stopped
-    return task.result()
+        interrupter.close()
 
 
 def _in_memory(new: NewMessage, conversation_id: str) -> Message:
@@ -579,9 +615,11 @@ class TurnEngine:
         if turn.record is not None:
             state: Literal["completed", "stopped"] = "stopped" if stopped else "completed"
             try:
-                await _shielded(control.flushed())
+                events, event_seq = await control.unwritten()
                 finished = await _shielded(
-                    self.store.finish_turn(turn.record.id, outputs, state=state, result=cost)
+                    self.store.finish_turn(
+                        turn.record.id, outputs, state=state, result=cost, events=events, event_seq=event_seq
+                    )
                 )
             except InvalidInputError as exc:
                 raise ReplyRejected(
@@ -655,8 +693,16 @@ class TurnEngine:
             return
         error = {"code": exc.code, "message": exc.message}
         try:
-            await _shielded(control.flushed())
-            await _shielded(self.store.finish_turn(turn.record.id, state="failed", result={"error": error}))
+            events, event_seq = await control.unwritten()
+            await _shielded(
+                self.store.finish_turn(
+                    turn.record.id,
+                    state="failed",
+                    result={"error": error},
+                    events=events,
+                    event_seq=event_seq,
+                )
+            )
         except StoreError as failure:
             log.warning("could not mark turn %s failed: %s", turn.record.id, failure)
 

@@ -10,10 +10,11 @@ What the runner adds to the engine:
 
 * the journal: the events between the start and the end are written to public.ai_turn_events in
   small batches, one write in flight per turn (a write starts when the previous one committed and
-  `flush_seconds` passed since it started, or since the turn began for the first, or at once when
-  the turn's output is to be stored; whatever came meanwhile goes in the next). The engine
-  awaits the journal before it stores the turn's output (TurnControl.before_store), so the
-  stream's end, which the database writes with the output, comes after every batch. With
+  `flush_seconds` passed since it started, or since the turn began for the first; whatever came
+  meanwhile goes in the next). The last batch goes with the turn's output: the engine takes it
+  (TurnControl.last_batch, once the write in flight is over) and finish_turn writes it in the
+  transaction that stores the output, before the stream's end, so a turn shorter than
+  `flush_seconds` costs no round trip more than one without the journal. With
   TURN_STREAM=memory nothing is written: a stream is then readable only here while it runs;
   elsewhere, its start and (once it is stored) its reply.
 * the lease: every running turn's lease is renewed in one call (renew_turn_leases) every third of
@@ -75,14 +76,22 @@ def failure_of(exc: BaseException) -> TurnFailed:
 
 
 class Journal:
-    """Writes one running turn's events to the database in batches (see the module docstring)."""
+    """Writes one running turn's events to the database in batches (see the module docstring).
+
+    A write is due `flush_seconds` after the previous one began (the first, after the turn
+    began): a timer, not a task, waits for it, so a turn shorter than that costs no task and no
+    round trip of its own. Its last batch is not written here: `last_batch` hands it to
+    finish_turn, which writes it in the transaction that stores the output (the stream's end then
+    comes right after it)."""
 
     __slots__ = (
+        "_failures",
+        "_final",
         "_first",
-        "_flushing",
         "_last_write",
         "_pending",
         "_task",
+        "_timer",
         "flush_seconds",
         "lost",
         "store",
@@ -97,10 +106,12 @@ class Journal:
         self._pending: list[dict[str, Any]] = []
         self._first = 0
         # As if a write started when the turn began: its first batch goes `flush_seconds` later
-        # with whatever came by then (a short reply in one write), or at its end if that is sooner.
+        # with whatever came by then (a short reply goes with its output, in finish_turn).
         self._last_write = time.monotonic()
         self._task: asyncio.Task[None] | None = None
-        self._flushing = asyncio.Event()  # the turn is over: what is pending goes without waiting
+        self._timer: asyncio.TimerHandle | None = None
+        self._final = False  # the last batch was handed over: nothing more is written here
+        self._failures = 0
         self.lost: Callable[[], None] | None = None  # called when the turn is found not running
         self.writes = 0
 
@@ -108,42 +119,62 @@ class Journal:
         if not self._pending:
             self._first = seq
         self._pending.append(encode_event(event))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._write(), name=f"turn-journal-{self.turn_id}")
+        self._schedule()
+
+    async def last_batch(self) -> tuple[int, list[dict[str, Any]]] | None:
+        """The events not written yet, as (first seq, events), once the write in flight is over:
+        finish_turn writes them with the turn's output. They stay pending (a finish_turn that
+        fails is followed by another, which writes them); nothing more is written here."""
+        self._final = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._task is not None:
+            await asyncio.shield(self._task)
+        return (self._first, list(self._pending)) if self._pending else None
 
     async def flush(self) -> None:
-        """Until every event added is written (or writing failed: logged, the stream ends anyway).
-        The turn's output is stored next: the last batch goes at once, not `flush_seconds` later."""
-        self._flushing.set()
-        while self._task is not None and not self._task.done():
-            await asyncio.shield(self._task)
-        if self._pending:
-            self._task = asyncio.create_task(self._write())
-            await asyncio.shield(self._task)
+        """Until every event added is written here, without finish_turn (benchmark D4 measures
+        the journal's WAL alone)."""
+        batch = await self.last_batch()
+        if batch is not None and await self.store.append_turn_events(self.turn_id, *batch):
+            self._pending = []
+            self.writes += 1
+
+    def _schedule(self) -> None:
+        if self._final or self._task is not None or self._timer is not None or not self._pending:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._last_write + self.flush_seconds - time.monotonic()
+        self._timer = loop.call_at(loop.time() + max(0.0, wait), self._due)
+
+    def _due(self) -> None:
+        self._timer = None
+        if not self._final and self._pending and self._task is None:
+            self._task = asyncio.create_task(self._write(), name=f"turn-journal-{self.turn_id}")
 
     async def _write(self) -> None:
-        failures = 0
-        while self._pending:
-            wait = self._last_write + self.flush_seconds - time.monotonic()
-            if wait > 0 and not self._flushing.is_set():
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wait):
-                        await self._flushing.wait()
-            batch, first = self._pending, self._first
-            self._pending, self._first = [], first + len(batch)
-            self._last_write = time.monotonic()
-            try:
-                written = await self.store.append_turn_events(self.turn_id, first, batch)
-            except StoreError as exc:
-                failures += 1
-                self._pending, self._first = batch + self._pending, first
-                if failures >= 3:
-                    log.warning("could not write the stream of turn %s: %s", self.turn_id, exc)
-                    return
-                continue
+        batch, first = self._pending, self._first
+        self._pending, self._first = [], first + len(batch)
+        self._last_write = time.monotonic()
+        written = True
+        try:
+            written = await self.store.append_turn_events(self.turn_id, first, batch)
+            self._failures = 0
             self.writes += 1
-            if not written and self.lost is not None:
-                self.lost()
+        except StoreError as exc:
+            self._failures += 1
+            self._pending, self._first = batch + self._pending, first
+            if self._failures % 3 == 0:
+                log.warning("could not write the stream of turn %s: %s", self.turn_id, exc)
+        finally:
+            self._task = None
+        if not written and self.lost is not None:
+            self.lost()
+        # After three failures in a row, the next event (or the last batch, with the output) tries
+        # again, not a timer.
+        if self._failures % 3 or not self._failures:
+            self._schedule()
 
 
 @dataclass(slots=True, eq=False)
@@ -231,7 +262,7 @@ class TurnRunner:
         if turn_id is not None and self.journal and stream:
             journal = Journal(self.store, turn_id, self.flush_seconds)
             journal.lost = control.stop.set
-            control.before_store = journal.flush
+            control.last_batch = journal.last_batch
         stream_log = self.streams.open_local(turn_id) if turn_id is not None else TurnLog(None)
         running = RunningTurn(turn, stream_log, control, journal)
         if turn_id is not None:

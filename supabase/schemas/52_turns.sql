@@ -498,7 +498,9 @@ create function public.finish_turn(
   p_turn_id uuid default null,
   p_messages jsonb default '[]'::jsonb,
   p_state text default 'completed',
-  p_result jsonb default '{}'::jsonb
+  p_result jsonb default '{}'::jsonb,
+  p_events jsonb default null,
+  p_event_seq integer default null
 )
 returns json
 language plpgsql
@@ -538,6 +540,11 @@ begin
                     where m.conversation_id = v_turn.conversation_id and m.id = any(v_turn.output_ids)),
       'replayed', true);
   end if;
+  -- The stream's last batch, before the state changes (the trigger then ends the stream after
+  -- it). One that does not continue the stream is left out: the output is stored all the same.
+  if p_events is not null then
+    perform private.append_turn_batch(v_turn.id, p_event_seq, p_events);
+  end if;
   -- Each output message as append_message stores one. One without its own key takes one from the
   -- turn's: the first K:assistant (the reply, as chat turns always keyed it), the n-th K:output:n.
   for v_item in select e.value from jsonb_array_elements(p_messages) e loop
@@ -564,12 +571,14 @@ begin
   return json_build_object('turn', private.turn_json(v_turn), 'messages', array_to_json(v_out), 'replayed', v_replayed);
 end
 $$;
-comment on function public.finish_turn(uuid, jsonb, text, jsonb) is
-  'Finishes a turn in one transaction: stores its output p_messages ([{role, content, metadata, '
-  'idempotency_key}], in order; one without a key takes the turn''s K:assistant, then K:output:n) and '
-  'its state (completed, stopped or failed) and result (model, tokens, duration, finish_reason, '
-  'error), and returns the turn and the stored messages. A completed turn answers its stored output '
-  '(replayed). P0002 for a turn that is unknown, not the caller''s or whose conversation expired.';
+comment on function public.finish_turn(uuid, jsonb, text, jsonb, jsonb, integer) is
+  'Finishes a turn in one transaction: writes the last batch of its stream (p_events, from '
+  'p_event_seq, as append_turn_events would; left out when it does not continue the stream), stores '
+  'its output p_messages ([{role, content, metadata, idempotency_key}], in order; one without a key '
+  'takes the turn''s K:assistant, then K:output:n) and its state (completed, stopped or failed) and '
+  'result (model, tokens, duration, finish_reason, error), and returns the turn and the stored '
+  'messages. A completed turn answers its stored output (replayed). P0002 for a turn that is unknown, '
+  'not the caller''s or whose conversation expired.';
 
 -- The chat turn of release 3 --------------------------------------------------------------------
 create function public.begin_chat_turn(

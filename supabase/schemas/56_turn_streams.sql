@@ -120,13 +120,14 @@ create trigger turn_stream_transition before update of state on public.ai_turns
   for each row execute function private.turn_stream_transition();
 
 -- Writing ---------------------------------------------------------------------------------------
-create function public.append_turn_events(p_turn_id uuid, p_seq integer, p_events jsonb)
+create function private.append_turn_batch(p_turn_id uuid, p_seq integer, p_events jsonb)
 returns boolean
 language plpgsql
-security invoker
+security definer
 set search_path = ''
 as $$
 declare
+  v_role text := current_setting('role');
   v_first integer;
   v_last integer;
 begin
@@ -137,8 +138,14 @@ begin
     raise exception 'seq must be at least 1' using errcode = '22023';
   end if;
   -- The turn's row, share-locked: the end of its stream (the trigger, when its state changes)
-  -- waits for this batch to commit and comes after it, never at the same seq.
-  perform 1 from public.ai_turns t where t.id = p_turn_id and t.state in ('queued', 'in_progress') for share;
+  -- waits for this batch to commit and comes after it, never at the same seq. Executable by users
+  -- (finish_turn runs as the caller): a user writes only to the running turns of its own live
+  -- conversations.
+  perform 1 from public.ai_turns t join public.ai_conversations c on c.conversation_id = t.conversation_id
+   where t.id = p_turn_id and t.state in ('queued', 'in_progress')
+     and (v_role not in ('anon', 'authenticated')
+          or coalesce(private.is_own_live(c.user_id, c.expires_at, auth.uid()), false))
+     for share of t;
   if not found then
     return false;
   end if;
@@ -148,13 +155,37 @@ begin
     return true;  -- written already: a retry whose answer was lost
   end if;
   if p_seq <> coalesce(v_last, 0) + 1 then
-    raise exception 'the batch starts at %, the stream of turn % continues at %', p_seq, p_turn_id, coalesce(v_last, 0) + 1
-      using errcode = '22023', detail = json_build_object('reason', 'turn_events_out_of_order',
-                                                          'expected_seq', coalesce(v_last, 0) + 1)::text;
+    return null;  -- does not continue the stream
   end if;
   insert into public.ai_turn_events (turn_id, seq, last_seq, events)
   values (p_turn_id, p_seq, p_seq + jsonb_array_length(p_events) - 1, p_events);
   return true;
+end
+$$;
+comment on function private.append_turn_batch(uuid, integer, jsonb) is
+  'Writes a batch of a running turn''s events (p_events, consecutive from p_seq) if it continues the '
+  'stream: true when written (or written already: a retry), false when the turn is not running (or, '
+  'for a user, not in one of its live conversations), null when p_seq is not the seq after the last '
+  'written (a gap or an overlap: nothing written). 22023 for an empty batch or a seq below 1. The one '
+  'rule of append_turn_events and of finish_turn''s last batch.';
+
+create function public.append_turn_events(p_turn_id uuid, p_seq integer, p_events jsonb)
+returns boolean
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_written boolean := private.append_turn_batch(p_turn_id, p_seq, p_events);
+  v_next integer;
+begin
+  if v_written is null then
+    select coalesce(max(e.last_seq), 0) + 1 into v_next from public.ai_turn_events e where e.turn_id = p_turn_id;
+    raise exception 'the batch starts at %, the stream of turn % continues at %', p_seq, p_turn_id, v_next
+      using errcode = '22023', detail = json_build_object('reason', 'turn_events_out_of_order',
+                                                          'expected_seq', v_next)::text;
+  end if;
+  return v_written;
 end
 $$;
 comment on function public.append_turn_events(uuid, integer, jsonb) is

@@ -199,12 +199,12 @@ select is_empty(
 select results_eq(
   $$ select p.proname::text collate "default" from pg_proc p
       where p.pronamespace = 'private'::regnamespace and p.prosecdef order by 1 $$,
-  $$ values ('after_conversations_change'), ('after_messages_delete'), ('before_message_insert'),
+  $$ values ('after_conversations_change'), ('after_messages_delete'), ('append_turn_batch'), ('before_message_insert'),
             ('broadcast_deleted_conversations'), ('broadcast_deleted_messages'), ('broadcast_messages'),
             ('copy_messages_for_fork'), ('delete_feedback_of_deleted_messages'), ('erase_deleted_auth_user'),
             ('forbid_held_messages_delete'), ('mark_conversation_rated'), ('purge_expired_conversation'), ('rebuild_search_index'), ('recount_totals'), ('search_hits'),
             ('turn_stream_transition'), ('wait_for_usage_rollup') $$,
-  'the only security definer functions are the private helpers that write counters, purge expired rows, copy a fork''s seqs, broadcast changes, end a turn''s stream or wait for the usage roll-up'
+  'the only security definer functions are the private helpers that write counters, purge expired rows, copy a fork''s seqs, broadcast changes, write or end a turn''s stream or wait for the usage roll-up'
 );
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p

@@ -2,7 +2,8 @@
 -- it starts right after the last event written (no gap, no overlap: 22023); the last batch
 -- written again is answered true and stored once (a write whose answer was lost); a turn that is
 -- not running any more (finished, failed) takes nothing and answers false (its instance stops).
--- Only the service writes events; a user reads the events of its own turns only.
+-- Only the service writes events here (a user writes its turn's last batch only with its output,
+-- through finish_turn: 83); a user reads the events of its own turns only.
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
