@@ -52,16 +52,18 @@ STORE_TABLES = (
     "private.conversation_totals",
 )
 MIGRATIONS_TABLE = "supabase_migrations.schema_migrations"
-# What a restore would overwrite that the migrations do not create themselves.
-_USER_DATA = (
-    "public.ai_conversations",
-    "public.ai_conversation_messages",
-    "public.ai_turns",
-    "public.ai_turn_events",
-    "public.ai_message_feedback",
-    "public.ai_erasures",
-    "public.ai_usage_daily",
+# The store's own rows, which a restore simply replaces: the settings' row, the roll-up's mark and
+# the totals' slots (the migrations fill them) and the operator's prices. Every other table holds
+# someone's data: a restore into a database where it has rows is refused without --replace.
+_STORE_OWN = frozenset(
+    {
+        "public.ai_conversation_settings",
+        "public.ai_model_prices",
+        "private.usage_rollup",
+        "private.conversation_totals",
+    }
 )
+_USER_DATA = tuple(t for t in STORE_TABLES if t not in _STORE_OWN)
 
 
 class BackupError(Exception):

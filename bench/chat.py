@@ -56,7 +56,7 @@ from bench.api import Api
 from bench.cluster import BenchCluster
 from bench.config import Config
 from bench.latency import percentile
-from bench.load import Load, run_wrk
+from bench.load import WRK_THREAD_SEEDS, Load, run_wrk
 from bench.profile import profile_api, wanted
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, summary, verdict_line
 
@@ -138,7 +138,8 @@ def chat_api(url: str) -> Api:
 
 
 # -- load: wrk ----------------------------------------------------------------------------------
-_LUA = """
+_LUA = (
+    """
 local path_kind = "{kind}"
 local prefix = "{prefix}"
 local n = {n}
@@ -147,15 +148,9 @@ local extra = '{extra}'
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-local counter = 0
-function setup(thread)
-  counter = counter + 1
-  thread:set("tid", counter)
-end
-function init(args)
-  math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
-end
-function request()
+"""
+    + WRK_THREAD_SEEDS
+    + """function request()
   local id = prefix .. math.random(n)
   if path_kind == "chat" then
     return wrk.format(nil, "/chat", nil,
@@ -165,6 +160,7 @@ function request()
     '{{"role":"user","content":"' .. message .. '"}}')
 end
 """
+)
 
 
 def _wrk(base: str, kind: str, plan: Plan, seconds: float, scripts: Path) -> Load:

@@ -44,7 +44,7 @@ from bench.api import Api
 from bench.chat import CHAT_PREFIX, CLIENTS, SERVE_FACTORY, Plan, prepare
 from bench.config import Config
 from bench.latency import percentile
-from bench.load import Load, run_wrk
+from bench.load import WRK_THREAD_SEEDS, Load, run_wrk
 from bench.profile import profile_api, wanted
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, verdict_line
 
@@ -60,24 +60,20 @@ SHORT_MESSAGE = "How is line 999?"  # as bench.chat's turns: no tool, a reply of
 REPLY_TOKENS = 500
 TOKEN_GAP = 0.005
 
-_LUA = """
+_LUA = (
+    """
 local n = {n}
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "text/event-stream"
-local counter = 0
-function setup(thread)
-  counter = counter + 1
-  thread:set("tid", counter)
-end
-function init(args)
-  math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
-end
-function request()
+"""
+    + WRK_THREAD_SEEDS
+    + """function request()
   return wrk.format(nil, "/chat", nil,
     '{{"message":"{message}","stream":true,"conversation_id":"{prefix}' .. math.random(n) .. '"}}')
 end
 """
+)
 
 
 def _api(url: str, **env: str) -> Api:

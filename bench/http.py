@@ -55,7 +55,7 @@ from bench.api import Api
 from bench.config import Config
 from bench.data import Group, Layout
 from bench.floor import Mode
-from bench.load import Load, combine, parse_wrk, run_wrk
+from bench.load import WRK_THREAD_SEEDS, Load, combine, parse_wrk, run_wrk
 from bench.pgbench import Run
 from bench.profile import profile_api, wanted
 from bench.report import Goal, Outcome, figure, fmt_rate, line, section, verdict_line
@@ -135,20 +135,15 @@ class Cpu:
 
 
 # -- wrk ----------------------------------------------------------------------------------------
-_LUA_HEAD = """
+_LUA_HEAD = (
+    """
 local append_first, append_last = {append_first}, {append_last}
 local read_first, read_last = {read_first}, {read_last}
 local append_share = {append_share}
 local body = '{{"role":"user","content":"{content}"}}'
-local counter = 0
-function setup(thread)
-  counter = counter + 1
-  thread:set("tid", counter)
-end
-function init(args)
-  math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
-end
-function request()
+"""
+    + WRK_THREAD_SEEDS
+    + """function request()
   if math.random() < append_share then
     return wrk.format("POST", "/conversations/conv-" .. math.random(append_first, append_last)
       .. "/messages", {{["Content-Type"] = "application/json"}}, body)
@@ -157,6 +152,7 @@ function request()
     .. "?limit={limit}")
 end
 """
+)
 
 
 class Wrk:

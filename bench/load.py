@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Load", "combine", "parse_wrk", "run_wrk"]
+__all__ = ["WRK_THREAD_SEEDS", "Load", "combine", "parse_wrk", "run_wrk"]
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 
@@ -79,6 +79,20 @@ def parse_wrk(out: str) -> Load:
         non_2xx=int(non_2xx[1]) if non_2xx else 0,
         socket_errors=sum(int(x) for x in sockets.groups()) if sockets else 0,
     )
+
+
+# A wrk script's threads each draw their own random numbers: numbered by `setup`, seeded by
+# `init` with the time and the number (the same seed in every thread would send them all to the
+# same conversations in step).
+WRK_THREAD_SEEDS = """local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+end
+function init(args)
+  math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
+end
+"""
 
 
 def run_wrk(command: Sequence[str]) -> Load:
